@@ -1,0 +1,85 @@
+"""Dataset registry (feeding --dataset_mode choices) and the data loader used by train.py and test.py."""
+from __future__ import annotations
+
+import argparse
+import signal
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from .aligned_dataset import AlignedDataset
+from .base_dataset import BaseDataset
+from .single_dataset import SingleDataset
+from .transforms import PREPROCESS_MODES
+
+DATASETS: dict[str, type[BaseDataset]] = {"aligned": AlignedDataset, "single": SingleDataset}
+
+
+def find_dataset(name: str) -> type[BaseDataset]:
+    """The dataset class registered under `name`."""
+    return DATASETS[name]
+
+
+class EpochSampler(Sampler):
+    """Yields (epoch, index): a permutation fixed by (seed, epoch), optionally starting part-way in."""
+
+    def __init__(self, n: int, shuffle: bool, seed: int):
+        self.n, self.shuffle, self.seed = n, shuffle, seed
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Select the epoch's order and skip its first `start` samples (used when resuming)."""
+        self.epoch, self.start = epoch, start
+
+    def order(self) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.n))
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter([(self.epoch, i) for i in self.order()[self.start:]])
+
+    def __len__(self) -> int:
+        return self.n - self.start
+
+
+class DataPipeline:
+    """A dataset with its sampler and loader; iterate for batches, `set_epoch` before each epoch."""
+
+    def __init__(self, opt: argparse.Namespace):
+        self.dataset = find_dataset(opt.dataset_mode)(opt)
+        shuffle = opt.is_train and not opt.serial_batches
+        self.sampler = EpochSampler(len(self.dataset), shuffle, opt.seed)
+        self.loader = DataLoader(self.dataset, batch_size=opt.batch_size, sampler=self.sampler,
+                                 num_workers=opt.num_threads, pin_memory=bool(opt.gpu_ids), drop_last=False,
+                                 worker_init_fn=_ignore_sigint, generator=torch.Generator().manual_seed(opt.seed))
+        # the loader's own generator: creating an iterator must not draw from the global RNG (exact resume)
+        self.batch_size = opt.batch_size
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.sampler.set_epoch(epoch, start_batch * self.batch_size)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def num_batches(self) -> int:
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        return iter(self.loader)
+
+
+def _ignore_sigint(worker_id: int) -> None:
+    """Ctrl-C is for the main process, which saves a checkpoint; workers must not die first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def create_dataset(opt: argparse.Namespace) -> DataPipeline:
+    """Build the dataset named by opt.dataset_mode and its loader."""
+    return DataPipeline(opt)
+
+
+__all__ = ["DATASETS", "PREPROCESS_MODES", "BaseDataset", "DataPipeline", "EpochSampler", "create_dataset",
+           "find_dataset"]

@@ -1,0 +1,53 @@
+"""Paired images stored side by side (A|B), as in the pix2pix datasets."""
+from __future__ import annotations
+
+import os
+
+from util.errors import UserError
+
+from .base_dataset import BaseDataset
+from .image_folder import image_size, list_images, load_rgb
+from .transforms import apply, get_params
+
+
+class AlignedDataset(BaseDataset):
+    """Reads <dataroot>/<phase>/*.jpg, each image the input/target pair side by side."""
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.dir_AB = os.path.join(opt.dataroot, opt.phase)
+        if not os.path.isdir(opt.dataroot):
+            raise UserError(
+                f"--dataroot {opt.dataroot} does not exist: download a dataset with "
+                f"'bash datasets/download_pix2pix_dataset.sh facades' or make one with "
+                f"'python datasets/make_synthetic_dataset.py --out {opt.dataroot}'")
+        if not os.path.isdir(self.dir_AB):
+            raise UserError(f"{self.dir_AB} does not exist: --dataroot must hold a '{opt.phase}' folder "
+                            f"of A|B images (or pass --phase with the folder's name)")
+        self.AB_paths = list_images(self.dir_AB, opt.max_dataset_size)
+        self._check_layout()
+
+    def _check_layout(self) -> None:
+        free_aspect = self.opt.preprocess.startswith("scale_width") or self.opt.preprocess == "none"
+        for path in self.AB_paths:
+            w, h = image_size(path)
+            if w % 2 or (not free_aspect and w != 2 * h):
+                raise UserError(
+                    f"{path} is {w}x{h}, but aligned images hold A and B side by side (width = 2 x height): "
+                    f"combine pairs with datasets/combine_A_and_B.py, or use --dataset_mode single for A-only "
+                    f"images")
+
+    def __len__(self) -> int:
+        return len(self.AB_paths)
+
+    def __getitem__(self, key):
+        index, rng = self.sample_rng(key)
+        path = self.AB_paths[index]
+        AB = load_rgb(path)
+        w, h = AB.size
+        left, right = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
+        src, dst = (left, right) if self.opt.direction == "AtoB" else (right, left)
+        params = get_params(self.opt, src.size, rng)
+        return {"A": apply(src, params, self.opt, self.opt.input_nc),
+                "B": apply(dst, params, self.opt, self.opt.output_nc),
+                "A_paths": path, "B_paths": path}

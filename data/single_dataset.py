@@ -1,0 +1,31 @@
+"""Input images only (no ground truth), for generating outputs at test time."""
+from __future__ import annotations
+
+import os
+
+from util.errors import UserError
+
+from .base_dataset import BaseDataset
+from .image_folder import list_images, load_rgb
+from .transforms import apply, get_params
+
+
+class SingleDataset(BaseDataset):
+    """Reads every image of <dataroot>/<phase> (or of <dataroot> itself when it has no such folder)."""
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        if not os.path.isdir(opt.dataroot):
+            raise UserError(f"--dataroot {opt.dataroot} does not exist: point it at a folder of input images")
+        phase_dir = os.path.join(opt.dataroot, opt.phase)
+        self.dir_A = phase_dir if os.path.isdir(phase_dir) else opt.dataroot
+        self.A_paths = list_images(self.dir_A, opt.max_dataset_size)
+
+    def __len__(self) -> int:
+        return len(self.A_paths)
+
+    def __getitem__(self, key):
+        index, rng = self.sample_rng(key)
+        path = self.A_paths[index]
+        img = load_rgb(path)
+        return {"A": apply(img, get_params(self.opt, img.size, rng), self.opt, self.opt.input_nc), "A_paths": path}

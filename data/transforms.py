@@ -1,0 +1,56 @@
+"""Preprocessing shared by A and B: one set of random crop/flip parameters applied to both."""
+from __future__ import annotations
+
+import random
+from argparse import Namespace
+from dataclasses import dataclass
+
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image
+
+PREPROCESS_MODES = ["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"]
+
+
+@dataclass(frozen=True)
+class Params:
+    """Where to resize, crop and whether to flip, drawn once per sample."""
+
+    size: tuple[int, int]  # (width, height) after resizing
+    crop: tuple[int, int] | None  # top-left (x, y) of the crop
+    flip: bool
+
+
+def _scaled_size(opt: Namespace, w: int, h: int) -> tuple[int, int]:
+    if opt.preprocess == "resize_and_crop":
+        return opt.load_size, opt.load_size
+    if opt.preprocess.startswith("scale_width"):
+        return opt.load_size, max(opt.crop_size, round(opt.load_size * h / w))
+    if opt.preprocess == "none":  # networks downsample: keep sides a multiple of 4, as upstream
+        return max(4, round(w / 4) * 4), max(4, round(h / 4) * 4)
+    return w, h
+
+
+def get_params(opt: Namespace, size: tuple[int, int], rng: random.Random) -> Params:
+    """Draw the resize/crop/flip parameters for an image of size (w, h)."""
+    new_w, new_h = _scaled_size(opt, *size)
+    crop = None
+    if "crop" in opt.preprocess:
+        crop = (rng.randint(0, max(0, new_w - opt.crop_size)), rng.randint(0, max(0, new_h - opt.crop_size)))
+    flip = opt.is_train and not opt.no_flip and rng.random() > 0.5
+    return Params((new_w, new_h), crop, flip)
+
+
+def apply(img: Image.Image, params: Params, opt: Namespace, channels: int) -> torch.Tensor:
+    """Resize (bicubic), crop, flip, and map to a [-1, 1] tensor with `channels` channels."""
+    if channels == 1:
+        img = img.convert("L")
+    if img.size != params.size:
+        img = img.resize(params.size, Image.BICUBIC)
+    if params.crop is not None:
+        x, y = params.crop
+        img = img.crop((x, y, x + min(opt.crop_size, img.width), y + min(opt.crop_size, img.height)))
+    if params.flip:
+        img = TF.hflip(img)
+    tensor = TF.to_tensor(img)
+    return tensor * 2.0 - 1.0

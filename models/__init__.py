@@ -1,0 +1,24 @@
+"""Model registry: --model NAME -> class. Variants of the seed are presets of Pix2PixModel."""
+from __future__ import annotations
+
+import argparse
+
+from .base_model import BaseModel
+from .pix2pix_model import Pix2PixModel
+
+MODELS: dict[str, type[BaseModel]] = {"pix2pix": Pix2PixModel}
+
+
+def find_model(name: str) -> type[BaseModel]:
+    """The model class registered under `name`."""
+    return MODELS[name]
+
+
+def create_model(opt: argparse.Namespace) -> BaseModel:
+    """Instantiate the model named by opt.model."""
+    model = find_model(opt.model)(opt)
+    print(f"model [{type(model).__name__}] was created")
+    return model
+
+
+__all__ = ["MODELS", "BaseModel", "Pix2PixModel", "create_model", "find_model"]

@@ -1,0 +1,252 @@
+"""Device placement, learning-rate schedules and full, atomic checkpoints shared by every model."""
+from __future__ import annotations
+
+import argparse
+import random
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.optim import lr_scheduler
+
+from models.networks import count_parameters
+from util.errors import UserError
+from util.fileio import atomic_torch_save
+
+CHECKPOINT_FORMAT = "dlim-checkpoint-v1"
+# options that fix a network's shape: a checkpoint only loads into the same values
+ARCH_KEYS = {"G": ("netG", "ngf", "norm", "input_nc", "output_nc"),
+             "D": ("netD", "ndf", "n_layers_D", "norm", "input_nc", "output_nc")}
+
+
+def get_scheduler(optimizer: torch.optim.Optimizer, opt: argparse.Namespace) -> lr_scheduler.LRScheduler:
+    """Learning-rate schedule stepped once per epoch.
+
+    linear: constant for n_epochs, then linear decay that reaches 0 after n_epochs_decay more epochs;
+    step: x0.1 every lr_decay_iters epochs; plateau: x0.2 when the epoch's L1 loss stops improving;
+    cosine: cosine annealing to 0 over all epochs.
+    """
+    total = opt.n_epochs + opt.n_epochs_decay
+    if opt.lr_policy == "linear":
+        def rule(epoch: int) -> float:
+            return 1.0 - max(0, epoch + opt.epoch_count - opt.n_epochs) / float(opt.n_epochs_decay + 1)
+        return lr_scheduler.LambdaLR(optimizer, lr_lambda=rule)
+    if opt.lr_policy == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=opt.lr_decay_iters, gamma=0.1)
+    if opt.lr_policy == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.2, threshold=0.01, patience=5)
+    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total), eta_min=0)
+
+
+LR_POLICIES = ["linear", "step", "plateau", "cosine"]
+
+
+class BaseModel:
+    """Holds networks, optimizers and schedulers; subclasses define the losses and one training step."""
+
+    def __init__(self, opt: argparse.Namespace):
+        self.opt = opt
+        self.is_train = opt.is_train
+        self.device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
+        self.save_dir = Path(opt.checkpoints_dir) / opt.name
+        self.loss_names: list[str] = []
+        self.model_names: list[str] = []
+        self.visual_names: list[str] = []
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.schedulers: list = []
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        """Add model-specific options or change defaults."""
+        return parser
+
+    def set_input(self, batch: dict) -> None:
+        raise NotImplementedError
+
+    def forward(self) -> None:
+        raise NotImplementedError
+
+    def optimize_parameters(self) -> None:
+        raise NotImplementedError
+
+    def nets(self) -> dict[str, nn.Module]:
+        """The model's networks by name (G, D, ...)."""
+        return {name: getattr(self, "net" + name) for name in self.model_names}
+
+    def setup(self) -> None:
+        """Create schedulers, print networks; at test time load the checkpoint chosen by --epoch/--load_iter."""
+        if self.is_train:
+            self.schedulers = [get_scheduler(o, self.opt) for o in self.optimizers]
+        self.print_networks(self.opt.verbose)
+
+    def train(self) -> None:
+        for net in self.nets().values():
+            net.train()
+
+    def eval(self) -> None:
+        for net in self.nets().values():
+            net.eval()
+
+    def test(self) -> None:
+        """Forward pass without gradients (the model's mode decides dropout and batch-norm behaviour)."""
+        with torch.no_grad():
+            self.forward()
+
+    @staticmethod
+    def set_requires_grad(nets: nn.Module | list[nn.Module], requires_grad: bool) -> None:
+        for net in nets if isinstance(nets, list) else [nets]:
+            for p in net.parameters():
+                p.requires_grad = requires_grad
+
+    def update_learning_rate(self, metric: float = 0.0) -> float:
+        """Step every scheduler once (end of an epoch); returns the new learning rate."""
+        for scheduler in self.schedulers:
+            if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(metric)
+            else:
+                scheduler.step()
+        return self.optimizers[0].param_groups[0]["lr"]
+
+    def get_current_losses(self) -> OrderedDict[str, float]:
+        return OrderedDict((name, _scalar(getattr(self, "loss_" + name))) for name in self.loss_names)
+
+    def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
+        return OrderedDict((name, getattr(self, name)) for name in self.visual_names if hasattr(self, name))
+
+    def print_networks(self, verbose: bool = False) -> dict[str, int]:
+        counts = {}
+        for name, net in self.nets().items():
+            if verbose:
+                print(net)
+            counts[name] = count_parameters(net)
+            print(f"[net{name}] {type(net).__name__}: {counts[name] / 1e6:.3f} M parameters")
+        return counts
+
+    # ---- checkpoints -------------------------------------------------------------------------------------
+
+    def checkpoint_path(self, label: str) -> Path:
+        return self.save_dir / f"{label}_checkpoint.pth"
+
+    def save_checkpoint(self, label: str, progress: dict[str, int]) -> Path:
+        """Write everything needed to resume exactly: nets, optimizers, schedulers, progress, RNG, options."""
+        from options.base_options import options_to_dict
+
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "options": options_to_dict(self.opt),
+            "nets": {name: _cpu_state(net) for name, net in self.nets().items()},
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "progress": dict(progress),
+            "rng": rng_state(),
+        }
+        path = self.checkpoint_path(label)
+        atomic_torch_save(state, path)
+        return path
+
+    def load_checkpoint(self, label: str, nets_only: bool = False) -> dict[str, Any]:
+        """Load our full checkpoint `<label>_checkpoint.pth`, or upstream's `<label>_net_<X>.pth` state dicts.
+
+        Returns the saved progress ({} for upstream files). With nets_only, optimizers, schedulers and RNG
+        states are left as they are (testing).
+        """
+        path = self.checkpoint_path(label)
+        if not path.exists():
+            upstream = {n: self.save_dir / f"{label}_net_{n}.pth" for n in self.model_names}
+            if all(p.exists() for p in upstream.values()) or (nets_only and upstream["G"].exists()):
+                names = self.model_names if not nets_only else ["G"]
+                for name in names:
+                    self._load_net(name, read_checkpoint(upstream[name]), upstream[name])
+                return {}
+            raise UserError(f"no checkpoint {path}: train first, or check --name, --checkpoints_dir, "
+                            f"--epoch and --load_iter (existing: {_existing(self.save_dir)})")
+        state = read_checkpoint(path)
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise UserError(f"{path} is not a DLIM checkpoint: pass a file saved by train.py")
+        names = ["G"] if nets_only else self.model_names
+        for name in names:
+            self._check_architecture(name, state["options"], path)
+            if name not in state["nets"]:
+                raise UserError(f"{path} has no net{name}: it was trained without it; "
+                                f"use the options it was trained with ({path.parent / 'opt.txt'})")
+            self._load_net(name, state["nets"][name], path)
+        if not nets_only:
+            for opt_, sd in zip(self.optimizers, state["optimizers"]):
+                opt_.load_state_dict(sd)
+            for sched, sd in zip(self.schedulers, state["schedulers"]):
+                sched.load_state_dict(sd)
+            set_rng_state(state["rng"])
+        return state["progress"]
+
+    def _check_architecture(self, name: str, saved: dict[str, Any], path: Path) -> None:
+        for key in ARCH_KEYS.get(name, ()):
+            if key in saved and saved[key] != getattr(self.opt, key, saved[key]):
+                raise UserError(f"{path} was trained with --{key} {saved[key]}, not {getattr(self.opt, key)}: "
+                                f"drop --{key} or pass --{key} {saved[key]}")
+
+    def _load_net(self, name: str, state_dict: dict, path: Path) -> None:
+        net = getattr(self, "net" + name)
+        state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+        own = net.state_dict()
+        # upstream's old checkpoints carry running stats for instance norm, which has none
+        state_dict = {k: v for k, v in state_dict.items()
+                      if k in own or k.rsplit(".", 1)[-1] not in ("running_mean", "running_var", "num_batches_tracked")}
+        try:
+            net.load_state_dict(state_dict, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+            raise UserError(f"{path} does not fit net{name} ({self.opt.netG if name == 'G' else self.opt.netD}, "
+                            f"norm {self.opt.norm}, ngf {self.opt.ngf}): {first[:200]}; pass the --netG/--norm/"
+                            f"--ngf/--input_nc/--output_nc it was trained with") from None
+
+
+def read_checkpoint(path: Path) -> Any:
+    """torch.load on the CPU, with a clear error for unreadable files."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as exc:  # corrupt, truncated or not a torch file at all
+        raise UserError(f"cannot read checkpoint {path} ({type(exc).__name__}): the file is damaged or not a "
+                        f"PyTorch checkpoint; use another --epoch or retrain") from None
+
+
+def _scalar(value) -> float:
+    return value.item() if isinstance(value, torch.Tensor) else float(value)
+
+
+def _cpu_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    net = getattr(net, "module", net)
+    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+
+
+def _existing(folder: Path) -> str:
+    found = sorted(p.name for p in folder.glob("*.pth")) if folder.is_dir() else []
+    return ", ".join(found[:8]) or "none"
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator's state, for exact resumption."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+__all__ = ["ARCH_KEYS", "LR_POLICIES", "BaseModel", "get_scheduler", "read_checkpoint", "seed_everything"]

@@ -1,0 +1,50 @@
+"""Network registries (feeding argparse choices) and the define_G / define_D factories."""
+from __future__ import annotations
+
+import functools
+from argparse import Namespace
+from typing import Callable
+
+from torch import nn
+
+from .discriminators import NLayerDiscriminator, PixelDiscriminator, receptive_field
+from .generators import ResnetGenerator, UnetGenerator
+from .losses import GAN_MODES, GANLoss
+from .norms import INIT_TYPES, NORMS, init_weights
+
+GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    "unet_128": functools.partial(UnetGenerator, num_downs=7),
+    "unet_256": functools.partial(UnetGenerator, num_downs=8),
+    "resnet_6blocks": functools.partial(ResnetGenerator, n_blocks=6),
+    "resnet_9blocks": functools.partial(ResnetGenerator, n_blocks=9),
+}
+
+DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
+    "basic": lambda input_nc, opt: NLayerDiscriminator(input_nc, opt.ndf, n_layers=3, norm=opt.norm),
+    "n_layers": lambda input_nc, opt: NLayerDiscriminator(input_nc, opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm),
+    "pixel": lambda input_nc, opt: PixelDiscriminator(input_nc, opt.ndf, norm=opt.norm),
+}
+
+
+def define_G(opt: Namespace) -> nn.Module:
+    """Build and initialize the generator named by opt.netG."""
+    dropout = 0.0 if opt.no_dropout else getattr(opt, "dropout_rate", 0.5)
+    net = GENERATORS[opt.netG](opt.input_nc, opt.output_nc, ngf=opt.ngf, norm=opt.norm, dropout=dropout)
+    return init_weights(net, opt.init_type, opt.init_gain)
+
+
+def define_D(opt: Namespace) -> nn.Module:
+    """Build and initialize the discriminator named by opt.netD; it sees input and output stacked."""
+    net = DISCRIMINATORS[opt.netD](opt.input_nc + opt.output_nc, opt)
+    return init_weights(net, opt.init_type, opt.init_gain)
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of parameters (trainable or not) of a network."""
+    return sum(p.numel() for p in net.parameters())
+
+
+__all__ = [
+    "DISCRIMINATORS", "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "GANLoss", "count_parameters",
+    "define_D", "define_G", "init_weights", "receptive_field",
+]

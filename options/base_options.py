@@ -1,0 +1,195 @@
+"""Options shared by training and testing, with upstream pix2pix's names and defaults."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import data
+import models
+from models import networks
+from util.errors import UserError
+from util.fileio import atomic_write_text
+
+_GIVEN = object()  # marks options that the user did not give on the command line
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2) instead of usage + message."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class BaseOptions:
+    """Defines, parses, prints and saves the options used by train.py and test.py."""
+
+    is_train = False
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        """Add the options common to training and testing."""
+        g = parser.add_argument_group("experiment")
+        g.add_argument("--dataroot", required=True,
+                       help="dataset folder with train/ val/ test/ subfolders (e.g. ./datasets/facades)")
+        g.add_argument("--name", default="experiment_name",
+                       help="experiment name: checkpoints go to <checkpoints_dir>/<name>")
+        g.add_argument("--gpu_ids", default="auto",
+                       help="GPU ids, e.g. 0  0,1,2  or -1 for CPU; 'auto' uses GPU 0 when CUDA is available")
+        g.add_argument("--checkpoints_dir", default="./checkpoints", help="where experiments are saved")
+        g.add_argument("--seed", type=int, default=0,
+                       help="random seed for weights, data order, augmentation and dropout")
+
+        g = parser.add_argument_group("model")
+        g.add_argument("--model", default="pix2pix", choices=sorted(models.MODELS), help="which model")
+        g.add_argument("--input_nc", type=int, default=3, help="channels of the input image (1 gray, 3 RGB)")
+        g.add_argument("--output_nc", type=int, default=3, help="channels of the output image")
+        g.add_argument("--ngf", type=int, default=64, help="generator filters in the last conv layer")
+        g.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv layer")
+        g.add_argument("--netD", default="basic", choices=sorted(networks.DISCRIMINATORS),
+                       help="discriminator: basic is the 70x70 PatchGAN, n_layers uses --n_layers_D")
+        g.add_argument("--netG", default="resnet_9blocks", choices=sorted(networks.GENERATORS),
+                       help="generator architecture")
+        g.add_argument("--n_layers_D", type=int, default=3, help="layers of the n_layers discriminator")
+        g.add_argument("--norm", default="instance", choices=sorted(networks.NORMS), help="normalization")
+        g.add_argument("--init_type", default="normal", choices=sorted(networks.INIT_TYPES),
+                       help="weight initialization")
+        g.add_argument("--init_gain", type=float, default=0.02, help="scale for normal/xavier/orthogonal")
+        g.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")
+
+        g = parser.add_argument_group("data")
+        g.add_argument("--dataset_mode", default="aligned", choices=sorted(data.DATASETS),
+                       help="aligned: A|B pairs side by side; single: A images only")
+        g.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"],
+                       help="AtoB translates the left half into the right half; BtoA the reverse")
+        g.add_argument("--serial_batches", action="store_true", help="take images in order, no shuffling")
+        g.add_argument("--num_threads", type=int, default=-1,
+                       help="data-loading workers; -1 picks a number that does not oversubscribe the CPU")
+        g.add_argument("--batch_size", type=int, default=1, help="input batch size")
+        g.add_argument("--load_size", type=int, default=286, help="scale images to this size")
+        g.add_argument("--crop_size", type=int, default=256, help="then crop to this size")
+        g.add_argument("--max_dataset_size", type=float, default=float("inf"),
+                       help="use at most this many images of the folder")
+        g.add_argument("--preprocess", default="resize_and_crop", choices=data.PREPROCESS_MODES,
+                       help="scaling and cropping of images at load time")
+        g.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
+
+        g = parser.add_argument_group("display")
+        g.add_argument("--display_winsize", type=int, default=256, help="display size in visdom and HTML")
+        g.add_argument("--epoch", default="latest", help="which checkpoint to load: latest or an epoch number")
+        g.add_argument("--load_iter", type=int, default=0,
+                       help="if > 0, load the checkpoint saved at this iteration (iter_<load_iter>)")
+        g.add_argument("--verbose", action="store_true", help="print network architectures")
+        g.add_argument("--suffix", default="",
+                       help="appended to --name, formatted with the options, e.g. {model}_{netG}_size{load_size}")
+        return parser
+
+    def _parser(self) -> ArgumentParser:
+        parser = ArgumentParser(
+            prog=Path(sys.argv[0]).name,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            description=self.description,
+        )
+        return self.initialize(parser)
+
+    description = ""
+
+    def gather_options(self, argv: list[str], defaults: dict[str, Any]) -> tuple[argparse.Namespace, set[str]]:
+        """Parse argv, letting the chosen model and dataset add their own flags; `defaults` win over theirs."""
+        parser = self._parser()
+        parser.set_defaults(**defaults)
+        known, _ = parser.parse_known_args(argv)
+        models.find_model(known.model).modify_commandline_options(parser, self.is_train)
+        parser.set_defaults(**defaults)
+        known, _ = parser.parse_known_args(argv)
+        data.find_dataset(known.dataset_mode).modify_commandline_options(parser, self.is_train)
+        parser.set_defaults(**defaults)
+        opt = parser.parse_args(argv)
+        given = parser.parse_args(argv, namespace=argparse.Namespace(**{k: _GIVEN for k in vars(opt)}))
+        explicit = {k for k, v in vars(given).items() if v is not _GIVEN}
+        self.parser = parser
+        return opt, explicit
+
+    def parse(self, argv: list[str] | None = None, defaults: dict[str, Any] | None = None) -> argparse.Namespace:
+        """Parse, check and complete the options; `defaults` override the parser's defaults (presets)."""
+        argv = sys.argv[1:] if argv is None else list(argv)
+        opt, explicit = self.gather_options(argv, defaults or {})
+        opt.is_train = self.is_train
+        opt.explicit = sorted(explicit)
+        if opt.suffix:
+            opt.name = f"{opt.name}_{opt.suffix.format(**vars(opt))}"
+        opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
+        if opt.num_threads < 0:
+            opt.num_threads = auto_num_workers(opt.gpu_ids)
+        self.check(opt)
+        self.opt = opt
+        return opt
+
+    def check(self, opt: argparse.Namespace) -> None:
+        """Reject option combinations that cannot work, with a message that says what to change."""
+        if opt.preprocess in ("resize_and_crop", "scale_width_and_crop") and opt.crop_size > opt.load_size:
+            raise UserError(f"--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}: "
+                            f"pass --load_size >= crop_size or a smaller --crop_size")
+        if opt.batch_size < 1:
+            raise UserError(f"--batch_size must be at least 1, got {opt.batch_size}")
+
+    def print_options(self, opt: argparse.Namespace) -> str:
+        """Return (and print) the options, marking values that differ from the defaults."""
+        lines = ["----------------- Options ---------------"]
+        for key, value in sorted(vars(opt).items()):
+            default = self.parser.get_default(key)
+            note = f"\t[default: {default}]" if default is not None and value != default else ""
+            lines.append(f"{key:>25}: {value!s:<30}{note}")
+        lines.append("----------------- End -------------------")
+        text = "\n".join(lines)
+        print(text)
+        return text
+
+    def save_options(self, opt: argparse.Namespace, folder: str | os.PathLike) -> None:
+        """Write opt.txt (readable) and opt.json (machine-readable) into folder."""
+        text = self.print_options(opt)
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / "opt.txt", text + "\n")
+        atomic_write_text(folder / "opt.json", json.dumps(options_to_dict(opt), indent=2, sort_keys=True) + "\n")
+
+
+def options_to_dict(opt: argparse.Namespace) -> dict[str, Any]:
+    """Options as JSON-friendly values (inf becomes a string)."""
+    out = {}
+    for key, value in vars(opt).items():
+        if isinstance(value, float) and value == float("inf"):
+            value = "inf"
+        out[key] = value
+    return out
+
+
+def parse_gpu_ids(text: str) -> list[int]:
+    """'auto' -> [0] when CUDA is available else []; '-1' -> []; '0,1' -> [0, 1]; checks they exist."""
+    import torch
+
+    text = str(text).strip()
+    if text == "auto":
+        return [0] if torch.cuda.is_available() else []
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip() != ""]
+    except ValueError:
+        raise UserError(f"--gpu_ids {text!r} is not a list of integers: use e.g. 0 or 0,1, or -1 for CPU") from None
+    ids = [i for i in ids if i >= 0]
+    if ids and not torch.cuda.is_available():
+        raise UserError(f"--gpu_ids {text} asks for CUDA, but no CUDA GPU is available: use --gpu_ids -1 for CPU")
+    missing = [i for i in ids if i >= torch.cuda.device_count()]
+    if missing:
+        raise UserError(f"--gpu_ids {text}: GPU {missing[0]} does not exist "
+                        f"(this machine has {torch.cuda.device_count()}); pick ids below that")
+    return ids
+
+
+def auto_num_workers(gpu_ids: list[int]) -> int:
+    """Loader workers that do not starve the compute threads: none on small CPUs when training on the CPU."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not gpu_ids:
+        return 0 if cpus <= 4 else min(4, cpus // 4)
+    return max(0, min(4, cpus - 1))

@@ -1,0 +1,70 @@
+"""Test options: where results go and how many images to translate."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .base_options import BaseOptions
+
+
+class TestOptions(BaseOptions):
+    """Options of test.py; architecture options default to the checkpoint's."""
+
+    is_train = False
+    description = ("Translate test images with a trained model and write an HTML page of results. Architecture "
+                   "and data options are read from the checkpoint unless given here.")
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser = super().initialize(parser)
+        g = parser.add_argument_group("testing")
+        g.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/")
+        g.add_argument("--aspect_ratio", type=float, default=1.0, help="width/height of the saved images")
+        g.add_argument("--phase", default="test", help="dataset subfolder: train, val, test, ...")
+        g.add_argument("--eval", action="store_true",
+                       help="eval mode: no dropout, batch norm uses running statistics (the pix2pix paper keeps "
+                            "both active at test time, which is the default)")
+        g.add_argument("--num_test", type=int, default=50, help="how many test images to translate")
+        parser.set_defaults(serial_batches=True, no_flip=True, display_id=-1, num_threads=0)
+        return parser
+
+    def parse(self, argv=None, defaults=None) -> argparse.Namespace:
+        opt = super().parse(argv, defaults)
+        if "load_size" not in opt.explicit:
+            opt.load_size = opt.crop_size  # no random crop at test time
+        return opt
+
+    def parse_with_checkpoint(self, argv=None) -> argparse.Namespace:
+        """Parse, then take the model's options from the checkpoint unless given on the command line."""
+        opt = self.parse(argv)
+        saved = saved_options(opt)
+        if saved is None:
+            return opt
+        if "model" not in opt.explicit and saved.get("model", opt.model) != opt.model:
+            opt = self.parse(argv, defaults={"model": saved["model"]})
+        for key in vars(opt):
+            if key in saved and key not in opt.explicit and key not in RUN_KEYS:
+                setattr(opt, key, saved[key])
+        if "load_size" not in opt.explicit:
+            opt.load_size = opt.crop_size
+        self.check(opt)
+        return opt
+
+
+# options that describe this run, never inherited from the checkpoint
+RUN_KEYS = {
+    "dataroot", "name", "gpu_ids", "checkpoints_dir", "seed", "phase", "batch_size", "num_threads",
+    "serial_batches", "no_flip", "max_dataset_size", "epoch", "load_iter", "verbose", "suffix", "is_train",
+    "explicit", "results_dir", "aspect_ratio", "eval", "num_test", "display_winsize", "display_id", "load_size",
+}
+
+
+def saved_options(opt: argparse.Namespace) -> dict | None:
+    """The training options stored in the checkpoint test.py will load (None for upstream-format files)."""
+    from models.base_model import read_checkpoint
+
+    label = f"iter_{opt.load_iter}" if opt.load_iter > 0 else str(opt.epoch)
+    path = Path(opt.checkpoints_dir) / opt.name / f"{label}_checkpoint.pth"
+    if not path.exists():
+        return None
+    state = read_checkpoint(path)
+    return state.get("options") if isinstance(state, dict) else None

@@ -1,0 +1,34 @@
+"""Tensor <-> image conversion and atomic image saving."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .fileio import atomic_path
+
+
+def tensor2im(image: torch.Tensor) -> np.ndarray:
+    """First image of a [-1, 1] batch (or a single CHW image) as an HxWx3 uint8 array; gray is tiled to RGB."""
+    if image.dim() == 4:
+        image = image[0]
+    array = image.detach().float().cpu().clamp(-1, 1).numpy()
+    if array.shape[0] == 1:
+        array = np.tile(array, (3, 1, 1))
+    array = (np.transpose(array[:3], (1, 2, 0)) + 1.0) / 2.0 * 255.0
+    return np.round(array).astype(np.uint8)
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike, aspect_ratio: float = 1.0) -> None:
+    """Save an HxWx3 uint8 array atomically; aspect_ratio > 1 widens, < 1 heightens (bicubic)."""
+    img = Image.fromarray(array)
+    h, w = array.shape[:2]
+    if aspect_ratio > 1.0:
+        img = img.resize((int(w * aspect_ratio), h), Image.BICUBIC)
+    elif aspect_ratio < 1.0:
+        img = img.resize((w, int(h / aspect_ratio)), Image.BICUBIC)
+    fmt = Image.registered_extensions().get(os.path.splitext(str(path))[1].lower(), "PNG")
+    with atomic_path(path) as tmp:
+        img.save(tmp, format=fmt)

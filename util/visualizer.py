@@ -1,0 +1,95 @@
+"""Training feedback: loss log (text + JSON lines), an HTML page of samples, and visdom when it answers."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+
+from .errors import warn
+from .html import HTML
+from .util import save_image, tensor2im
+
+
+class Visualizer:
+    """Writes <checkpoints_dir>/<name>/{loss_log.txt, loss_log.jsonl, web/index.html}; visdom is optional."""
+
+    def __init__(self, opt: argparse.Namespace):
+        self.opt = opt
+        self.save_dir = Path(opt.checkpoints_dir) / opt.name
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        self.log_txt = self.save_dir / "loss_log.txt"
+        self.log_jsonl = self.save_dir / "loss_log.jsonl"
+        self.web_dir = self.save_dir / "web"
+        self.use_html = opt.is_train and not opt.no_html
+        self.saved_epochs: list[int] = []
+        self.vis = self._connect_visdom() if opt.display_id > 0 else None
+        with open(self.log_txt, "a") as f:
+            f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
+
+    def _connect_visdom(self):
+        opt = self.opt
+        try:
+            import visdom
+        except ImportError:
+            warn("visdom is not installed, so losses are not plotted live (pip install visdom, or --display_id 0 "
+                 "to silence this); the loss log and HTML page are written as usual")
+            return None
+        vis = visdom.Visdom(server=opt.display_server, port=opt.display_port, env=opt.display_env,
+                            use_incoming_socket=False, raise_exceptions=False)
+        if not vis.check_connection(timeout_seconds=3):
+            warn(f"no visdom server at {opt.display_server}:{opt.display_port} (start one with "
+                 f"'python -m visdom.server', or --display_id 0 to silence this); training goes on without it")
+            return None
+        return vis
+
+    def _visdom_failed(self, exc: Exception) -> None:
+        warn(f"visdom stopped answering ({type(exc).__name__}); training goes on without it")
+        self.vis = None
+
+    def display_current_results(self, visuals: OrderedDict[str, torch.Tensor], epoch: int, save_html: bool) -> None:
+        """Show the current images in visdom; with save_html, add them to the training HTML page."""
+        images = OrderedDict((k, tensor2im(v)) for k, v in visuals.items())
+        if self.vis is not None:
+            try:
+                stack = torch.stack([torch.from_numpy(im).permute(2, 0, 1) for im in images.values()])
+                self.vis.images(stack, nrow=self.opt.display_ncols, win=self.opt.display_id,
+                                opts={"title": f"{self.opt.name} images", "caption": " ".join(images)})
+            except Exception as exc:  # visdom is a live service: a hiccup must not stop training
+                self._visdom_failed(exc)
+        if save_html and self.use_html and epoch not in self.saved_epochs:
+            self.saved_epochs.append(epoch)
+            page = HTML(self.web_dir, f"Experiment = {self.opt.name}", refresh=60)
+            for label, im in images.items():
+                save_image(im, page.img_dir / f"epoch{epoch:03d}_{label}.png")
+            for e in sorted(self.saved_epochs, reverse=True):
+                page.add_header(f"epoch [{e}]")
+                names = [f"epoch{e:03d}_{label}.png" for label in images]
+                page.add_images(names, list(images), width=self.opt.display_winsize)
+            page.save()
+
+    def plot_current_losses(self, total_iters: int, losses: OrderedDict[str, float]) -> None:
+        if self.vis is None:
+            return
+        try:
+            self.vis.line(X=[[total_iters] * len(losses)], Y=[list(losses.values())], update="append",
+                          win=self.opt.display_id + 1,
+                          opts={"title": f"{self.opt.name} loss", "legend": list(losses), "xlabel": "images"})
+        except Exception as exc:  # see display_current_results
+            self._visdom_failed(exc)
+
+    def print_current_losses(self, epoch: int, epoch_iter: int, total_iters: int,
+                             losses: OrderedDict[str, float], t_comp: float, t_data: float, lr: float) -> str:
+        """Append one line to loss_log.txt and one JSON object to loss_log.jsonl; returns the text line."""
+        values = " ".join(f"{k}: {v:.3f}" for k, v in losses.items())
+        line = f"(epoch: {epoch}, iters: {epoch_iter}, time: {t_comp:.3f}, data: {t_data:.3f}) {values}"
+        with open(self.log_txt, "a") as f:
+            f.write(line + "\n")
+        record = {"epoch": epoch, "epoch_iter": epoch_iter, "total_iters": total_iters, "lr": lr,
+                  "time_per_image": t_comp, "data_time": t_data, **losses, "wall": time.time()}
+        with open(self.log_jsonl, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        return line
