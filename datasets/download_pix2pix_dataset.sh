@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Download and extract one of the pix2pix datasets into DEST_DIR/NAME (default DEST_DIR: ./datasets).
+# Usage: bash datasets/download_pix2pix_dataset.sh NAME [DEST_DIR]
+# The base URL can be overridden with PIX2PIX_DATASETS_URL (e.g. a local mirror).
+set -euo pipefail
+
+NAMES="facades cityscapes maps edges2shoes edges2handbags night2day"
+PROG="download_pix2pix_dataset.sh"
+
+usage() {
+    echo "usage: bash datasets/$PROG NAME [DEST_DIR]  (NAME: ${NAMES// /, }; DEST_DIR default: ./datasets)" >&2
+    exit 2
+}
+
+die() {
+    echo "$PROG: error: $*" >&2
+    exit 2
+}
+
+[[ $# -ge 1 && $# -le 2 ]] || usage
+NAME="$1"
+[[ " $NAMES " == *" $NAME "* ]] || usage
+DEST="${2:-./datasets}"
+BASE_URL="${PIX2PIX_DATASETS_URL:-http://efrosgans.eecs.berkeley.edu/pix2pix/datasets}"
+URL="${BASE_URL%/}/$NAME.tar.gz"
+TARGET="$DEST/$NAME"
+
+if [[ -e "$TARGET" ]]; then
+    echo "$TARGET already exists; remove it to download $NAME again"
+    exit 0
+fi
+mkdir -p "$DEST" 2>/dev/null || die "cannot create destination folder $DEST"
+
+# Download and extract inside DEST so that the final mv is a same-filesystem rename: either the complete
+# dataset appears under DEST/NAME or nothing does.
+TMP="$(mktemp -d "$DEST/.$NAME.download.XXXXXX" 2>/dev/null)" || die "cannot write to destination folder $DEST"
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+
+echo "downloading $URL"
+if command -v curl >/dev/null 2>&1; then
+    progress=(-s)
+    [[ -t 2 ]] && progress=(--progress-bar)
+    curl -fL --connect-timeout 20 "${progress[@]}" -o "$TMP/$NAME.tar.gz" "$URL" || status=$?
+elif command -v wget >/dev/null 2>&1; then
+    progress=(-q)
+    [[ -t 2 ]] && progress=(-q --show-progress)
+    wget --connect-timeout=20 --tries=2 "${progress[@]}" -O "$TMP/$NAME.tar.gz" "$URL" || status=$?
+else
+    die "neither curl nor wget is installed; download $URL by hand and extract it into $TARGET"
+fi
+if [[ "${status:-0}" -ne 0 ]]; then
+    die "could not download $URL (exit code $status): no network? download it on a machine with internet" \
+        "and extract it into $TARGET, or point --dataroot at a local copy"
+fi
+
+mkdir "$TMP/extract"
+tar -xzf "$TMP/$NAME.tar.gz" -C "$TMP/extract" 2>/dev/null || die "could not extract $URL: the download is corrupt"
+# The upstream archives hold a single top-level NAME/ folder; accept a flat archive too.
+SRC="$TMP/extract/$NAME"
+[[ -d "$SRC" ]] || SRC="$TMP/extract"
+mv "$SRC" "$TARGET" 2>/dev/null || die "could not move the dataset into $TARGET"
+echo "extracted $NAME to $TARGET"

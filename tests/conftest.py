@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny synthetic datasets made by the project's own generator, and a CLI runner."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FACADES = REPO.parent / "shared" / "data" / "facades"
+sys.path.insert(0, str(REPO))
+
+# small and fast: CI runs on 2 CPU cores
+TINY = ["--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--load_size", "32", "--crop_size", "32",
+        "--display_id", "0", "--direction", "BtoA"]
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, check: bool = False,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `python <args>` from the repository root, as a user would."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def make_synthetic(out: Path, size: int, n_train: int = 8, n_val: int = 2, n_test: int = 4, seed: int = 0) -> Path:
+    run_cli("datasets/make_synthetic_dataset.py", "--out", out, "--size", size, "--n_train", n_train,
+            "--n_val", n_val, "--n_test", n_test, "--seed", seed, check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth32(tmp_path_factory) -> Path:
+    """A synthetic A|B dataset of 32x32 pairs: 8 train, 2 val, 4 test."""
+    return make_synthetic(tmp_path_factory.mktemp("synth32"), 32)
+
+
+@pytest.fixture(scope="session")
+def synth128(tmp_path_factory) -> Path:
+    """A synthetic A|B dataset of 128x128 pairs: 4 train, 2 val, 2 test."""
+    return make_synthetic(tmp_path_factory.mktemp("synth128"), 128, n_train=4, n_test=2)
+
+
+@pytest.fixture
+def facades() -> Path:
+    if not (FACADES / "train").is_dir():
+        pytest.skip(f"the facades dataset is not at {FACADES} (only on the project's machines)")
+    return FACADES
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    """Assert a user error: exit code 2, no traceback, a single line on stderr; return that line."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("warning:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]

@@ -1,0 +1,326 @@
+"""Tests for the data tools in datasets/, driven through their command lines."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).parents[1]
+DATASETS = ROOT / "datasets"
+NAMES = ["facades", "cityscapes", "maps", "edges2shoes", "edges2handbags", "night2day"]
+
+
+def run_tool(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a datasets/ tool from the repository root and capture its output."""
+    path = DATASETS / script
+    cmd = ["bash", str(path)] if script.endswith(".sh") else [sys.executable, str(path)]
+    return subprocess.run(
+        [*cmd, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> None:
+    """A failed run exits with 2 and explains itself in exactly one stderr line, without a traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def load(path: Path) -> np.ndarray:
+    """Decode an image file to an RGB uint8 array."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+# --- make_synthetic_dataset.py ---
+
+SIZE = 64
+COUNTS = {"train": 5, "val": 2, "test": 1}
+
+
+def make_synthetic(out: Path, *extra: str, seed: int = 0) -> subprocess.CompletedProcess[str]:
+    """Write a tiny synthetic dataset and check that the tool succeeded."""
+    proc = run_tool(
+        "make_synthetic_dataset.py",
+        "--out",
+        str(out),
+        "--n_train",
+        str(COUNTS["train"]),
+        "--n_val",
+        str(COUNTS["val"]),
+        "--n_test",
+        str(COUNTS["test"]),
+        "--size",
+        str(SIZE),
+        "--seed",
+        str(seed),
+        *extra,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def synthetic_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synthetic") / "png"
+    proc = make_synthetic(out, "--format", "png")
+    assert len(proc.stdout.strip().splitlines()) == 1 and str(out) in proc.stdout
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def palette() -> np.ndarray:
+    """The label colours of FACADES_PALETTE, loaded from the script by path (datasets/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("make_synthetic_dataset", DATASETS / "make_synthetic_dataset.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    colours = np.array(list(module.FACADES_PALETTE.values()), dtype=np.int32)
+    assert colours.shape == (12, 3) and len({tuple(c) for c in colours}) == 12
+    return colours
+
+
+def split_ab(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Return (photo, label class indices) of a synthetic PNG, checking that labels use palette colours only."""
+    ab = load(path).astype(np.int32)
+    photo, label = ab[:, :SIZE], ab[:, SIZE:]
+    match = (label[:, :, None, :] == palette()[None, None]).all(-1)
+    assert match.any(-1).all(), f"{path}: label half has colours outside FACADES_PALETTE"
+    return photo, match.argmax(-1)
+
+
+def r2_from_classes(photo: np.ndarray, classes: np.ndarray) -> float:
+    """Share of the photo's variance explained by its per-class mean colour."""
+    photo = photo.astype(np.float64)
+    pred = np.zeros_like(photo)
+    for k in np.unique(classes):
+        pred[classes == k] = photo[classes == k].mean(0)
+    return 1.0 - ((photo - pred) ** 2).sum() / ((photo - photo.mean((0, 1))) ** 2).sum()
+
+
+def test_synthetic_layout_and_sizes(synthetic_png: Path) -> None:
+    for split, n in COUNTS.items():
+        files = sorted((synthetic_png / split).iterdir())
+        assert [f.name for f in files] == sorted(f"{i}.png" for i in range(1, n + 1))
+        for f in files:
+            with Image.open(f) as im:
+                assert im.size == (2 * SIZE, SIZE) and im.mode == "RGB"
+
+
+def test_synthetic_labels_and_photos(synthetic_png: Path) -> None:
+    rng = np.random.default_rng(0)
+    for f in sorted(synthetic_png.glob("*/*.png")):
+        photo, classes = split_ab(f)
+        assert len(np.unique(classes)) >= 4
+        assert photo.std() > 10
+        # The photo must be mostly predictable from the labels: a random photo would explain nothing.
+        assert r2_from_classes(photo, classes) > 0.5
+        shuffled = rng.permutation(photo.reshape(-1, 3)).reshape(photo.shape)
+        assert r2_from_classes(shuffled, classes) < 0.2
+
+
+def test_synthetic_is_deterministic(synthetic_png: Path, tmp_path: Path) -> None:
+    make_synthetic(tmp_path / "again", "--format", "png")
+    make_synthetic(tmp_path / "seed1", "--format", "png", seed=1)
+    for f in sorted(synthetic_png.glob("*/*.png")):
+        rel = f.relative_to(synthetic_png)
+        assert (tmp_path / "again" / rel).read_bytes() == f.read_bytes()
+        assert not np.array_equal(load(tmp_path / "seed1" / rel), load(f))
+
+
+def test_synthetic_jpg_default(synthetic_png: Path, tmp_path: Path) -> None:
+    make_synthetic(tmp_path / "a")
+    make_synthetic(tmp_path / "b")
+    files = sorted((tmp_path / "a").glob("*/*"))
+    assert len(files) == sum(COUNTS.values()) and all(f.suffix == ".jpg" for f in files)
+    for f in files:
+        jpg = load(f)
+        assert np.array_equal(jpg, load(tmp_path / "b" / f.relative_to(tmp_path / "a")))
+        photo, classes = split_ab(synthetic_png / f.relative_to(tmp_path / "a").with_suffix(".png"))
+        assert np.abs(jpg[:, :SIZE].astype(int) - photo).mean() < 6  # same content, only JPEG loss
+        # JPEG noise must not change which class a label pixel is closest to.
+        dist = ((jpg[:, SIZE:, None].astype(int) - palette()[None, None]) ** 2).sum(-1)
+        assert (dist.argmin(-1) == classes).mean() > 0.99
+
+
+@pytest.mark.parametrize(
+    "args", [["--size", "8"], ["--size", "33"], ["--n_val", "-1"], ["--size", "abc"], ["--format", "gif"]]
+)
+def test_synthetic_bad_arguments(tmp_path: Path, args: list[str]) -> None:
+    assert_one_line_error(run_tool("make_synthetic_dataset.py", "--out", str(tmp_path / "out"), *args))
+
+
+def test_synthetic_unwritable_out(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = run_tool("make_synthetic_dataset.py", "--out", str(blocker / "out"), "--size", "16")
+    assert_one_line_error(proc)
+
+
+# --- combine_A_and_B.py ---
+
+
+def write_image(path: Path, size: tuple[int, int], seed: int) -> np.ndarray:
+    """Write a random RGB PNG of size (width, height) and return its pixels."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return pixels
+
+
+@pytest.mark.parametrize("multiprocessing", [True, False])
+def test_combine_concatenates_pairs(tmp_path: Path, multiprocessing: bool) -> None:
+    expected = {}
+    for i, split in enumerate(["train", "train", "test"]):
+        name = f"{split}/{i}.png"
+        a = write_image(tmp_path / "A" / name, (10, 6), seed=2 * i)
+        b = write_image(tmp_path / "B" / name, (10, 6), seed=2 * i + 1)
+        expected[name] = np.concatenate([a, b], axis=1)
+    write_image(tmp_path / "A" / "train" / "lonely.png", (10, 6), seed=99)
+    flags = [] if multiprocessing else ["--no_multiprocessing"]
+    proc = run_tool(
+        "combine_A_and_B.py",
+        "--fold_A",
+        str(tmp_path / "A"),
+        "--fold_B",
+        str(tmp_path / "B"),
+        "--fold_AB",
+        str(tmp_path / "AB"),
+        *flags,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "skipped 1" in proc.stderr
+    assert sorted(str(p.relative_to(tmp_path / "AB")) for p in (tmp_path / "AB").glob("*/*")) == sorted(expected)
+    for name, ab in expected.items():
+        assert np.array_equal(load(tmp_path / "AB" / name), ab)
+
+
+def test_combine_use_ab_names(tmp_path: Path) -> None:
+    a = write_image(tmp_path / "A" / "val" / "x_A.png", (4, 4), seed=0)
+    b = write_image(tmp_path / "B" / "val" / "x_B.png", (4, 4), seed=1)
+    proc = run_tool(
+        "combine_A_and_B.py",
+        "--fold_A",
+        str(tmp_path / "A"),
+        "--fold_B",
+        str(tmp_path / "B"),
+        "--fold_AB",
+        str(tmp_path / "AB"),
+        "--use_AB",
+        "--no_multiprocessing",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert np.array_equal(load(tmp_path / "AB" / "val" / "x.png"), np.concatenate([a, b], axis=1))
+
+
+def test_combine_size_mismatch(tmp_path: Path) -> None:
+    write_image(tmp_path / "A" / "train" / "1.png", (8, 8), seed=0)
+    write_image(tmp_path / "B" / "train" / "1.png", (8, 6), seed=1)
+    proc = run_tool(
+        "combine_A_and_B.py",
+        "--fold_A",
+        str(tmp_path / "A"),
+        "--fold_B",
+        str(tmp_path / "B"),
+        "--fold_AB",
+        str(tmp_path / "AB"),
+    )
+    assert_one_line_error(proc)
+    assert str(tmp_path / "A" / "train" / "1.png") in proc.stderr
+    assert str(tmp_path / "B" / "train" / "1.png") in proc.stderr
+    assert not (tmp_path / "AB").exists()
+
+
+def test_combine_missing_folder(tmp_path: Path) -> None:
+    write_image(tmp_path / "A" / "train" / "1.png", (4, 4), seed=0)
+    proc = run_tool(
+        "combine_A_and_B.py",
+        "--fold_A",
+        str(tmp_path / "A"),
+        "--fold_B",
+        str(tmp_path / "nope"),
+        "--fold_AB",
+        str(tmp_path / "AB"),
+    )
+    assert_one_line_error(proc)
+    assert "nope" in proc.stderr
+
+
+# --- download_pix2pix_dataset.sh (never touches the internet: closed port or a local server) ---
+
+needs_downloader = pytest.mark.skipif(
+    not shutil.which("bash") or not (shutil.which("curl") or shutil.which("wget")), reason="needs bash and curl/wget"
+)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def local_server(tmp_path: Path):
+    """Serve tmp_path/served over HTTP on localhost; yields (base URL, served folder)."""
+    served = tmp_path / "served"
+    served.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", served
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="needs bash")
+def test_download_unknown_name(tmp_path: Path) -> None:
+    proc = run_tool(
+        "download_pix2pix_dataset.sh", "imagenet", str(tmp_path), env={"PIX2PIX_DATASETS_URL": "http://127.0.0.1:9"}
+    )
+    assert_one_line_error(proc)
+    assert "usage" in proc.stderr and all(name in proc.stderr for name in NAMES)
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_downloader
+def test_download_no_network_leaves_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    proc = run_tool(
+        "download_pix2pix_dataset.sh", "facades", str(dest), env={"PIX2PIX_DATASETS_URL": "http://127.0.0.1:9"}
+    )
+    assert_one_line_error(proc)
+    assert "could not download http://127.0.0.1:9/facades.tar.gz" in proc.stderr
+    assert list(dest.iterdir()) == []
+
+
+@needs_downloader
+def test_download_and_extract(tmp_path: Path, local_server: tuple[str, Path]) -> None:
+    url, served = local_server
+    write_image(tmp_path / "src" / "facades" / "train" / "1.png", (8, 4), seed=0)
+    with tarfile.open(served / "facades.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "src" / "facades", arcname="facades")
+    dest = tmp_path / "dest"
+    proc = run_tool("download_pix2pix_dataset.sh", "facades", str(dest), env={"PIX2PIX_DATASETS_URL": url})
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in dest.iterdir()] == ["facades"]
+    assert (dest / "facades" / "train" / "1.png").read_bytes() == (tmp_path / "src/facades/train/1.png").read_bytes()
+
+
+@needs_downloader
+def test_download_corrupt_archive_leaves_nothing(tmp_path: Path, local_server: tuple[str, Path]) -> None:
+    url, served = local_server
+    (served / "maps.tar.gz").write_bytes(b"this is not a gzip file")
+    dest = tmp_path / "dest"
+    proc = run_tool("download_pix2pix_dataset.sh", "maps", str(dest), env={"PIX2PIX_DATASETS_URL": url})
+    assert_one_line_error(proc)
+    assert list(dest.iterdir()) == []

@@ -1,0 +1,80 @@
+"""Networks: upstream parameter counts, output shapes, norms and initializations."""
+from __future__ import annotations
+
+from argparse import Namespace
+
+import pytest
+import torch
+from torch import nn
+
+from models import networks
+from models.networks import count_parameters, define_D, define_G, receptive_field
+
+
+def options(**kw) -> Namespace:
+    base = dict(input_nc=3, output_nc=3, ngf=64, ndf=64, norm="batch", no_dropout=False, init_type="normal",
+                init_gain=0.02, netG="unet_256", netD="basic", n_layers_D=3)
+    return Namespace(**{**base, **kw})
+
+
+@pytest.mark.parametrize("netG,count", [("unet_256", 54_413_955), ("unet_128", 41_828_995),
+                                        ("resnet_9blocks", 11_383_427)])
+def test_generator_parameter_counts_equal_upstream(netG, count):
+    assert count_parameters(define_G(options(netG=netG))) == count
+
+
+@pytest.mark.parametrize("netD,count", [("basic", 2_768_705), ("pixel", 9_024)])
+def test_discriminator_parameter_counts_equal_upstream(netD, count):
+    assert count_parameters(define_D(options(netD=netD))) == count
+
+
+def test_basic_discriminator_is_the_70x70_patchgan():
+    net = define_D(options(ndf=8))
+    assert receptive_field(net) == 70
+    assert net(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)
+
+
+def test_n_layers_discriminator_follows_n_layers_D():
+    shallow, deep = define_D(options(netD="n_layers", n_layers_D=1, ndf=8)), define_D(options(netD="n_layers",
+                                                                                                 n_layers_D=5, ndf=8))
+    assert receptive_field(shallow) < receptive_field(deep)
+
+
+@pytest.mark.parametrize("netG,size", [("unet_256", 256), ("unet_128", 128), ("resnet_6blocks", 64),
+                                       ("resnet_9blocks", 36)])
+@pytest.mark.parametrize("norm", sorted(networks.NORMS))
+def test_generators_map_image_to_image_in_tanh_range(netG, size, norm):
+    net = define_G(options(netG=netG, ngf=4, norm=norm, input_nc=1, output_nc=3)).eval()
+    out = net(torch.randn(2, 1, size, size))
+    assert out.shape == (2, 3, size, size)
+    assert out.abs().max() <= 1.0
+
+
+def test_dropout_switch_controls_generator_randomness():
+    x = torch.randn(1, 3, 128, 128)
+    with_dropout = define_G(options(netG="unet_128", ngf=4)).train()
+    assert not torch.equal(with_dropout(x), with_dropout(x))
+    without = define_G(options(netG="unet_128", ngf=4, no_dropout=True)).eval()
+    assert torch.equal(without(x), without(x))
+
+
+@pytest.mark.parametrize("init_type", sorted(networks.INIT_TYPES))
+def test_init_types_initialize_every_conv(init_type):
+    torch.manual_seed(0)
+    net = define_G(options(netG="resnet_6blocks", ngf=8, init_type=init_type, init_gain=0.02))
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    for conv in convs:
+        if conv.bias is not None:
+            assert torch.count_nonzero(conv.bias) == 0
+    stds = torch.tensor([conv.weight.detach().std() for conv in convs])
+    if init_type == "normal":
+        assert torch.allclose(stds, torch.full_like(stds, 0.02), rtol=0.2)
+    assert stds.min() > 0
+
+
+def test_batch_norm_drops_conv_bias_like_upstream():
+    net = define_G(options(netG="resnet_6blocks", ngf=8, norm="batch"))
+    inner = [m for m in net.modules() if isinstance(m, nn.Conv2d)][1:-1]
+    assert all(conv.bias is None for conv in inner)
+    net = define_G(options(netG="resnet_6blocks", ngf=8, norm="instance"))
+    assert all(m.bias is not None for m in net.modules() if isinstance(m, nn.Conv2d))
