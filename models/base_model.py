@@ -125,6 +125,13 @@ class BaseModel:
             print(f"[net{name}] {type(net).__name__}: {counts[name] / 1e6:.3f} M parameters")
         return counts
 
+    def extra_state(self) -> dict[str, Any]:
+        """Training state beyond networks and optimizers that a resumed run needs (subclasses add theirs)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what extra_state() returned."""
+
     # ---- checkpoints -------------------------------------------------------------------------------------
 
     def checkpoint_path(self, label: str) -> Path:
@@ -142,6 +149,7 @@ class BaseModel:
             "schedulers": [s.state_dict() for s in self.schedulers],
             "progress": dict(progress),
             "rng": rng_state(),
+            "extra": self.extra_state(),
         }
         path = self.checkpoint_path(label)
         atomic_torch_save(state, path)
@@ -179,6 +187,7 @@ class BaseModel:
             for sched, sd in zip(self.schedulers, state["schedulers"]):
                 sched.load_state_dict(sd)
             set_rng_state(state["rng"])
+            self.load_extra_state(state.get("extra", {}))
         return state["progress"]
 
     def _check_architecture(self, name: str, saved: dict[str, Any], path: Path) -> None:

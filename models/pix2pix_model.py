@@ -39,6 +39,13 @@ class Pix2PixModel(BaseModel):
             self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr, betas=betas)
             self.optimizers = [self.optimizer_G, self.optimizer_D]
 
+    def extra_state(self) -> dict:
+        return {"fake_pool": self.fake_pool.images} if self.is_train else {}
+
+    def load_extra_state(self, state: dict) -> None:
+        if self.is_train:
+            self.fake_pool.images = [t.to(self.device) for t in state.get("fake_pool", [])]
+
     def set_input(self, batch: dict) -> None:
         """Take a batch from the data loader: A is the input, B the target (direction is applied there)."""
         self.real_A = batch["A"].to(self.device, non_blocking=True)

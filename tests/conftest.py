@@ -42,8 +42,8 @@ def synth32(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def synth128(tmp_path_factory) -> Path:
-    """A synthetic A|B dataset of 128x128 pairs: 4 train, 2 val, 2 test."""
-    return make_synthetic(tmp_path_factory.mktemp("synth128"), 128, n_train=4, n_test=2)
+    """A synthetic A|B dataset of 128x128 pairs: 16 train, 2 val, 4 test."""
+    return make_synthetic(tmp_path_factory.mktemp("synth128"), 128, n_train=16, n_test=4)
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from util.errors import UserError
 
 
 def options(root: Path, **kw) -> Namespace:
-    base = dict(dataroot=str(root), phase="train", direction="AtoB", input_nc=3, output_nc=3, preprocess="resize_and_crop",
-                load_size=40, crop_size=32, no_flip=False, is_train=True, max_dataset_size=float("inf"), seed=0,
+    base = dict(dataroot=str(root), phase="train", direction="AtoB", input_nc=3, output_nc=3,
+                preprocess="resize_and_crop", load_size=40, crop_size=32, no_flip=False, is_train=True,
+                max_dataset_size=float("inf"), seed=0,
                 dataset_mode="aligned", serial_batches=False, batch_size=2, num_threads=0, gpu_ids=[])
     return Namespace(**{**base, **kw})
 

@@ -1,0 +1,111 @@
+"""The pix2pix model: losses, one training step, learning-rate schedules, and that it learns."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from data import create_dataset
+from models import create_model
+from models.networks import GANLoss
+from options.train_options import TrainOptions
+
+
+def train_options(*extra: str):
+    return TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--display_id", "0", "--netG",
+                                 "resnet_6blocks", "--ngf", "8", "--ndf", "8", *extra])
+
+
+@pytest.mark.parametrize("mode", ["vanilla", "lsgan"])
+def test_gan_loss_rewards_the_right_answer(mode):
+    loss = GANLoss(mode)
+    confident_real, confident_fake = torch.full((2, 1, 4, 4), 5.0), torch.full((2, 1, 4, 4), -5.0)
+    if mode == "lsgan":
+        confident_real, confident_fake = torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
+    assert loss(confident_real, True) < 0.01 and loss(confident_fake, False) < 0.01
+    assert loss(confident_real, False) > 0.9 and loss(confident_fake, True) > 0.9
+    assert loss([confident_real, confident_fake], True) == pytest.approx(
+        (loss(confident_real, True) + loss(confident_fake, True)) / 2)
+
+
+def test_pix2pix_defaults_are_upstreams():
+    opt = train_options()
+    model = create_model(opt)
+    assert (opt.norm, opt.gan_mode, opt.pool_size, opt.lambda_L1, opt.lr, opt.beta1) == (
+        "batch", "vanilla", 0, 100.0, 0.0002, 0.5)
+    assert TrainOptions().parse(["--dataroot", "x", "--gpu_ids", "-1"]).netG == "unet_256"
+    assert model.optimizer_G.defaults["betas"] == (0.5, 0.999)
+
+
+def test_one_step_updates_both_networks_and_reports_losses():
+    torch.manual_seed(0)
+    model = create_model(train_options("--gan_mode", "lsgan"))
+    model.setup()
+    before = {n: [p.clone() for p in net.parameters()] for n, net in model.nets().items()}
+    batch = {"A": torch.rand(2, 3, 32, 32) * 2 - 1, "B": torch.rand(2, 3, 32, 32) * 2 - 1, "A_paths": ["a", "b"]}
+    model.set_input(batch)
+    model.optimize_parameters()
+    for name, net in model.nets().items():
+        assert any(not torch.equal(p, q) for p, q in zip(before[name], net.parameters())), name
+    losses = model.get_current_losses()
+    assert set(losses) == {"G_GAN", "G_L1", "D_real", "D_fake"}
+    assert all(v > 0 for v in losses.values())
+    assert list(model.get_current_visuals()) == ["real_A", "fake_B", "real_B"]
+
+
+def lr_curve(policy: str, n_epochs: int = 4, n_decay: int = 4, **kw) -> list[float]:
+    opt = train_options("--lr_policy", policy, "--n_epochs", str(n_epochs), "--n_epochs_decay", str(n_decay),
+                        *[a for k, v in kw.items() for a in (f"--{k}", str(v))])
+    model = create_model(opt)
+    model.setup()
+    lrs = []
+    for _ in range(n_epochs + n_decay):
+        lrs.append(model.optimizers[0].param_groups[0]["lr"])
+        model.update_learning_rate(1.0)
+    return lrs + [model.optimizers[0].param_groups[0]["lr"]]
+
+
+def test_linear_policy_holds_then_decays_to_zero():
+    lrs = lr_curve("linear")  # 4 epochs at 2e-4, 4 decaying ones, then the value after the last epoch
+    assert lrs == pytest.approx([2e-4] * 4 + [1.6e-4, 1.2e-4, 0.8e-4, 0.4e-4, 0.0], abs=1e-12)
+
+
+def test_step_cosine_and_plateau_policies():
+    step = lr_curve("step", lr_decay_iters=3)
+    assert step[2] == pytest.approx(2e-4) and step[3] == pytest.approx(2e-5)
+    cosine = lr_curve("cosine")
+    assert cosine[0] == pytest.approx(2e-4) and cosine[4] == pytest.approx(1e-4) and cosine[-1] == pytest.approx(0)
+    plateau = lr_curve("plateau", 10, 0)
+    assert plateau[0] == pytest.approx(2e-4) and plateau[-1] == pytest.approx(4e-5)
+
+
+def test_small_unet_learns_synthetic_pairs(synth128, tmp_path):
+    """A few hundred steps lower the held-out L1 clearly below its value at initialization."""
+    common = ["--dataroot", str(synth128), "--gpu_ids", "-1", "--display_id", "0", "--netG", "unet_128",
+              "--ngf", "8", "--ndf", "8", "--load_size", "128", "--crop_size", "128", "--direction", "BtoA",
+              "--checkpoints_dir", str(tmp_path)]
+    torch.manual_seed(0)
+    opt = TrainOptions().parse([*common, "--preprocess", "none", "--no_flip"])
+    model = create_model(opt)
+    model.setup()
+    test_opt = TrainOptions().parse([*common, "--phase", "test", "--preprocess", "none", "--serial_batches"])
+    held_out = list(create_dataset(test_opt))
+
+    def held_out_l1() -> float:
+        model.eval()
+        errors = []
+        for batch in held_out:
+            model.set_input(batch)
+            model.test()
+            errors.append((model.fake_B - model.real_B).abs().mean().item())
+        model.train()
+        return sum(errors) / len(errors)
+
+    start = held_out_l1()
+    data = create_dataset(opt)
+    for epoch in range(19):  # 16 training pairs x 19 = 304 steps
+        data.set_epoch(epoch)
+        for batch in data:
+            model.set_input(batch)
+            model.optimize_parameters()
+    end = held_out_l1()
+    assert end < 0.7 * start, (start, end)
