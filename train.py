@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
         visualizer.display_current_results(model.get_current_visuals(), epoch, save_html=True)
         lr = model.update_learning_rate(progress["l1_sum"] / max(1, progress["batches_done"]))
         progress.update(epoch=epoch + 1, batches_done=0, l1_sum=0.0)
-        save("latest")
         if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
+            save("latest")
             save(str(epoch))
         print(f"end of epoch {epoch}/{last_epoch}, learning rate {lr:.7f}", flush=True)
     print(f"done: checkpoints and training samples in {model.save_dir}")
