@@ -118,7 +118,7 @@ def test_upstream_format_generator_weights_load_for_testing(synth32, tmp_path):
     from data.image_folder import load_rgb
     from data.transforms import Params, apply
 
-    fake = torch.from_numpy(np.asarray(Image.open(tmp_path / "res/up/test_latest/images/1_fake_B.png")).reshape(-1, 3))
+    fake = torch.from_numpy(np.array(Image.open(tmp_path / "res/up/test_latest/images/1_fake_B.png")).reshape(-1, 3))
     ab = load_rgb(str(synth32 / "test" / "1.jpg"))
     label = ab.crop((32, 0, 64, 32))
     x = apply(label, Params((32, 32), None, False), Namespace(crop_size=32), 3).unsqueeze(0)
