@@ -12,9 +12,8 @@ from pathlib import Path
 
 from data import create_dataset
 from models import create_model
-from models.base_model import seed_everything
+from models.checkpoint import checkpoint_label, seed_everything
 from options.test_options import TestOptions
-from train import checkpoint_label
 from util.errors import main_guard
 from util.html import HTML
 from util.util import save_image, tensor2im
@@ -28,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     model = create_model(opt)
     model.load_checkpoint(checkpoint_label(opt), nets_only=True)
     model.setup()
-    model.eval() if opt.eval else model.train()  # the pix2pix paper keeps dropout and batch statistics on
+    if opt.eval:
+        model.eval()
+    else:
+        model.train()  # the pix2pix paper keeps dropout and batch statistics on at test time
 
     run = f"{opt.phase}_{opt.epoch}" + (f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
     web_dir = Path(opt.results_dir) / opt.name / run

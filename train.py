@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from data import create_dataset
 from models import create_model
-from models.base_model import seed_everything
+from models.checkpoint import checkpoint_label, seed_everything
 from options.train_options import TrainOptions
 from util.errors import main_guard
 from util.visualizer import Visualizer
@@ -40,10 +40,6 @@ def crossed(before: int, after: int, freq: int) -> bool:
     return freq > 0 and after // freq > before // freq
 
 
-def checkpoint_label(opt) -> str:
-    return f"iter_{opt.load_iter}" if opt.load_iter > 0 else str(opt.epoch)
-
-
 @main_guard
 def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
     options = TrainOptions()
@@ -52,15 +48,16 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
     data = create_dataset(opt)
     model = create_model(opt)
     model.setup()
-    progress = {"epoch": opt.epoch_count, "batches_done": 0, "total_iters": 0, "l1_sum": 0.0}
+    # samples_done counts images of the current epoch, so a resumed run may change --batch_size
+    progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0, "l1_sum": 0.0}
     if opt.continue_train:
         progress.update(model.load_checkpoint(checkpoint_label(opt)))
-        print(f"resuming at epoch {progress['epoch']}, batch {progress['batches_done']}")
+        print(f"resuming at epoch {progress['epoch']}, image {progress['samples_done']}")
     options.save_options(opt, model.save_dir)
     visualizer = Visualizer(opt)
     stop = StopRequest()
     last_epoch = opt.n_epochs + opt.n_epochs_decay
-    print(f"training on {len(data)} images ({data.num_batches()} batches of {opt.batch_size}) on {model.device}")
+    print(f"training on {len(data)} images in batches of {opt.batch_size} on {model.device}")
 
     def save(label: str) -> None:
         path = model.save_checkpoint(label, progress)
@@ -68,10 +65,10 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
 
     for epoch in range(progress["epoch"], last_epoch + 1):
         progress["epoch"] = epoch
-        data.set_epoch(epoch, progress["batches_done"])
+        data.set_epoch(epoch, progress["samples_done"])
         model.train()
-        bar = tqdm(total=data.num_batches(), initial=progress["batches_done"], desc=f"epoch {epoch}/{last_epoch}",
-                   unit="batch", dynamic_ncols=True, disable=None)
+        bar = tqdm(total=len(data), initial=progress["samples_done"], desc=f"epoch {epoch}/{last_epoch}",
+                   unit="img", dynamic_ncols=True, disable=None)
         t_data = time.perf_counter()
         for batch in data:
             t_start = time.perf_counter()
@@ -79,16 +76,15 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
             model.optimize_parameters()
             n = len(batch["A"])
             before, progress["total_iters"] = progress["total_iters"], progress["total_iters"] + n
-            progress["batches_done"] += 1
+            progress["samples_done"] += n
             t_comp = (time.perf_counter() - t_start) / n
             losses = model.get_current_losses()
-            progress["l1_sum"] += losses.get("G_L1", 0.0)
+            progress["l1_sum"] += losses.get("G_L1", 0.0) * n
             bar.set_postfix({**{k: f"{v:.3f}" for k, v in losses.items()}, "img/s": f"{1 / max(t_comp, 1e-9):.1f}"})
-            bar.update(1)
+            bar.update(n)
             total = progress["total_iters"]
             if crossed(before, total, opt.print_freq):
-                epoch_iter = min(progress["batches_done"] * opt.batch_size, len(data))
-                line = visualizer.print_current_losses(epoch, epoch_iter, total, losses, t_comp,
+                line = visualizer.print_current_losses(epoch, progress["samples_done"], total, losses, t_comp,
                                                        t_start - t_data, model.optimizers[0].param_groups[0]["lr"])
                 if bar.disable:
                     print(line, flush=True)
@@ -108,8 +104,8 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
             t_data = time.perf_counter()
         bar.close()
         visualizer.display_current_results(model.get_current_visuals(), epoch, save_html=True)
-        lr = model.update_learning_rate(progress["l1_sum"] / max(1, progress["batches_done"]))
-        progress.update(epoch=epoch + 1, batches_done=0, l1_sum=0.0)
+        lr = model.update_learning_rate(progress["l1_sum"] / max(1, progress["samples_done"]))
+        progress.update(epoch=epoch + 1, samples_done=0, l1_sum=0.0)
         if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
             save("latest")
             save(str(epoch))

@@ -6,7 +6,9 @@ import signal
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Sampler, default_collate
+
+from util.errors import UserError
 
 from .aligned_dataset import AlignedDataset
 from .base_dataset import BaseDataset
@@ -52,23 +54,31 @@ class DataPipeline:
         self.dataset = find_dataset(opt.dataset_mode)(opt)
         shuffle = opt.is_train and not opt.serial_batches
         self.sampler = EpochSampler(len(self.dataset), shuffle, opt.seed)
+        # the loader gets its own generator: creating an iterator must not draw from the global RNG (exact resume)
         self.loader = DataLoader(self.dataset, batch_size=opt.batch_size, sampler=self.sampler,
                                  num_workers=opt.num_threads, pin_memory=bool(opt.gpu_ids), drop_last=False,
-                                 worker_init_fn=_ignore_sigint, generator=torch.Generator().manual_seed(opt.seed))
-        # the loader's own generator: creating an iterator must not draw from the global RNG (exact resume)
-        self.batch_size = opt.batch_size
+                                 collate_fn=collate, worker_init_fn=_ignore_sigint,
+                                 generator=torch.Generator().manual_seed(opt.seed))
 
-    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
-        self.sampler.set_epoch(epoch, start_batch * self.batch_size)
+    def set_epoch(self, epoch: int, samples_done: int = 0) -> None:
+        """Select the epoch's order, skipping the samples a resumed run has already trained on."""
+        self.sampler.set_epoch(epoch, samples_done)
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def num_batches(self) -> int:
-        return -(-len(self.dataset) // self.batch_size)
-
     def __iter__(self):
         return iter(self.loader)
+
+
+def collate(samples: list[dict]) -> dict:
+    """Stack samples into a batch; images of different sizes get a message instead of a stack error."""
+    shapes = {tuple(s["A"].shape) for s in samples}
+    if len(shapes) > 1:
+        paths = ", ".join(f"{s['A_paths']} {tuple(s['A'].shape[1:])}" for s in samples[:2])
+        raise UserError(f"images of different sizes in one batch ({paths}): use --batch_size 1, or a --preprocess "
+                        f"that crops every image to --crop_size")
+    return default_collate(samples)
 
 
 def _ignore_sigint(worker_id: int) -> None:

@@ -16,6 +16,8 @@ class AlignedDataset(BaseDataset):
     def __init__(self, opt):
         super().__init__(opt)
         self.dir_AB = os.path.join(opt.dataroot, opt.phase)
+        if os.path.isfile(opt.dataroot):
+            raise UserError(f"--dataroot {opt.dataroot} is a file: pass the folder that holds '{opt.phase}/'")
         if not os.path.isdir(opt.dataroot):
             raise UserError(
                 f"--dataroot {opt.dataroot} does not exist: download a dataset with "

@@ -1,22 +1,22 @@
-"""Device placement, learning-rate schedules and full, atomic checkpoints shared by every model."""
+"""What every model shares: device placement, learning-rate schedules, saving and loading full checkpoints."""
 from __future__ import annotations
 
 import argparse
-import random
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
-from models.networks import count_parameters
 from util.errors import UserError
 from util.fileio import atomic_torch_save
+from util.util import options_to_dict
 
-CHECKPOINT_FORMAT = "dlim-checkpoint-v1"
+from .checkpoint import CHECKPOINT_FORMAT, read_checkpoint, rng_state, set_rng_state
+from .networks import count_parameters
+
 # options that fix a network's shape: a checkpoint only loads into the same values
 ARCH_KEYS = {"G": ("netG", "ngf", "norm", "input_nc", "output_nc"),
              "D": ("netD", "ndf", "n_layers_D", "norm", "input_nc", "output_nc")}
@@ -77,7 +77,7 @@ class BaseModel:
         return {name: getattr(self, "net" + name) for name in self.model_names}
 
     def setup(self) -> None:
-        """Create schedulers, print networks; at test time load the checkpoint chosen by --epoch/--load_iter."""
+        """Create the learning-rate schedulers (training) and print the networks' sizes."""
         if self.is_train:
             self.schedulers = [get_scheduler(o, self.opt) for o in self.optimizers]
         self.print_networks(self.opt.verbose)
@@ -97,6 +97,7 @@ class BaseModel:
 
     @staticmethod
     def set_requires_grad(nets: nn.Module | list[nn.Module], requires_grad: bool) -> None:
+        """Freeze or unfreeze the parameters of one or several networks."""
         for net in nets if isinstance(nets, list) else [nets]:
             for p in net.parameters():
                 p.requires_grad = requires_grad
@@ -111,12 +112,15 @@ class BaseModel:
         return self.optimizers[0].param_groups[0]["lr"]
 
     def get_current_losses(self) -> OrderedDict[str, float]:
+        """The latest value of each loss in loss_names."""
         return OrderedDict((name, _scalar(getattr(self, "loss_" + name))) for name in self.loss_names)
 
     def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
+        """The current image batches named in visual_names (those that exist for this input)."""
         return OrderedDict((name, getattr(self, name)) for name in self.visual_names if hasattr(self, name))
 
     def print_networks(self, verbose: bool = False) -> dict[str, int]:
+        """Print each network's parameter count (and the whole architecture with verbose)."""
         counts = {}
         for name, net in self.nets().items():
             if verbose:
@@ -135,12 +139,11 @@ class BaseModel:
     # ---- checkpoints -------------------------------------------------------------------------------------
 
     def checkpoint_path(self, label: str) -> Path:
+        """Where the checkpoint called `label` (latest, 5, iter_1000) lives."""
         return self.save_dir / f"{label}_checkpoint.pth"
 
-    def save_checkpoint(self, label: str, progress: dict[str, int]) -> Path:
+    def save_checkpoint(self, label: str, progress: dict[str, Any]) -> Path:
         """Write everything needed to resume exactly: nets, optimizers, schedulers, progress, RNG, options."""
-        from options.base_options import options_to_dict
-
         state = {
             "format": CHECKPOINT_FORMAT,
             "options": options_to_dict(self.opt),
@@ -148,7 +151,7 @@ class BaseModel:
             "optimizers": [o.state_dict() for o in self.optimizers],
             "schedulers": [s.state_dict() for s in self.schedulers],
             "progress": dict(progress),
-            "rng": rng_state(),
+            "rng": rng_state(self.opt.gpu_ids),
             "extra": self.extra_state(),
         }
         path = self.checkpoint_path(label)
@@ -186,8 +189,10 @@ class BaseModel:
                 opt_.load_state_dict(sd)
             for sched, sd in zip(self.schedulers, state["schedulers"]):
                 sched.load_state_dict(sd)
-            set_rng_state(state["rng"])
+            set_rng_state(state["rng"], self.opt.gpu_ids)
             self.load_extra_state(state.get("extra", {}))
+            # the schedule counts epochs from where the run first started, whatever --epoch_count says now
+            self.opt.epoch_count = state["options"].get("epoch_count", self.opt.epoch_count)
         return state["progress"]
 
     def _check_architecture(self, name: str, saved: dict[str, Any], path: Path) -> None:
@@ -212,16 +217,7 @@ class BaseModel:
                             f"--ngf/--input_nc/--output_nc it was trained with") from None
 
 
-def read_checkpoint(path: Path) -> Any:
-    """torch.load on the CPU, with a clear error for unreadable files."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except Exception as exc:  # corrupt, truncated or not a torch file at all
-        raise UserError(f"cannot read checkpoint {path} ({type(exc).__name__}): the file is damaged or not a "
-                        f"PyTorch checkpoint; use another --epoch or retrain") from None
-
-
-def _scalar(value) -> float:
+def _scalar(value: torch.Tensor | float) -> float:
     return value.item() if isinstance(value, torch.Tensor) else float(value)
 
 
@@ -233,29 +229,3 @@ def _cpu_state(net: nn.Module) -> dict[str, torch.Tensor]:
 def _existing(folder: Path) -> str:
     found = sorted(p.name for p in folder.glob("*.pth")) if folder.is_dir() else []
     return ", ".join(found[:8]) or "none"
-
-
-def rng_state() -> dict[str, Any]:
-    """Every random generator's state, for exact resumption."""
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-__all__ = ["ARCH_KEYS", "LR_POLICIES", "BaseModel", "get_scheduler", "read_checkpoint", "seed_everything"]

@@ -11,10 +11,35 @@ from typing import Any
 import data
 import models
 from models import networks
-from util.errors import UserError
+from util.errors import UserError, warn
 from util.fileio import atomic_write_text
+from util.util import options_to_dict
 
 _GIVEN = object()  # marks options that the user did not give on the command line
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0 (inf allowed)."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -32,8 +57,8 @@ class BaseOptions:
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         """Add the options common to training and testing."""
         g = parser.add_argument_group("experiment")
-        g.add_argument("--dataroot", required=True,
-                       help="dataset folder with train/ val/ test/ subfolders (e.g. ./datasets/facades)")
+        g.add_argument("--dataroot",
+                       help="(required) dataset folder with train/ val/ test/ subfolders, e.g. ./datasets/facades")
         g.add_argument("--name", default="experiment_name",
                        help="experiment name: checkpoints go to <checkpoints_dir>/<name>")
         g.add_argument("--gpu_ids", default="auto",
@@ -44,15 +69,16 @@ class BaseOptions:
 
         g = parser.add_argument_group("model")
         g.add_argument("--model", default="pix2pix", choices=sorted(models.MODELS), help="which model")
-        g.add_argument("--input_nc", type=int, default=3, help="channels of the input image (1 gray, 3 RGB)")
-        g.add_argument("--output_nc", type=int, default=3, help="channels of the output image")
-        g.add_argument("--ngf", type=int, default=64, help="generator filters in the last conv layer")
-        g.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv layer")
+        g.add_argument("--input_nc", type=int, default=3, choices=[1, 3],
+                       help="channels of the input image (1 gray, 3 RGB)")
+        g.add_argument("--output_nc", type=int, default=3, choices=[1, 3], help="channels of the output image")
+        g.add_argument("--ngf", type=positive_int, default=64, help="generator filters in the last conv layer")
+        g.add_argument("--ndf", type=positive_int, default=64, help="discriminator filters in the first conv layer")
         g.add_argument("--netD", default="basic", choices=sorted(networks.DISCRIMINATORS),
                        help="discriminator: basic is the 70x70 PatchGAN, n_layers uses --n_layers_D")
         g.add_argument("--netG", default="resnet_9blocks", choices=sorted(networks.GENERATORS),
                        help="generator architecture")
-        g.add_argument("--n_layers_D", type=int, default=3, help="layers of the n_layers discriminator")
+        g.add_argument("--n_layers_D", type=positive_int, default=3, help="layers of the n_layers discriminator")
         g.add_argument("--norm", default="instance", choices=sorted(networks.NORMS), help="normalization")
         g.add_argument("--init_type", default="normal", choices=sorted(networks.INIT_TYPES),
                        help="weight initialization")
@@ -67,19 +93,19 @@ class BaseOptions:
         g.add_argument("--serial_batches", action="store_true", help="take images in order, no shuffling")
         g.add_argument("--num_threads", type=int, default=-1,
                        help="data-loading workers; -1 picks a number that does not oversubscribe the CPU")
-        g.add_argument("--batch_size", type=int, default=1, help="input batch size")
-        g.add_argument("--load_size", type=int, default=286, help="scale images to this size")
-        g.add_argument("--crop_size", type=int, default=256, help="then crop to this size")
-        g.add_argument("--max_dataset_size", type=float, default=float("inf"),
+        g.add_argument("--batch_size", type=positive_int, default=1, help="input batch size")
+        g.add_argument("--load_size", type=positive_int, default=286, help="scale images to this size")
+        g.add_argument("--crop_size", type=positive_int, default=256, help="then crop to this size")
+        g.add_argument("--max_dataset_size", type=positive_float, default=float("inf"),
                        help="use at most this many images of the folder")
         g.add_argument("--preprocess", default="resize_and_crop", choices=data.PREPROCESS_MODES,
                        help="scaling and cropping of images at load time")
         g.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
 
         g = parser.add_argument_group("display")
-        g.add_argument("--display_winsize", type=int, default=256, help="display size in visdom and HTML")
+        g.add_argument("--display_winsize", type=positive_int, default=256, help="display size in visdom and HTML")
         g.add_argument("--epoch", default="latest", help="which checkpoint to load: latest or an epoch number")
-        g.add_argument("--load_iter", type=int, default=0,
+        g.add_argument("--load_iter", type=nonnegative_int, default=0,
                        help="if > 0, load the checkpoint saved at this iteration (iter_<load_iter>)")
         g.add_argument("--verbose", action="store_true", help="print network architectures")
         g.add_argument("--suffix", default="",
@@ -91,6 +117,7 @@ class BaseOptions:
             prog=Path(sys.argv[0]).name,
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
             description=self.description,
+            add_help=False,  # added after the model and dataset flags, so that --help lists them too
         )
         return self.initialize(parser)
 
@@ -106,7 +133,10 @@ class BaseOptions:
         known, _ = parser.parse_known_args(argv)
         data.find_dataset(known.dataset_mode).modify_commandline_options(parser, self.is_train)
         parser.set_defaults(**defaults)
+        parser.add_argument("-h", "--help", action="help", help="show this message and exit")
         opt = parser.parse_args(argv)
+        if opt.dataroot is None:  # checked here, not by argparse, so that --help works without it
+            parser.error("the following arguments are required: --dataroot")
         given = parser.parse_args(argv, namespace=argparse.Namespace(**{k: _GIVEN for k in vars(opt)}))
         explicit = {k for k, v in vars(given).items() if v is not _GIVEN}
         self.parser = parser
@@ -119,13 +149,21 @@ class BaseOptions:
         opt.is_train = self.is_train
         opt.explicit = sorted(explicit)
         if opt.suffix:
-            opt.name = f"{opt.name}_{opt.suffix.format(**vars(opt))}"
+            try:
+                opt.name = f"{opt.name}_{opt.suffix.format(**vars(opt))}"
+            except (KeyError, IndexError, ValueError) as exc:
+                raise UserError(f"--suffix {opt.suffix!r} names no option ({exc}): use option names in braces, "
+                                "e.g. {netG}_bs{batch_size}") from None
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
         if opt.num_threads < 0:
             opt.num_threads = auto_num_workers(opt.gpu_ids)
+        self.complete(opt)
         self.check(opt)
         self.opt = opt
         return opt
+
+    def complete(self, opt: argparse.Namespace) -> None:
+        """Fill in options that follow from others (subclasses)."""
 
     def check(self, opt: argparse.Namespace) -> None:
         """Reject option combinations that cannot work, with a message that says what to change."""
@@ -156,16 +194,6 @@ class BaseOptions:
         atomic_write_text(folder / "opt.json", json.dumps(options_to_dict(opt), indent=2, sort_keys=True) + "\n")
 
 
-def options_to_dict(opt: argparse.Namespace) -> dict[str, Any]:
-    """Options as JSON-friendly values (inf becomes a string)."""
-    out = {}
-    for key, value in vars(opt).items():
-        if isinstance(value, float) and value == float("inf"):
-            value = "inf"
-        out[key] = value
-    return out
-
-
 def parse_gpu_ids(text: str) -> list[int]:
     """'auto' -> [0] when CUDA is available else []; '-1' -> []; '0,1' -> [0, 1]; checks they exist."""
     import torch
@@ -184,6 +212,9 @@ def parse_gpu_ids(text: str) -> list[int]:
     if missing:
         raise UserError(f"--gpu_ids {text}: GPU {missing[0]} does not exist "
                         f"(this machine has {torch.cuda.device_count()}); pick ids below that")
+    if len(ids) > 1:
+        warn(f"--gpu_ids {text}: one process trains on one GPU, so only GPU {ids[0]} is used")
+        ids = ids[:1]
     return ids
 
 

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from .base_options import BaseOptions
+from .base_options import BaseOptions, positive_int
 
 
 class TestOptions(BaseOptions):
@@ -23,18 +22,18 @@ class TestOptions(BaseOptions):
         g.add_argument("--eval", action="store_true",
                        help="eval mode: no dropout, batch norm uses running statistics (the pix2pix paper keeps "
                             "both active at test time, which is the default)")
-        g.add_argument("--num_test", type=int, default=50, help="how many test images to translate")
+        g.add_argument("--num_test", type=positive_int, default=50, help="how many test images to translate")
         parser.set_defaults(serial_batches=True, no_flip=True, display_id=-1, num_threads=0)
         return parser
 
-    def parse(self, argv=None, defaults=None) -> argparse.Namespace:
-        opt = super().parse(argv, defaults)
+    def complete(self, opt: argparse.Namespace) -> None:
         if "load_size" not in opt.explicit:
             opt.load_size = opt.crop_size  # no random crop at test time
-        return opt
 
     def parse_with_checkpoint(self, argv=None) -> argparse.Namespace:
         """Parse, then take the model's options from the checkpoint unless given on the command line."""
+        from models.checkpoint import saved_options
+
         opt = self.parse(argv)
         saved = saved_options(opt)
         if saved is None:
@@ -44,8 +43,7 @@ class TestOptions(BaseOptions):
         for key in vars(opt):
             if key in saved and key not in opt.explicit and key not in RUN_KEYS:
                 setattr(opt, key, saved[key])
-        if "load_size" not in opt.explicit:
-            opt.load_size = opt.crop_size
+        self.complete(opt)
         self.check(opt)
         return opt
 
@@ -56,15 +54,3 @@ RUN_KEYS = {
     "serial_batches", "no_flip", "max_dataset_size", "epoch", "load_iter", "verbose", "suffix", "is_train",
     "explicit", "results_dir", "aspect_ratio", "eval", "num_test", "display_winsize", "display_id", "load_size",
 }
-
-
-def saved_options(opt: argparse.Namespace) -> dict | None:
-    """The training options stored in the checkpoint test.py will load (None for upstream-format files)."""
-    from models.base_model import read_checkpoint
-
-    label = f"iter_{opt.load_iter}" if opt.load_iter > 0 else str(opt.epoch)
-    path = Path(opt.checkpoints_dir) / opt.name / f"{label}_checkpoint.pth"
-    if not path.exists():
-        return None
-    state = read_checkpoint(path)
-    return state.get("options") if isinstance(state, dict) else None

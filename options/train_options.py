@@ -7,7 +7,7 @@ from models.base_model import LR_POLICIES
 from models.networks import GAN_MODES
 from util.errors import UserError
 
-from .base_options import BaseOptions
+from .base_options import BaseOptions, nonnegative_int, positive_int
 
 
 class TrainOptions(BaseOptions):
@@ -19,41 +19,45 @@ class TrainOptions(BaseOptions):
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser = super().initialize(parser)
         g = parser.add_argument_group("visualisation")
-        g.add_argument("--display_freq", type=int, default=400, help="show training results every N images")
-        g.add_argument("--display_ncols", type=int, default=4, help="images per row in visdom")
+        g.add_argument("--display_freq", type=nonnegative_int, default=400, help="show training results every N images")
+        g.add_argument("--display_ncols", type=positive_int, default=4, help="images per row in visdom")
         g.add_argument("--display_id", type=int, default=1, help="visdom window id; 0 or less turns visdom off")
         g.add_argument("--display_server", default="http://localhost", help="visdom server")
         g.add_argument("--display_env", default="main", help="visdom environment")
         g.add_argument("--display_port", type=int, default=8097, help="visdom port")
-        g.add_argument("--update_html_freq", type=int, default=1000,
+        g.add_argument("--update_html_freq", type=nonnegative_int, default=1000,
                        help="save training results to HTML every N images")
-        g.add_argument("--print_freq", type=int, default=100, help="log losses every N images")
+        g.add_argument("--print_freq", type=nonnegative_int, default=100, help="log losses every N images")
         g.add_argument("--no_html", action="store_true", help="do not write <checkpoints_dir>/<name>/web/")
 
         g = parser.add_argument_group("checkpoints")
-        g.add_argument("--save_latest_freq", type=int, default=5000, help="save 'latest' every N images")
-        g.add_argument("--save_epoch_freq", type=int, default=5, help="keep a checkpoint every N epochs")
+        g.add_argument("--save_latest_freq", type=nonnegative_int, default=5000, help="save 'latest' every N images")
+        g.add_argument("--save_epoch_freq", type=positive_int, default=5, help="keep a checkpoint every N epochs")
         g.add_argument("--save_by_iter", action="store_true", help="also keep the mid-epoch saves, as iter_<N>")
         g.add_argument("--continue_train", action="store_true",
                        help="resume from the checkpoint chosen by --epoch / --load_iter (default: latest)")
-        g.add_argument("--epoch_count", type=int, default=1,
+        g.add_argument("--epoch_count", type=positive_int, default=1,
                        help="first epoch number when starting from scratch (a resumed run continues by itself)")
         g.add_argument("--phase", default="train", help="dataset subfolder: train, val, test, ...")
 
         g = parser.add_argument_group("optimisation")
-        g.add_argument("--n_epochs", type=int, default=100, help="epochs at the initial learning rate")
-        g.add_argument("--n_epochs_decay", type=int, default=100, help="epochs of linear decay to zero")
+        g.add_argument("--n_epochs", type=nonnegative_int, default=100, help="epochs at the initial learning rate")
+        g.add_argument("--n_epochs_decay", type=nonnegative_int, default=100, help="epochs of linear decay to zero")
         g.add_argument("--beta1", type=float, default=0.5, help="Adam momentum term")
         g.add_argument("--lr", type=float, default=0.0002, help="initial Adam learning rate")
         g.add_argument("--gan_mode", default="lsgan", choices=sorted(GAN_MODES),
                        help="adversarial loss: vanilla is the original cross-entropy GAN, lsgan least squares")
-        g.add_argument("--pool_size", type=int, default=50, help="history of generated images shown to D")
+        g.add_argument("--pool_size", type=nonnegative_int, default=50, help="history of generated images shown to D")
         g.add_argument("--lr_policy", default="linear", choices=LR_POLICIES, help="learning-rate schedule")
-        g.add_argument("--lr_decay_iters", type=int, default=50, help="step policy: multiply by 0.1 every N epochs")
+        g.add_argument("--lr_decay_iters", type=positive_int, default=50,
+                       help="step policy: multiply by 0.1 every N epochs")
         return parser
 
     def check(self, opt: argparse.Namespace) -> None:
         super().check(opt)
-        if opt.n_epochs < 0 or opt.n_epochs_decay < 0 or opt.n_epochs + opt.n_epochs_decay < 1:
+        if opt.n_epochs + opt.n_epochs_decay < 1:
             raise UserError(f"--n_epochs {opt.n_epochs} --n_epochs_decay {opt.n_epochs_decay}: "
-                            "both must be >= 0 and together at least 1")
+                            "train for at least one epoch")
+        if opt.dataset_mode == "single":
+            raise UserError("--dataset_mode single has no target images to learn from: train with aligned A|B "
+                            "pairs (single is for test.py)")

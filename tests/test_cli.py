@@ -93,6 +93,14 @@ def test_explicit_architecture_that_contradicts_the_checkpoint_is_refused(traine
     assert "--netG resnet_6blocks" in line and "latest_checkpoint.pth" in line
 
 
+def test_results_dir_that_is_a_file_is_a_one_line_error(trained, tmp_path):
+    data, ckpt, _ = trained
+    (tmp_path / "results").write_text("")
+    line = one_line_error(run_cli("test.py", "--dataroot", data, "--name", "tiny", "--checkpoints_dir", ckpt,
+                                  "--results_dir", tmp_path / "results"))
+    assert "results" in line
+
+
 def test_missing_checkpoint_is_a_one_line_error(synth32, tmp_path):
     line = one_line_error(run_cli("test.py", "--dataroot", synth32, "--name", "nothing_here",
                                   "--checkpoints_dir", tmp_path))
@@ -114,6 +122,10 @@ def test_corrupt_checkpoint_is_a_one_line_error(synth32, tmp_path):
     (["--load_size", "16", "--crop_size", "32"], "--crop_size"),
     (["--gan_mode", "nope"], "--gan_mode"),
     (["--phase", "missing"], "missing"),
+    (["--suffix", "{nope}"], "--suffix"),
+    (["--dataset_mode", "single"], "single"),
+    (["--save_epoch_freq", "0"], "--save_epoch_freq"),
+    (["--input_nc", "4"], "--input_nc"),
 ])
 def test_bad_training_input_is_a_one_line_error(synth32, tmp_path, args, expect):
     argv = ["--dataroot", synth32, *TINY, "--checkpoints_dir", tmp_path, *args]
@@ -146,6 +158,6 @@ def test_without_visdom_server_training_warns_once_and_goes_on(synth32, tmp_path
 
 def test_help_lists_the_registered_choices():
     out = run_cli("train.py", "--help", check=True).stdout
-    for name in ["unet_256", "resnet_9blocks", "pixel", "n_layers", "lsgan", "vanilla", "cosine", "plateau",
-                 "scale_width_and_crop", "instance", "orthogonal", "aligned", "single"]:
+    for name in ["--lambda_L1", "unet_256", "resnet_9blocks", "pixel", "n_layers", "lsgan", "vanilla", "cosine",
+                 "plateau", "scale_width_and_crop", "instance", "orthogonal", "aligned", "single"]:
         assert name in out

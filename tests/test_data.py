@@ -92,8 +92,16 @@ def test_loader_batches_and_shuffles_per_epoch(pairs):
         assert [len(b["A"]) for b in batches] == [2, 2]
         orders.append([p for b in batches for p in b["A_paths"]])
     assert orders[0] == orders[2] and sorted(orders[0]) == sorted(orders[1])
-    pipe.set_epoch(1, start_batch=1)
+    pipe.set_epoch(1, samples_done=2)
     assert [p for b in pipe for p in b["A_paths"]] == orders[0][2:]
+
+
+def test_batch_of_differently_sized_images_names_them(tmp_path):
+    write_pair(tmp_path / "train" / "wide.png", w=96, h=24)
+    write_pair(tmp_path / "train" / "square.png", w=64, h=32)
+    pipe = create_dataset(options(tmp_path, preprocess="scale_width", load_size=32, crop_size=8, serial_batches=True))
+    with pytest.raises(UserError, match=r"different sizes.*square\.png.*--batch_size 1"):
+        list(pipe)
 
 
 def test_single_dataset_reads_a_plain_folder(tmp_path):

@@ -72,9 +72,8 @@ def test_init_types_initialize_every_conv(init_type):
     assert stds.min() > 0
 
 
-def test_batch_norm_drops_conv_bias_like_upstream():
-    net = define_G(options(netG="resnet_6blocks", ngf=8, norm="batch"))
-    inner = [m for m in net.modules() if isinstance(m, nn.Conv2d)][1:-1]
-    assert all(conv.bias is None for conv in inner)
-    net = define_G(options(netG="resnet_6blocks", ngf=8, norm="instance"))
-    assert all(m.bias is not None for m in net.modules() if isinstance(m, nn.Conv2d))
+@pytest.mark.parametrize("norm,bias", [("batch", False), ("none", False), ("instance", True)])
+def test_conv_bias_only_with_instance_norm_like_upstream(norm, bias):
+    net = define_G(options(netG="resnet_6blocks", ngf=8, norm=norm))
+    inner = [m for m in net.modules() if isinstance(m, nn.Conv2d)][:-1]  # the last conv always has a bias
+    assert all((conv.bias is not None) == bias for conv in inner)

@@ -20,17 +20,25 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _exit_with(message: str) -> None:
+    prog = sys.argv[0].rsplit("/", 1)[-1] or "dlim"
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
 def main_guard(func: Callable[..., T]) -> Callable[..., T]:
-    """Run an entry point; print a UserError as one line on stderr and exit with code 2."""
+    """Run an entry point; a UserError or a file-system error on a path becomes one line on stderr, exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except UserError as exc:
-            prog = sys.argv[0].rsplit("/", 1)[-1] or "dlim"
-            print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
-            sys.exit(EXIT_USER_ERROR)
+            _exit_with(_one_line(exc))
+        except OSError as exc:
+            if exc.filename is None:  # not about a path the user chose: a bug, keep the traceback
+                raise
+            _exit_with(f"cannot use {exc.filename}: {exc.strerror}; check the path, its permissions and free space")
 
     return wrapper
 

@@ -32,3 +32,8 @@ def save_image(array: np.ndarray, path: str | os.PathLike, aspect_ratio: float =
     fmt = Image.registered_extensions().get(os.path.splitext(str(path))[1].lower(), "PNG")
     with atomic_path(path) as tmp:
         img.save(tmp, format=fmt)
+
+
+def options_to_dict(opt) -> dict:
+    """Options as JSON-friendly values (inf becomes the string 'inf')."""
+    return {k: "inf" if isinstance(v, float) and v == float("inf") else v for k, v in vars(opt).items()}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -25,10 +26,15 @@ class Visualizer:
         self.log_jsonl = self.save_dir / "loss_log.jsonl"
         self.web_dir = self.save_dir / "web"
         self.use_html = opt.is_train and not opt.no_html
-        self.saved_epochs: list[int] = []
+        self.saved_epochs = self._epochs_on_page() if opt.continue_train else []
         self.vis = self._connect_visdom() if opt.display_id > 0 else None
         with open(self.log_txt, "a") as f:
             f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
+
+    def _epochs_on_page(self) -> list[int]:
+        """Epochs whose samples an earlier run of this experiment already saved (kept on the page on resume)."""
+        names = (p.name for p in (self.web_dir / "images").glob("epoch*_*.png"))
+        return sorted({int(m.group(1)) for m in map(re.compile(r"epoch(\d+)_").match, names) if m})
 
     def _connect_visdom(self):
         opt = self.opt

@@ -28,7 +28,7 @@ DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
 
 def define_G(opt: Namespace) -> nn.Module:
     """Build and initialize the generator named by opt.netG."""
-    dropout = 0.0 if opt.no_dropout else getattr(opt, "dropout_rate", 0.5)
+    dropout = 0.0 if opt.no_dropout else 0.5
     net = GENERATORS[opt.netG](opt.input_nc, opt.output_nc, ngf=opt.ngf, norm=opt.norm, dropout=dropout)
     return init_weights(net, opt.init_type, opt.init_gain)
 

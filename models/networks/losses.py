@@ -18,15 +18,12 @@ GAN_MODES = {"vanilla": _vanilla, "lsgan": _lsgan}
 
 
 class GANLoss(nn.Module):
-    """Adversarial loss of one mode; accepts one prediction or a list (one per discriminator scale)."""
+    """Adversarial loss of one mode: how far D's prediction is from calling the input real (or fake)."""
 
     def __init__(self, mode: str = "vanilla"):
         super().__init__()
         self.mode = mode
         self.loss = GAN_MODES[mode]
 
-    def forward(self, prediction: torch.Tensor | list, target_is_real: bool) -> torch.Tensor:
-        if isinstance(prediction, (list, tuple)):
-            losses = [self.forward(p[-1] if isinstance(p, (list, tuple)) else p, target_is_real) for p in prediction]
-            return torch.stack(losses).mean()
+    def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         return self.loss(prediction, target_is_real)

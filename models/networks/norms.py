@@ -19,8 +19,8 @@ def get_norm_layer(norm: str) -> Callable[[int], nn.Module]:
 
 
 def conv_bias(norm: str) -> bool:
-    """Convs followed by batch norm need no bias (the norm's shift replaces it), as upstream."""
-    return norm != "batch"
+    """Whether convs before a norm layer get a bias: only with instance norm, as upstream (so its weights load)."""
+    return norm == "instance"
 
 
 def _init_normal(w, gain):
