@@ -1,0 +1,506 @@
+"""Measure training and test-time speed, peak memory and FLOP use of DLIM models.
+
+    python scripts/benchmark.py --netG unet_256 --netD basic --batch_sizes 1,4 --crop_size 256
+    python scripts/benchmark.py --configs 'vanilla=;lsgan=--gan_mode lsgan' --json bench.json
+    python scripts/benchmark.py --dataroot ./datasets/facades -- --direction BtoA
+
+A config is a named list of extra train.py flags; flags after `--` go to every config. Inputs are random
+tensors in [-1, 1]; --dataroot also times the real data loader on its own. Every (config, batch size) is
+measured in a fresh subprocess, so its peak memory (GPU: allocated by torch; CPU: the process's peak RSS)
+is its own.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from data import DataPipeline, create_dataset  # noqa: E402
+from models import create_model, networks  # noqa: E402
+from models.checkpoint import seed_everything  # noqa: E402
+from options.base_options import ArgumentParser  # noqa: E402
+from options.train_options import TrainOptions  # noqa: E402
+from util.errors import UserError, main_guard  # noqa: E402
+from util.fileio import atomic_write_text  # noqa: E402
+
+MiB = 2**20
+WORKER = "--worker"  # internal: `benchmark.py --worker TASK_JSON` measures one task and prints RESULT + json
+RESULT = "@@benchmark-result "
+
+
+# ---- command line ------------------------------------------------------------------------------------------
+
+def positive_ints(text: str) -> list[int]:
+    """'1,4' -> [1, 4]; every value must be a positive integer."""
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 1,4") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive integers, e.g. 1,4")
+    return values
+
+
+def non_negative(text: str) -> int:
+    """An integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def positive(text: str) -> int:
+    """An integer >= 1."""
+    value = non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parse_configs(text: str) -> list[tuple[str, list[str]]]:
+    """'plain=;fast=--amp --channels_last' -> [('plain', []), ('fast', ['--amp', '--channels_last'])]."""
+    configs: list[tuple[str, list[str]]] = []
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        name, sep, flags = item.partition("=")
+        name = name.strip()
+        if not sep or not name or name.startswith("-") or len(name.split()) > 1:
+            raise argparse.ArgumentTypeError(f"{item.strip()!r} is not NAME=FLAGS, "
+                                             "e.g. 'plain=;lsgan=--gan_mode lsgan'")
+        if name in (n for n, _ in configs):
+            raise argparse.ArgumentTypeError(f"config name {name!r} is used twice")
+        try:
+            configs.append((name, shlex.split(flags)))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"config {name!r}: {exc}") from None
+    if not configs:
+        raise argparse.ArgumentTypeError("give at least one config, e.g. 'default='")
+    return configs
+
+
+def build_parser() -> ArgumentParser:
+    """The benchmark's own options (train.py flags go into --configs or after `--`)."""
+    parser = ArgumentParser(description=__doc__.splitlines()[0],
+                            usage="%(prog)s [options] [-- train.py flags for every config]",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--netG", default="unet_256", choices=sorted(networks.GENERATORS), help="generator")
+    parser.add_argument("--netD", default="basic", choices=sorted(networks.DISCRIMINATORS), help="discriminator")
+    parser.add_argument("--norm", default="batch", choices=sorted(networks.NORMS), help="normalization")
+    parser.add_argument("--ngf", type=positive, default=64, help="generator filters in the last conv layer")
+    parser.add_argument("--ndf", type=positive, default=64, help="discriminator filters in the first conv layer")
+    parser.add_argument("--crop_size", type=positive, default=256, help="side of the square input images")
+    parser.add_argument("--batch_sizes", type=positive_ints, default="1,4", metavar="B1,B2,...",
+                        help="batch sizes to measure, for training and test-time generation")
+    parser.add_argument("--gpu_ids", default="auto", help="-1 for the CPU, 0 for GPU 0; auto: GPU 0 if there is one")
+    parser.add_argument("--warmup", type=non_negative, default=3, help="untimed steps before each timing")
+    parser.add_argument("--steps", type=positive, default=10, help="timed training steps (one D and one G update)")
+    parser.add_argument("--test_steps", type=positive, default=20, help="timed test-time generator batches")
+    parser.add_argument("--configs", type=parse_configs, default="default=", metavar="NAME=FLAGS;...",
+                        help="named lists of extra train.py flags, e.g. 'plain=;lsgan=--gan_mode lsgan'; "
+                             "ratios are relative to the first")
+    parser.add_argument("--matmul_size", type=non_negative, default=0,
+                        help="side of the fp32 matmul that measures the device's peak; 0: 2048 on CPU, 8192 on GPU")
+    parser.add_argument("--dataroot", help="also time the data loader alone on this dataset (train.py's options)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure to this JSON file")
+    return parser
+
+
+def split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split at the first `--`: the benchmark's options before, train.py flags for every config after."""
+    if "--" not in argv:
+        return argv, []
+    cut = argv.index("--")
+    return argv[:cut], argv[cut + 1:]
+
+
+def toolkit_flags(args: argparse.Namespace, batch_size: int, extra: list[str]) -> list[str]:
+    """train.py's command line for one measurement; later flags win, so `extra` may override the model."""
+    return ["--batch_size", str(batch_size), "--dataroot", args.dataroot or "unused", "--netG", args.netG,
+            "--netD", args.netD, "--norm", args.norm, "--ngf", str(args.ngf), "--ndf", str(args.ndf),
+            "--crop_size", str(args.crop_size), "--gpu_ids", args.gpu_ids, "--display_id", "0", *extra]
+
+
+def check_flags(args: argparse.Namespace, batch_size: int, extra: list[str], where: str) -> argparse.Namespace:
+    """Parse the flags as train.py would; a mistake becomes a one-line UserError that names `where`."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            opt = TrainOptions().parse(toolkit_flags(args, batch_size, extra))
+    except SystemExit as exc:
+        if exc.code == 0:  # --help among the flags: train.py's help was printed
+            raise
+        message = captured.getvalue().strip().split(": error: ", 1)[-1]
+        message = message.removesuffix(f" (see {Path(sys.argv[0]).name} --help)")
+        raise UserError(f"{where}: {message} (these are train.py's flags: see python train.py --help)") from None
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    if opt.batch_size != batch_size or opt.dataroot != (args.dataroot or "unused"):
+        raise UserError(f"{where}: set batch sizes with --batch_sizes and the dataset with --dataroot, "
+                        f"not among the train.py flags")
+    return opt
+
+
+# ---- measurements (run in worker subprocesses) ---------------------------------------------------------------
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo, else what the platform module knows."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size so far."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / MiB if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
+
+
+def synchronizer(device: torch.device) -> Callable[[], None]:
+    """A function that waits for the device's queued work (a no-op on the CPU)."""
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def call_times(fn: Callable[[], Any], warmup: int, count: int, sync: Callable[[], None]) -> list[float]:
+    """Wall times of `count` calls of fn (each waited for, as train.py's loss logging does) after `warmup` more."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of fn, as counted by torch.utils.flop_counter."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def matmul_peak_gflops(device: torch.device, n: int, seconds: float = 2.0) -> float:
+    """Best fp32 GFLOP/s of an n x n matmul on the device over `seconds` (torch's default precision settings)."""
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g).to(device) for _ in range(2))
+    out = torch.empty(n, n, device=device)
+    sync = synchronizer(device)
+
+    def product() -> None:
+        torch.mm(a, b, out=out)
+
+    times = call_times(product, warmup=1, count=1, sync=sync)
+    deadline = time.perf_counter() + seconds  # shared or virtual CPUs slow down in phases: sample a while
+    while len(times) < 5 or time.perf_counter() < deadline:
+        times += call_times(product, warmup=0, count=1, sync=sync)
+    return 2 * n**3 / min(times) / 1e9
+
+
+def probe(task: dict[str, Any]) -> dict[str, Any]:
+    """Describe the device and measure its matmul peak."""
+    device = torch.device(task["device"])
+    size = task["matmul_size"] or (8192 if device.type == "cuda" else 2048)
+    info: dict[str, Any] = {"device": str(device), "cpu": cpu_name(), "logical_cpus": os.cpu_count(),
+                            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                            "python": platform.python_version()}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(gpu=props.name, gpu_memory_mib=round(props.total_memory / MiB), cuda=torch.version.cuda,
+                    matmul_tf32=torch.backends.cuda.matmul.allow_tf32, cudnn_tf32=torch.backends.cudnn.allow_tf32)
+    info.update(matmul_size=size, matmul_peak_gflops=matmul_peak_gflops(device, size))
+    return info
+
+
+def endless_batches(data: DataPipeline) -> Iterator[dict[str, Any]]:
+    """The loader's batches, epoch after epoch."""
+    epoch = 1
+    while True:
+        data.set_epoch(epoch)
+        empty = True
+        for batch in data:
+            empty = False
+            yield batch
+        if empty:
+            raise UserError("the dataset yields no batches: check --dataroot, --phase and --max_dataset_size")
+        epoch += 1
+
+
+def loader_images_per_s(data: DataPipeline, warmup: int, count: int) -> float:
+    """Images per second the data loader delivers on its own, after `warmup` batches."""
+    batches = endless_batches(data)
+    for _ in range(warmup):
+        next(batches)
+    start, images = time.perf_counter(), 0
+    for _ in range(count):
+        images += len(next(batches)["A"])
+    return images / (time.perf_counter() - start)
+
+
+def measure(task: dict[str, Any]) -> dict[str, Any]:
+    """Time training steps and test-time generation of one config at one batch size."""
+    opt = TrainOptions().parse(task["flags"])
+    rss_start = peak_rss_mib()
+    seed_everything(opt.seed)
+    data = create_dataset(opt) if task["loader"] else None  # before the model: a bad dataset fails fast
+    model = create_model(opt)
+    model.setup()
+    model.train()
+    device, sync, bs = model.device, synchronizer(model.device), opt.batch_size
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    g = torch.Generator().manual_seed(opt.seed)
+    side = opt.crop_size
+    batch = {"A": (torch.rand(bs, opt.input_nc, side, side, generator=g) * 2 - 1).to(device),
+             "B": (torch.rand(bs, opt.output_nc, side, side, generator=g) * 2 - 1).to(device),
+             "A_paths": ["synthetic"] * bs}
+
+    def train_step() -> None:
+        model.set_input(batch)
+        model.optimize_parameters()
+
+    def test_step() -> None:
+        model.set_input({"A": batch["A"], "A_paths": batch["A_paths"]})
+        model.test()
+
+    train_times = call_times(train_step, task["warmup"], task["steps"], sync)
+    train_flops = count_flops(train_step)
+    test_times = call_times(test_step, task["warmup"], task["test_steps"], sync)
+    test_flops = count_flops(test_step)
+    train_s, test_s = statistics.fmean(train_times), statistics.fmean(test_times)
+    peak = torch.cuda.max_memory_allocated(device) / MiB if device.type == "cuda" else peak_rss_mib()
+    result = {
+        "params": {name: networks.count_parameters(net) for name, net in model.nets().items()},
+        "s_per_step": train_s, "train_steps_per_s": 1 / train_s, "train_img_per_s": bs / train_s,
+        "gflop_per_step": train_flops / 1e9, "train_gflops": train_flops / train_s / 1e9,
+        "test_s_per_batch": test_s, "test_img_per_s": bs / test_s,
+        "test_gflop_per_batch": test_flops / 1e9, "test_gflops": test_flops / test_s / 1e9,
+        "peak_mib": peak, "rss_at_start_mib": rss_start if device.type == "cpu" else None,
+        "median_s_per_step": statistics.median(train_times), "step_times_s": train_times,
+        "median_test_s_per_batch": statistics.median(test_times), "test_times_s": test_times,
+    }
+    if data is not None:
+        result["loader_workers"] = opt.num_threads
+        result["loader_img_per_s"] = loader_images_per_s(data, task["warmup"], max(task["steps"], task["test_steps"]))
+    return result
+
+
+def worker(task: dict[str, Any]) -> int:
+    """Run one task in this (fresh) process and print its result as one marked JSON line."""
+    try:
+        result = probe(task) if task["kind"] == "probe" else measure(task)
+    except torch.cuda.OutOfMemoryError:
+        result = {"error": "out of GPU memory"}
+    print(RESULT + json.dumps(result), flush=True)
+    return 0
+
+
+# ---- the driver ---------------------------------------------------------------------------------------------
+
+def busy_cpu_fraction(seconds: float = 0.5) -> float | None:
+    """Fraction of all CPUs busy over the next `seconds` while this process sleeps (None off Linux)."""
+    def sample() -> list[int]:
+        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+    try:
+        before = sample()
+        time.sleep(seconds)
+        after = sample()
+    except (OSError, ValueError):
+        return None
+    delta = [b - a for a, b in zip(before, after)]
+    idle = delta[3] + (delta[4] if len(delta) > 4 else 0)  # idle + iowait
+    return 1 - idle / max(1, sum(delta[:8]))
+
+
+def run_task(task: dict[str, Any], where: str) -> dict[str, Any]:
+    """Run a task in a fresh subprocess; its user errors abort the benchmark, a crash becomes an `error`."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), WORKER, json.dumps(task)],
+                          capture_output=True, text=True)
+    if proc.returncode == 2:
+        lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("warning:")]
+        message = lines[-1].split(": error: ", 1)[-1] if lines else "failed"
+        raise UserError(f"{where}: {message}")
+    if proc.returncode == 0:
+        for line in reversed(proc.stdout.splitlines()):
+            if line.startswith(RESULT):
+                return json.loads(line[len(RESULT):])
+    if proc.returncode == -9:
+        return {"error": "killed (out of memory?)"}
+    print(f"{where}: the measuring process failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}",
+          file=sys.stderr, flush=True)
+    return {"error": f"failed (exit {proc.returncode})"}
+
+
+def fmt(value: float | None, decimals: int = 2) -> str:
+    """A figure with thousands separators, '-' when missing."""
+    return "-" if value is None else f"{value:,.{decimals}f}"
+
+
+def table(rows: list[dict[str, Any]], peak_gflops: float, loader: bool) -> str:
+    """The results as an aligned text table."""
+    head = ["config", "batch", "train img/s", "s/step", "test img/s", "peak MiB", "GFLOP/step", "GFLOP/s",
+            "% peak", "x train", "x test"] + (["loader img/s"] if loader else [])
+    lines = [head]
+    for r in rows:
+        if "error" in r:
+            lines.append([r["config"], str(r["batch_size"]), r["error"]])
+            continue
+        cells = [r["config"], str(r["batch_size"]), fmt(r["train_img_per_s"]), fmt(r["s_per_step"], 3),
+                 fmt(r["test_img_per_s"]), fmt(r["peak_mib"], 0), fmt(r["gflop_per_step"], 1),
+                 fmt(r["train_gflops"], 1), fmt(100 * r["train_gflops"] / peak_gflops, 1),
+                 fmt(r.get("train_ratio")), fmt(r.get("test_ratio"))]
+        lines.append(cells + ([fmt(r.get("loader_img_per_s"))] if loader else []))
+    widths = [max(len(line[i]) for line in lines if len(line) == len(head)) for i in range(len(head))]
+    out = []
+    for line in lines:
+        if len(line) == len(head):
+            out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+        else:
+            out.append(f"{line[0].ljust(widths[0])}  {line[1].rjust(widths[1])}  {line[2]}")
+    rule = "-" * max(len(x) for x in out)
+    return "\n".join([out[0], rule, *out[1:]])
+
+
+def add_ratios(rows: list[dict[str, Any]], first: str) -> None:
+    """Give every row its train and test img/s relative to the first config at the same batch size."""
+    base = {r["batch_size"]: r for r in rows if r["config"] == first and "error" not in r}
+    for r in rows:
+        ref = base.get(r["batch_size"])
+        if "error" in r or ref is None:
+            continue
+        r["train_ratio"] = r["train_img_per_s"] / ref["train_img_per_s"]
+        r["test_ratio"] = r["test_img_per_s"] / ref["test_img_per_s"]
+
+
+def describe_device(info: dict[str, Any]) -> str:
+    """One line about the device that does the work."""
+    if "gpu" in info:
+        what = (f"GPU {info['gpu']} ({info['gpu_memory_mib']:,} MiB, CUDA {info['cuda']}; TF32 matmul "
+                f"{info['matmul_tf32']}, TF32 cuDNN convs {info['cudnn_tf32']}); host CPU {info['cpu']}")
+    else:
+        what = f"CPU {info['cpu']} ({info['logical_cpus']} logical CPUs)"
+    n = info["matmul_size"]
+    return (f"device: {what}; torch threads {info['torch_threads']}\n"
+            f"fp32 matmul peak ({n}x{n}): {info['matmul_peak_gflops']:,.1f} GFLOP/s")
+
+
+def print_notes(args: argparse.Namespace, passthrough: list[str], rows: list[dict[str, Any]], device: str) -> None:
+    """Explain the table's columns and list the configs' flags."""
+    print("train: one D and one G update per step on random inputs already on the device; test: netG forward "
+          "without gradients (model.test()).")
+    print("GFLOP/step: forward + backward of one training step, counted by torch.utils.flop_counter; % peak: "
+          "achieved GFLOP/s over the matmul peak.")
+    if device == "cpu":
+        base = min((r["rss_at_start_mib"] for r in rows if "error" not in r), default=0.0)
+        print(f"peak MiB: peak RSS of the measuring process, including ~{base:,.0f} MiB of Python and torch "
+              "before the model was built.")
+    else:
+        print("peak MiB: torch.cuda.max_memory_allocated over training and test.")
+    print(f"x train, x test: img/s relative to config {args.configs[0][0]!r} at the same batch size.")
+    if args.dataroot:
+        workers = next((r["loader_workers"] for r in rows if "loader_workers" in r), "?")
+        print(f"loader img/s: the data loader alone ({workers} worker processes) on {args.dataroot}; training is "
+              f"data-bound when it is not well above train img/s" +
+              (" (with 0 workers loading runs between the steps: expect 1 / (1/train + 1/loader) img/s)."
+               if workers == 0 else "."))
+    for name, flags in args.configs:
+        params = next((r["params"] for r in rows if r["config"] == name and "params" in r), {})
+        sizes = ", ".join(f"net{k} {v / 1e6:.2f} M" for k, v in params.items())
+        print(f"config {name!r}: {shlex.join(passthrough + flags) or '(no extra flags)'}"
+              + (f"  [{sizes} parameters]" if sizes else ""))
+
+
+def benchmark(argv: list[str]) -> int:
+    """Validate everything, measure each (config, batch size) in its own process, print and save the figures."""
+    own, passthrough = split_passthrough(argv)
+    args = build_parser().parse_args(own)
+    first_bs = args.batch_sizes[0]
+    opt = check_flags(args, first_bs, passthrough, "flags after --" if passthrough else "options")
+    for name, flags in args.configs:
+        check_flags(args, first_bs, passthrough + flags, f"config {name!r}")
+
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    print(f"command: {command}")
+    print(f"torch {torch.__version__}, Python {platform.python_version()}", flush=True)
+    busy = busy_cpu_fraction()
+    if busy is not None and busy > 0.25:
+        print(f"warning: {busy:.0%} of the CPUs are busy with other processes: the figures will be low and noisy",
+              file=sys.stderr, flush=True)
+    device = f"cuda:{opt.gpu_ids[0]}" if opt.gpu_ids else "cpu"
+    info = run_task({"kind": "probe", "device": device, "matmul_size": args.matmul_size}, "device probe")
+    if "error" in info:
+        sys.exit(f"{Path(sys.argv[0]).name}: cannot measure the device's matmul peak: {info['error']}")
+    print(describe_device(info), flush=True)
+
+    rows: list[dict[str, Any]] = []
+    for name, flags in args.configs:
+        for bs in args.batch_sizes:
+            print(f"measuring config {name!r} at batch size {bs} ...", end=" ", flush=True)
+            start = time.perf_counter()
+            task = {"kind": "measure", "flags": toolkit_flags(args, bs, passthrough + flags), "warmup": args.warmup,
+                    "steps": args.steps, "test_steps": args.test_steps, "loader": bool(args.dataroot)}
+            try:
+                row = {"config": name, "batch_size": bs, **run_task(task, f"config {name!r}, batch size {bs}")}
+            except UserError:
+                print("failed", flush=True)
+                raise
+            rows.append(row)
+            print(row.get("error") or f"{time.perf_counter() - start:.0f} s", flush=True)
+    add_ratios(rows, args.configs[0][0])
+
+    print()
+    print(table(rows, info["matmul_peak_gflops"], bool(args.dataroot)))
+    print()
+    print_notes(args, passthrough, rows, device)
+    if args.json:
+        report = {"command": command, "settings": {k: str(v) if isinstance(v, Path) else v
+                                                    for k, v in vars(args).items()},
+                  "passthrough": passthrough, "device": info, "busy_cpu_fraction_at_start": busy, "results": rows}
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 1 if any("error" in r for r in rows) else 0
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: the benchmark, or (internally) one measurement in a worker process."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == [WORKER]:
+        return worker(json.loads(argv[1]))
+    return benchmark(argv)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
