@@ -155,3 +155,14 @@ def test_file_with_image_name_but_no_image_inside(pairs):
     (pairs / "train" / "fake.png").write_text("not an image")
     with pytest.raises(UserError, match=r"fake\.png"):
         AlignedDataset(options(pairs))
+
+
+def test_real_facades_load_as_label_to_photo_pairs(facades):
+    ds = AlignedDataset(options(facades, direction="BtoA", load_size=286, crop_size=256))
+    assert len(ds) == 400
+    item = ds[(1, 0)]
+    assert item["A"].shape == item["B"].shape == (3, 256, 256)
+    # BtoA: A is the label map (mostly the blues of background, facade and windows), B the photo
+    def blue_over_red(x):
+        return (x[2] - x[0]).mean().item()
+    assert blue_over_red(item["A"]) > 0.8 and abs(blue_over_red(item["B"])) < 0.4
