@@ -11,6 +11,9 @@ from pathlib import Path
 
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from util.errors import ArgumentParser  # noqa: E402
+
 IMG_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
 
 
@@ -95,14 +98,9 @@ def combine(
     return written
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
-    p = _OneLineParser(
+    p = ArgumentParser(
         description="For each split subfolder (train, val, test, ...) of fold_A, pair every image with the "
         "file of the same name in fold_B and write the two side by side (A left, B right) to "
         "fold_AB/<split>/, the aligned layout that pix2pix reads.",

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from util.errors import ArgumentParser  # noqa: E402
+
 # Measured from the pix2pix facades label maps (right halves of facades/train/*.jpg): the 12 colour clusters,
 # each taken as the median of its flat, artifact-free JPEG pixels. They follow the CMP class index order
 # along a jet-like colormap.
@@ -244,14 +247,9 @@ def make_pair(seed: int, split: str, index: int, size: int) -> np.ndarray:
     return np.concatenate([render_photo(cv, rng), colorize(cv.labels)], axis=1)
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse and validate the command line."""
-    p = _OneLineParser(
+    p = ArgumentParser(
         description="Write a synthetic facades-like pix2pix dataset: OUT/{train,val,test}/<i>.jpg, each image "
         "2*size wide with the photo on the left (A) and the facades label map on the right (B), so "
         "label->photo is --direction BtoA, as for the real facades set.",

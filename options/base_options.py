@@ -11,7 +11,7 @@ from typing import Any
 import data
 import models
 from models import networks
-from util.errors import UserError, warn
+from util.errors import ArgumentParser, UserError, warn
 from util.fileio import atomic_write_text
 from util.util import options_to_dict
 
@@ -40,13 +40,6 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit code 2) instead of usage + message."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class BaseOptions:

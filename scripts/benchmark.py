@@ -36,9 +36,12 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from data import DataPipeline, create_dataset  # noqa: E402
 from models import create_model, networks  # noqa: E402
 from models.checkpoint import seed_everything  # noqa: E402
-from options.base_options import ArgumentParser  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
-from util.errors import UserError, main_guard  # noqa: E402
+from util.errors import (  # noqa: E402
+    ArgumentParser,  # noqa: E402
+    UserError,
+    main_guard,
+)
 from util.fileio import atomic_write_text  # noqa: E402
 
 MiB = 2**20

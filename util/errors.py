@@ -1,12 +1,20 @@
 """User errors: one line on stderr and exit code 2, never a traceback."""
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
 EXIT_USER_ERROR = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2) instead of usage + message."""
+
+    def error(self, message: str) -> None:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class UserError(Exception):
