@@ -46,6 +46,7 @@ class BaseOptions:
     """Defines, parses, prints and saves the options used by train.py and test.py."""
 
     is_train = False
+    description = ""
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         """Add the options common to training and testing."""
@@ -113,8 +114,6 @@ class BaseOptions:
             add_help=False,  # added after the model and dataset flags, so that --help lists them too
         )
         return self.initialize(parser)
-
-    description = ""
 
     def gather_options(self, argv: list[str], defaults: dict[str, Any]) -> tuple[argparse.Namespace, set[str]]:
         """Parse argv, letting the chosen model and dataset add their own flags; `defaults` win over theirs."""

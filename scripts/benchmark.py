@@ -36,6 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from data import DataPipeline, create_dataset  # noqa: E402
 from models import create_model, networks  # noqa: E402
 from models.checkpoint import seed_everything  # noqa: E402
+from options.base_options import nonnegative_int, positive_int  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util.errors import (  # noqa: E402
     ArgumentParser,  # noqa: E402
@@ -60,25 +61,6 @@ def positive_ints(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give positive integers, e.g. 1,4")
     return values
-
-
-def non_negative(text: str) -> int:
-    """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-def positive(text: str) -> int:
-    """An integer >= 1."""
-    value = non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def parse_configs(text: str) -> list[tuple[str, list[str]]]:
@@ -111,19 +93,19 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--netG", default="unet_256", choices=sorted(networks.GENERATORS), help="generator")
     parser.add_argument("--netD", default="basic", choices=sorted(networks.DISCRIMINATORS), help="discriminator")
     parser.add_argument("--norm", default="batch", choices=sorted(networks.NORMS), help="normalization")
-    parser.add_argument("--ngf", type=positive, default=64, help="generator filters in the last conv layer")
-    parser.add_argument("--ndf", type=positive, default=64, help="discriminator filters in the first conv layer")
-    parser.add_argument("--crop_size", type=positive, default=256, help="side of the square input images")
+    parser.add_argument("--ngf", type=positive_int, default=64, help="generator filters in the last conv layer")
+    parser.add_argument("--ndf", type=positive_int, default=64, help="discriminator filters in the first conv layer")
+    parser.add_argument("--crop_size", type=positive_int, default=256, help="side of the square input images")
     parser.add_argument("--batch_sizes", type=positive_ints, default="1,4", metavar="B1,B2,...",
                         help="batch sizes to measure, for training and test-time generation")
     parser.add_argument("--gpu_ids", default="auto", help="-1 for the CPU, 0 for GPU 0; auto: GPU 0 if there is one")
-    parser.add_argument("--warmup", type=non_negative, default=3, help="untimed steps before each timing")
-    parser.add_argument("--steps", type=positive, default=10, help="timed training steps (one D and one G update)")
-    parser.add_argument("--test_steps", type=positive, default=20, help="timed test-time generator batches")
+    parser.add_argument("--warmup", type=nonnegative_int, default=3, help="untimed steps before each timing")
+    parser.add_argument("--steps", type=positive_int, default=10, help="timed training steps (one D and one G update)")
+    parser.add_argument("--test_steps", type=positive_int, default=20, help="timed test-time generator batches")
     parser.add_argument("--configs", type=parse_configs, default="default=", metavar="NAME=FLAGS;...",
                         help="named lists of extra train.py flags, e.g. 'plain=;lsgan=--gan_mode lsgan'; "
                              "ratios are relative to the first")
-    parser.add_argument("--matmul_size", type=non_negative, default=0,
+    parser.add_argument("--matmul_size", type=nonnegative_int, default=0,
                         help="side of the fp32 matmul that measures the device's peak; 0: 2048 on CPU, 8192 on GPU")
     parser.add_argument("--dataroot", help="also time the data loader alone on this dataset (train.py's options)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure to this JSON file")
