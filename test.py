@@ -2,19 +2,23 @@
 
     python test.py --dataroot ./datasets/facades --name facades_pix2pix --model pix2pix --direction BtoA
 
-Images go to <results_dir>/<name>/<phase>_<epoch>/images/<id>_{real_A,fake_B,real_B}.png, next to index.html.
+Images go to <results_dir>/<name>/<phase>_<epoch>/images/<id>_{real_A,fake_B,real_B}.png, next to index.html;
+with --n_samples K, a stochastic generator's K outputs go to <id>_fake_B_<k>.png (k = 1..K).
 The architecture is read from the checkpoint, so training flags such as --netG need not be repeated.
 """
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 from pathlib import Path
+
+import torch
 
 from data import create_dataset
 from models import create_model
 from models.checkpoint import checkpoint_label, seed_everything
 from options.test_options import TestOptions
-from util.errors import main_guard
+from util.errors import main_guard, warn
 from util.html import HTML
 from util.util import save_image, tensor2im
 
@@ -32,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         model.train()  # the pix2pix paper keeps dropout and batch statistics on at test time
 
+    if opt.n_samples > 1 and not model.is_stochastic():
+        warn(f"--n_samples {opt.n_samples}: this generator is deterministic here (no active dropout, no "
+             f"--weight_noise), so the samples will be identical")
+
     run = f"{opt.phase}_{opt.epoch}" + (f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
     web_dir = Path(opt.results_dir) / opt.name / run
     page = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}")
@@ -40,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         if done >= opt.num_test:
             break
         model.set_input(batch)
-        model.test()
-        visuals = model.get_current_visuals()
+        visuals = sample_visuals(model, opt.n_samples)
         for i, path in enumerate(batch["A_paths"][: opt.num_test - done]):
             image_id = Path(path).stem
             names = []
@@ -57,6 +64,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"translated {done} of {len(data)} images (raise --num_test to translate all)")
     print(f"results: {index}")
     return 0
+
+
+def sample_visuals(model, n_samples: int) -> OrderedDict[str, torch.Tensor]:
+    """The model's visuals for the current input; with n_samples > 1, each output as <name>_1 .. <name>_K."""
+    samples = []
+    for _ in range(n_samples):
+        model.test()
+        samples.append(model.get_current_visuals())
+    visuals = OrderedDict()
+    for name, tensor in samples[0].items():
+        if n_samples > 1 and name in model.output_names:
+            visuals.update((f"{name}_{k}", sample[name]) for k, sample in enumerate(samples, start=1))
+        else:
+            visuals[name] = tensor
+    return visuals
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
             progress["samples_done"] += n
             t_comp = (time.perf_counter() - t_start) / n
             losses = model.get_current_losses()
-            progress["l1_sum"] += losses.get("G_L1", 0.0) * n
+            progress["l1_sum"] += losses.get(model.monitor_loss, 0.0) * n
             bar.set_postfix({**{k: f"{v:.3f}" for k, v in losses.items()}, "img/s": f"{1 / max(t_comp, 1e-9):.1f}"})
             bar.update(n)
             total = progress["total_iters"]

@@ -3,10 +3,18 @@ from __future__ import annotations
 
 import argparse
 
+from .adversarial_losses_model import AdversarialLossesModel
 from .base_model import BaseModel
+from .perceptual_model import PerceptualModel
 from .pix2pix_model import Pix2PixModel
+from .stochastic_model import StochasticModel
 
-MODELS: dict[str, type[BaseModel]] = {"pix2pix": Pix2PixModel}
+MODELS: dict[str, type[BaseModel]] = {
+    "pix2pix": Pix2PixModel,
+    "perceptual": PerceptualModel,
+    "adversarial_losses": AdversarialLossesModel,
+    "stochastic": StochasticModel,
+}
 
 
 def find_model(name: str) -> type[BaseModel]:
@@ -21,4 +29,5 @@ def create_model(opt: argparse.Namespace) -> BaseModel:
     return model
 
 
-__all__ = ["MODELS", "BaseModel", "Pix2PixModel", "create_model", "find_model"]
+__all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "PerceptualModel", "Pix2PixModel", "StochasticModel",
+           "create_model", "find_model"]

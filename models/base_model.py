@@ -55,6 +55,8 @@ class BaseModel:
         self.loss_names: list[str] = []
         self.model_names: list[str] = []
         self.visual_names: list[str] = []
+        self.output_names: list[str] = []  # visuals that the model generates (test.py --n_samples repeats them)
+        self.monitor_loss = "G_L1"  # the epoch mean of this loss drives --lr_policy plateau
         self.optimizers: list[torch.optim.Optimizer] = []
         self.schedulers: list = []
 
@@ -94,6 +96,10 @@ class BaseModel:
         """Forward pass without gradients (the model's mode decides dropout and batch-norm behaviour)."""
         with torch.no_grad():
             self.forward()
+
+    def is_stochastic(self) -> bool:
+        """Whether two forward passes on the same input can give different outputs."""
+        return False
 
     @staticmethod
     def set_requires_grad(nets: nn.Module | list[nn.Module], requires_grad: bool) -> None:

@@ -1,10 +1,19 @@
-"""pix2pix (Isola et al., CVPR 2017): a conditional GAN, G(A) -> B, judged by D on (A, B), plus lambda_L1 * L1."""
+"""pix2pix (Isola et al., CVPR 2017): a conditional GAN, G(A) -> B, judged by D on (A, B), plus lambda_L1 * L1.
+
+The seed's variants are options of this one model (the preset classes only change defaults):
+- the adversarial loss: --gan_mode original|ls|hinge|w|wgangp, --lambda_gp, --lambda_GAN;
+- the reconstruction losses: --lambda_L1 and the perceptual loss --lambda_perceptual / --perceptual_net;
+- no discriminator: --netD none or --lambda_GAN 0;
+- a stochastic generator: --dropout_rate, --weight_noise (see stochastic_model.py).
+"""
 from __future__ import annotations
 
 import argparse
 
 import torch
+from torch import nn
 
+from options.types import nonnegative_float
 from util.errors import UserError
 from util.image_pool import ImagePool
 
@@ -18,32 +27,68 @@ class Pix2PixModel(BaseModel):
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         parser.set_defaults(norm="batch", netG="unet_256", dataset_mode="aligned")
-        if is_train:
-            parser.set_defaults(pool_size=0, gan_mode="vanilla")
-            parser.add_argument("--lambda_L1", type=float, default=100.0, help="weight of the L1 loss")
+        g = parser.add_argument_group("stochastic generator")
+        g.add_argument("--weight_noise", type=nonnegative_float, default=0.0,
+                       help="at test time, add fresh Gaussian noise to every conv weight of G at each forward "
+                            "pass; the value is relative to each layer's weight spread (0.05 = 5%%)")
+        if not is_train:
+            return parser
+        parser.set_defaults(pool_size=0, gan_mode="vanilla")
+        g.add_argument("--weight_noise_in_training", action="store_true",
+                       help="apply --weight_noise during training too, so that G learns to work with it")
+        g = parser.add_argument_group("losses")
+        g.add_argument("--lambda_L1", type=nonnegative_float, default=100.0, help="weight of the L1 loss")
+        g.add_argument("--lambda_GAN", type=nonnegative_float, default=1.0,
+                       help="weight of G's adversarial loss; 0 trains without a discriminator, like --netD none")
+        g.add_argument("--lambda_perceptual", type=nonnegative_float, default=0.0,
+                       help="weight of the perceptual (deep-feature) loss; --model perceptual sets 10")
+        g.add_argument("--perceptual_net", default="vgg19", choices=sorted(networks.PERCEPTUAL_NETS),
+                       help="ImageNet network of the perceptual loss: vgg19 (SPADE's; downloads its weights once) "
+                            "or efficientnet_lite0 (weights come with its pip package, works offline)")
+        g.add_argument("--vgg_weights", default=None, metavar="PATH",
+                       help="local copy of torchvision's vgg19-dcbb9e9d.pth (default: $TORCH_HOME/hub/checkpoints/, "
+                            "downloaded there when missing)")
         return parser
 
     def __init__(self, opt: argparse.Namespace):
         super().__init__(opt)
-        self.loss_names = ["G_GAN", "G_L1", "D_real", "D_fake"]
         self.visual_names = ["real_A", "fake_B", "real_B"]
-        self.model_names = ["G", "D"] if self.is_train else ["G"]
+        self.output_names = ["fake_B"]
         self.netG = networks.define_G(opt).to(self.device)
-        if self.is_train:
+        noise_now = not self.is_train or opt.weight_noise_in_training
+        self.weight_noise = opt.weight_noise if noise_now else 0.0
+        self.model_names = ["G"]
+        if not self.is_train:
+            return
+        self.use_D = opt.netD != networks.NO_DISCRIMINATOR and opt.lambda_GAN > 0
+        self.loss_names = (["G_GAN"] if self.use_D else []) + (["G_L1"] if opt.lambda_L1 > 0 else []) + (
+            ["G_perceptual"] if opt.lambda_perceptual > 0 else [])
+        if not self.use_D and opt.lambda_L1 == 0 and opt.lambda_perceptual == 0:
+            raise UserError("nothing to train: with no discriminator (--netD none or --lambda_GAN 0) give G a "
+                            "reconstruction loss, --lambda_L1 > 0 or --lambda_perceptual > 0")
+        self.monitor_loss = "G_L1" if opt.lambda_L1 > 0 else self.loss_names[-1]
+        betas = (opt.beta1, 0.999)
+        self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=betas)
+        self.optimizers = [self.optimizer_G]
+        self.criterionL1 = nn.L1Loss()
+        if opt.lambda_perceptual > 0:
+            self.criterionPerceptual = networks.define_perceptual_loss(opt).to(self.device)
+        if self.use_D:
+            self.model_names.append("D")
+            self.loss_names += ["D_real", "D_fake"] + (["D_GP"] if opt.lambda_gp > 0 else [])
             self.netD = networks.define_D(opt).to(self.device)
             self.criterionGAN = networks.GANLoss(opt.gan_mode)
-            self.criterionL1 = torch.nn.L1Loss()
             self.fake_pool = ImagePool(opt.pool_size)
-            betas = (opt.beta1, 0.999)
-            self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=betas)
             self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr, betas=betas)
-            self.optimizers = [self.optimizer_G, self.optimizer_D]
+            self.optimizers.append(self.optimizer_D)
+        else:
+            print("no discriminator: G learns from its reconstruction loss only")
 
     def extra_state(self) -> dict:
-        return {"fake_pool": self.fake_pool.images} if self.is_train else {}
+        return {"fake_pool": self.fake_pool.images} if self.is_train and self.use_D else {}
 
     def load_extra_state(self, state: dict) -> None:
-        if self.is_train:
+        if self.is_train and self.use_D:
             self.fake_pool.images = [t.to(self.device) for t in state.get("fake_pool", [])]
 
     def set_input(self, batch: dict) -> None:
@@ -63,31 +108,53 @@ class Pix2PixModel(BaseModel):
                             f"or pick another --netG")
 
     def forward(self) -> None:
-        self.fake_B = self.netG(self.real_A)
+        if self.weight_noise > 0:
+            self.fake_B = networks.forward_with_weight_noise(self.netG, self.real_A, self.weight_noise)
+        else:
+            self.fake_B = self.netG(self.real_A)
+
+    def is_stochastic(self) -> bool:
+        """Whether two forward passes on the same input can differ (active dropout or weight noise)."""
+        dropout = any(isinstance(m, nn.Dropout) and m.training and m.p > 0 for m in self.netG.modules())
+        return dropout or self.weight_noise > 0
 
     def backward_D(self) -> None:
         """D learns to call (A, real B) real and (A, G(A)) fake; the fake is detached from G."""
-        fake_AB = self.fake_pool.query(torch.cat((self.real_A, self.fake_B), 1))
-        self.loss_D_fake = self.criterionGAN(self.netD(fake_AB.detach()), False)
-        self.loss_D_real = self.criterionGAN(self.netD(torch.cat((self.real_A, self.real_B), 1)), True)
+        fake_AB = self.fake_pool.query(torch.cat((self.real_A, self.fake_B), 1)).detach()
+        real_AB = torch.cat((self.real_A, self.real_B), 1)
+        self.loss_D_fake = self.criterionGAN(self.netD(fake_AB), False)
+        self.loss_D_real = self.criterionGAN(self.netD(real_AB), True)
         self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
+        if self.opt.lambda_gp > 0:
+            self.loss_D_GP = networks.gradient_penalty(self.netD, real_AB, fake_AB) * self.opt.lambda_gp
+            self.loss_D = self.loss_D + self.loss_D_GP
         self.loss_D.backward()
 
     def backward_G(self) -> None:
-        """G tries to fool D and to stay close to B in L1."""
-        self.loss_G_GAN = self.criterionGAN(self.netD(torch.cat((self.real_A, self.fake_B), 1)), True)
-        self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * self.opt.lambda_L1
-        self.loss_G = self.loss_G_GAN + self.loss_G_L1
+        """G tries to fool D (when there is one) and to stay close to B (L1 and/or perceptual)."""
+        opt = self.opt
+        self.loss_G = torch.zeros((), device=self.device)
+        if self.use_D:
+            prediction = self.netD(torch.cat((self.real_A, self.fake_B), 1))
+            self.loss_G_GAN = self.criterionGAN(prediction, True, for_discriminator=False) * opt.lambda_GAN
+            self.loss_G = self.loss_G + self.loss_G_GAN
+        if opt.lambda_L1 > 0:
+            self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * opt.lambda_L1
+            self.loss_G = self.loss_G + self.loss_G_L1
+        if opt.lambda_perceptual > 0:
+            self.loss_G_perceptual = self.criterionPerceptual(self.fake_B, self.real_B) * opt.lambda_perceptual
+            self.loss_G = self.loss_G + self.loss_G_perceptual
         self.loss_G.backward()
 
     def optimize_parameters(self) -> None:
-        """One training step: update D, then G."""
+        """One training step: update D (if any), then G."""
         self.forward()
-        self.set_requires_grad(self.netD, True)
-        self.optimizer_D.zero_grad(set_to_none=True)
-        self.backward_D()
-        self.optimizer_D.step()
-        self.set_requires_grad(self.netD, False)
+        if self.use_D:
+            self.set_requires_grad(self.netD, True)
+            self.optimizer_D.zero_grad(set_to_none=True)
+            self.backward_D()
+            self.optimizer_D.step()
+            self.set_requires_grad(self.netD, False)
         self.optimizer_G.zero_grad(set_to_none=True)
         self.backward_G()
         self.optimizer_G.step()

@@ -15,31 +15,9 @@ from util.errors import ArgumentParser, UserError, warn
 from util.fileio import atomic_write_text
 from util.util import options_to_dict
 
+from .types import dropout_probability, nonnegative_int, positive_float, positive_int
+
 _GIVEN = object()  # marks options that the user did not give on the command line
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def nonnegative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0 (inf allowed)."""
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 class BaseOptions:
@@ -68,8 +46,9 @@ class BaseOptions:
         g.add_argument("--output_nc", type=int, default=3, choices=[1, 3], help="channels of the output image")
         g.add_argument("--ngf", type=positive_int, default=64, help="generator filters in the last conv layer")
         g.add_argument("--ndf", type=positive_int, default=64, help="discriminator filters in the first conv layer")
-        g.add_argument("--netD", default="basic", choices=sorted(networks.DISCRIMINATORS),
-                       help="discriminator: basic is the 70x70 PatchGAN, n_layers uses --n_layers_D")
+        g.add_argument("--netD", default="basic", choices=[*sorted(networks.DISCRIMINATORS), networks.NO_DISCRIMINATOR],
+                       help="discriminator: basic is the 70x70 PatchGAN, n_layers uses --n_layers_D; none trains "
+                            "the generator on its reconstruction loss only")
         g.add_argument("--netG", default="resnet_9blocks", choices=sorted(networks.GENERATORS),
                        help="generator architecture")
         g.add_argument("--n_layers_D", type=positive_int, default=3, help="layers of the n_layers discriminator")
@@ -77,7 +56,10 @@ class BaseOptions:
         g.add_argument("--init_type", default="normal", choices=sorted(networks.INIT_TYPES),
                        help="weight initialization")
         g.add_argument("--init_gain", type=float, default=0.02, help="scale for normal/xavier/orthogonal")
-        g.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")
+        g.add_argument("--no_dropout", action="store_true", help="no dropout layers in the generator")
+        g.add_argument("--dropout_rate", type=dropout_probability, default=0.5,
+                       help="rate of the generator's dropout layers, in training and at test time (the seed's "
+                            "stochastic experiment used 0.95)")
 
         g = parser.add_argument_group("data")
         g.add_argument("--dataset_mode", default="aligned", choices=sorted(data.DATASETS),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .base_options import BaseOptions, positive_int
+from .base_options import BaseOptions
+from .types import positive_int
 
 
 class TestOptions(BaseOptions):
@@ -23,6 +24,10 @@ class TestOptions(BaseOptions):
                        help="eval mode: no dropout, batch norm uses running statistics (the pix2pix paper keeps "
                             "both active at test time, which is the default)")
         g.add_argument("--num_test", type=positive_int, default=50, help="how many test images to translate")
+        g.add_argument("--n_samples", type=positive_int, default=1,
+                       help="outputs per input, written as <id>_fake_B_<k>.png (k = 1..K) and shown side by side; "
+                            "they differ when the generator is stochastic (dropout active, --weight_noise); "
+                            "--seed picks the draw")
         parser.set_defaults(serial_batches=True, no_flip=True, display_id=-1, num_threads=0)
         return parser
 
@@ -53,4 +58,5 @@ RUN_KEYS = {
     "dataroot", "name", "gpu_ids", "checkpoints_dir", "seed", "phase", "batch_size", "num_threads",
     "serial_batches", "no_flip", "max_dataset_size", "epoch", "load_iter", "verbose", "suffix", "is_train",
     "explicit", "results_dir", "aspect_ratio", "eval", "num_test", "display_winsize", "display_id", "load_size",
+    "n_samples",
 }

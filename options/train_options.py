@@ -7,7 +7,8 @@ from models.base_model import LR_POLICIES
 from models.networks import GAN_MODES
 from util.errors import UserError
 
-from .base_options import BaseOptions, nonnegative_int, positive_int
+from .base_options import BaseOptions
+from .types import nonnegative_float, nonnegative_int, positive_int
 
 
 class TrainOptions(BaseOptions):
@@ -45,13 +46,21 @@ class TrainOptions(BaseOptions):
         g.add_argument("--n_epochs_decay", type=nonnegative_int, default=100, help="epochs of linear decay to zero")
         g.add_argument("--beta1", type=float, default=0.5, help="Adam momentum term")
         g.add_argument("--lr", type=float, default=0.0002, help="initial Adam learning rate")
-        g.add_argument("--gan_mode", default="lsgan", choices=sorted(GAN_MODES),
-                       help="adversarial loss: vanilla is the original cross-entropy GAN, lsgan least squares")
+        g.add_argument("--gan_mode", default="lsgan", choices=list(GAN_MODES),
+                       help="adversarial loss: original (= vanilla) cross-entropy GAN, ls (= lsgan) least squares, "
+                            "hinge, w (Wasserstein critic, unconstrained), wgangp (w plus a gradient penalty)")
+        g.add_argument("--lambda_gp", type=nonnegative_float, default=None,
+                       help="weight of the WGAN-GP gradient penalty on D (default: 10 with --gan_mode wgangp, else 0)")
         g.add_argument("--pool_size", type=nonnegative_int, default=50, help="history of generated images shown to D")
         g.add_argument("--lr_policy", default="linear", choices=LR_POLICIES, help="learning-rate schedule")
         g.add_argument("--lr_decay_iters", type=positive_int, default=50,
                        help="step policy: multiply by 0.1 every N epochs")
         return parser
+
+    def complete(self, opt: argparse.Namespace) -> None:
+        super().complete(opt)
+        if opt.lambda_gp is None:
+            opt.lambda_gp = 10.0 if opt.gan_mode == "wgangp" else 0.0
 
     def check(self, opt: argparse.Namespace) -> None:
         super().check(opt)

@@ -36,8 +36,8 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from data import DataPipeline, create_dataset  # noqa: E402
 from models import create_model, networks  # noqa: E402
 from models.checkpoint import seed_everything  # noqa: E402
-from options.base_options import nonnegative_int, positive_int  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
+from options.types import nonnegative_int, positive_int  # noqa: E402
 from util.errors import (  # noqa: E402
     ArgumentParser,  # noqa: E402
     UserError,

@@ -9,8 +9,10 @@ from torch import nn
 
 from .discriminators import NLayerDiscriminator, PixelDiscriminator, receptive_field
 from .generators import ResnetGenerator, UnetGenerator
-from .losses import GAN_MODES, GANLoss
+from .losses import GAN_MODES, GANLoss, gradient_penalty
+from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
+from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
 
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     "unet_128": functools.partial(UnetGenerator, num_downs=7),
@@ -24,17 +26,20 @@ DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
     "n_layers": lambda input_nc, opt: NLayerDiscriminator(input_nc, opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm),
     "pixel": lambda input_nc, opt: PixelDiscriminator(input_nc, opt.ndf, norm=opt.norm),
 }
+NO_DISCRIMINATOR = "none"  # --netD none: train G on its reconstruction losses only
 
 
 def define_G(opt: Namespace) -> nn.Module:
-    """Build and initialize the generator named by opt.netG."""
-    dropout = 0.0 if opt.no_dropout else 0.5
+    """Build and initialize the generator named by opt.netG (dropout layers unless opt.no_dropout)."""
+    dropout = None if opt.no_dropout else getattr(opt, "dropout_rate", 0.5)
     net = GENERATORS[opt.netG](opt.input_nc, opt.output_nc, ngf=opt.ngf, norm=opt.norm, dropout=dropout)
     return init_weights(net, opt.init_type, opt.init_gain)
 
 
 def define_D(opt: Namespace) -> nn.Module:
     """Build and initialize the discriminator named by opt.netD; it sees input and output stacked."""
+    if opt.netD not in DISCRIMINATORS:
+        raise ValueError(f"no discriminator network is called {opt.netD!r}")
     net = DISCRIMINATORS[opt.netD](opt.input_nc + opt.output_nc, opt)
     return init_weights(net, opt.init_type, opt.init_gain)
 
@@ -45,6 +50,7 @@ def count_parameters(net: nn.Module) -> int:
 
 
 __all__ = [
-    "DISCRIMINATORS", "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "GANLoss", "count_parameters",
-    "define_D", "define_G", "init_weights", "receptive_field",
+    "DISCRIMINATORS", "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS",
+    "GANLoss", "PerceptualLoss", "count_parameters", "define_D", "define_G", "define_perceptual_loss",
+    "forward_with_weight_noise", "gradient_penalty", "init_weights", "receptive_field",
 ]

