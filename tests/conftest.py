@@ -60,3 +60,42 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
     lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("warning:")]
     assert len(lines) == 1, proc.stderr
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def vgg19_random_weights(tmp_path_factory) -> Path:
+    """A stand-in for torchvision's vgg19-dcbb9e9d.pth: the right keys and shapes, random values (no download)."""
+    import torch
+    from torchvision.models import vgg19
+
+    path = tmp_path_factory.mktemp("vgg") / "vgg19-dcbb9e9d.pth"
+    torch.manual_seed(0)
+    features = vgg19(weights=None).features[:30]
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
+    return path
+
+
+def run_cli_in_terminal(*args: str, timeout: float = 300) -> tuple[int, str]:
+    """Run `python <args>` with stdout and stderr on a pseudo-terminal (so progress bars show); (exit code, text)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))  # wide: no truncated bars
+    proc = subprocess.Popen([sys.executable, *map(str, args)], cwd=REPO, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.wait(timeout=max(1.0, deadline - time.monotonic())), b"".join(chunks).decode(errors="replace")

@@ -159,5 +159,9 @@ def test_without_visdom_server_training_warns_once_and_goes_on(synth32, tmp_path
 def test_help_lists_the_registered_choices():
     out = run_cli("train.py", "--help", check=True).stdout
     for name in ["--lambda_L1", "unet_256", "resnet_9blocks", "pixel", "n_layers", "lsgan", "vanilla", "cosine",
-                 "plateau", "scale_width_and_crop", "instance", "orthogonal", "aligned", "single"]:
+                 "plateau", "scale_width_and_crop", "instance", "orthogonal", "aligned", "single", "hinge", "wgangp",
+                 "--lambda_gp", "--lambda_GAN", "--lambda_perceptual", "efficientnet_lite0", "--vgg_weights",
+                 "--weight_noise", "--dropout_rate", "perceptual", "adversarial_losses", "stochastic"]:
         assert name in out
+    out = run_cli("test.py", "--help", check=True).stdout
+    assert "--n_samples" in out and "--weight_noise" in out and "--lambda_L1" not in out

@@ -107,3 +107,71 @@ def test_small_unet_learns_synthetic_pairs(synth128, tmp_path):
             model.optimize_parameters()
     end = held_out_l1()
     assert end < 0.7 * start, (start, end)
+
+
+def batch_of(n: int = 2, size: int = 32) -> dict:
+    return {"A": torch.rand(n, 3, size, size) * 2 - 1, "B": torch.rand(n, 3, size, size) * 2 - 1,
+            "A_paths": [str(i) for i in range(n)]}
+
+
+def test_perceptual_preset_trains_g_and_d_only_and_keeps_the_loss_network_frozen():
+    model = create_model(train_options("--model", "perceptual", "--perceptual_net", "efficientnet_lite0"))
+    model.setup()
+    assert (model.opt.lambda_perceptual, model.opt.lambda_L1) == (10.0, 0.0)
+    assert set(model.nets()) == {"G", "D"}
+    optimised = {id(p) for group in model.optimizer_G.param_groups for p in group["params"]}
+    assert optimised == {id(p) for p in model.netG.parameters()}
+    frozen = [p.clone() for p in model.criterionPerceptual.parameters()]
+    model.train()
+    assert not any(m.training for m in model.criterionPerceptual.modules())
+    model.set_input(batch_of())
+    model.optimize_parameters()
+    assert all(torch.equal(a, b) for a, b in zip(frozen, model.criterionPerceptual.parameters()))
+    assert model.get_current_losses()["G_perceptual"] > 0
+
+
+def test_without_discriminator_only_the_generator_exists_and_learns():
+    model = create_model(train_options("--netD", "none"))
+    model.setup()
+    assert set(model.nets()) == {"G"} and not hasattr(model, "netD") and len(model.optimizers) == 1
+    before = [p.clone() for p in model.netG.parameters()]
+    model.set_input(batch_of())
+    model.optimize_parameters()
+    assert list(model.get_current_losses()) == ["G_L1"]
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.netG.parameters()))
+
+
+def test_weight_noise_in_training_draws_fresh_noise_and_still_trains_the_weights():
+    model = create_model(train_options("--no_dropout", "--weight_noise", "0.1", "--weight_noise_in_training"))
+    model.setup()
+    model.set_input(batch_of())
+    model.forward()
+    first = model.fake_B.detach().clone()
+    model.forward()
+    assert not torch.equal(first, model.fake_B)
+    before = [p.clone() for p in model.netG.parameters()]
+    model.optimize_parameters()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.netG.parameters()))
+    plain = create_model(train_options("--no_dropout", "--weight_noise", "0.1"))  # noise only at test time
+    plain.set_input(batch_of())
+    plain.forward()
+    out = plain.fake_B.detach().clone()
+    plain.forward()
+    assert torch.equal(out, plain.fake_B)
+
+
+def test_stochastic_eval_keeps_dropout_but_uses_running_batch_norm_statistics():
+    from options.test_options import TestOptions
+
+    opt = TestOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--model", "stochastic", "--netG",
+                               "unet_256", "--ngf", "4", "--dropout_rate", "0.95"])
+    model = create_model(opt)
+    model.eval()
+    dropouts = [m for m in model.netG.modules() if isinstance(m, torch.nn.Dropout)]
+    norms = [m for m in model.netG.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert dropouts and all(m.training and m.p == 0.95 for m in dropouts)
+    assert norms and not any(m.training for m in norms)
+    assert model.is_stochastic()
+    pix2pix = create_model(TestOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--ngf", "4"]))
+    pix2pix.eval()
+    assert not pix2pix.is_stochastic()

@@ -48,6 +48,24 @@ def test_presets_change_defaults_but_the_command_line_wins():
     assert opt.netD == "basic" and "netD" in opt.explicit
 
 
+def test_variant_presets_set_the_seeds_defaults():
+    def parse(*argv):
+        return TrainOptions().parse(["--dataroot", "d", "--gpu_ids", "-1", *argv])
+
+    assert (parse().lambda_perceptual, parse().lambda_GAN, parse().lambda_gp, parse().dropout_rate) == (0, 1, 0, 0.5)
+    perceptual = parse("--model", "perceptual")
+    assert (perceptual.lambda_perceptual, perceptual.lambda_L1, perceptual.perceptual_net) == (10.0, 0.0, "vgg19")
+    assert parse("--model", "perceptual", "--lambda_L1", "100").lambda_L1 == 100.0
+    assert parse("--model", "adversarial_losses").gan_mode == "hinge"
+    assert parse("--model", "adversarial_losses", "--gan_mode", "w").gan_mode == "w"
+    assert parse("--gan_mode", "wgangp").lambda_gp == 10.0
+    assert parse("--gan_mode", "wgangp", "--lambda_gp", "1").lambda_gp == 1.0
+    assert parse("--gan_mode", "hinge", "--lambda_gp", "5").lambda_gp == 5.0
+    stochastic = parse("--model", "stochastic", "--dropout_rate", "0.95", "--weight_noise", "0.05")
+    assert (stochastic.dropout_rate, stochastic.weight_noise, stochastic.weight_noise_in_training) == (0.95, 0.05,
+                                                                                                       False)
+
+
 def test_suffix_is_formatted_with_the_options():
     argv = ["--dataroot", "d", "--gpu_ids", "-1", "--name", "f", "--suffix", "{netG}_bs{batch_size}"]
     opt = TrainOptions().parse(argv)

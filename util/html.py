@@ -26,6 +26,11 @@ class HTML:
         with self.doc:
             h3(text)
 
+    def add_text(self, text: str) -> None:
+        """A line of plain text (e.g. the losses of an epoch)."""
+        with self.doc:
+            p(text)
+
     def add_images(self, ims: list[str], txts: list[str], links: list[str] | None = None, width: int = 256) -> None:
         """Add one row of images (paths relative to images/), each with a caption and a link."""
         links = links or ims

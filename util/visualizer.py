@@ -14,6 +14,9 @@ from .errors import warn
 from .html import HTML
 from .util import save_image, tensor2im
 
+# loss_log.jsonl fields that are not losses
+_LOG_FIELDS = {"epoch", "epoch_iter", "total_iters", "lr", "time_per_image", "data_time", "wall"}
+
 
 class Visualizer:
     """Writes <checkpoints_dir>/<name>/{loss_log.txt, loss_log.jsonl, web/index.html}; visdom is optional."""
@@ -71,11 +74,29 @@ class Visualizer:
             page = HTML(self.web_dir, f"Experiment = {self.opt.name}", refresh=60)
             for label, im in images.items():
                 save_image(im, page.img_dir / f"epoch{epoch:03d}_{label}.png")
+            losses = self.epoch_losses()
             for e in sorted(self.saved_epochs, reverse=True):
                 page.add_header(f"epoch [{e}]")
+                if e in losses:
+                    page.add_text("mean losses: " + ", ".join(f"{k} {v:.4g}" for k, v in losses[e].items()))
                 names = [f"epoch{e:03d}_{label}.png" for label in images]
                 page.add_images(names, list(images), width=self.opt.display_winsize)
             page.save()
+
+    def epoch_losses(self) -> dict[int, dict[str, float]]:
+        """Mean of each logged loss per epoch, read back from loss_log.jsonl (so a resumed run keeps them)."""
+        sums: dict[int, dict[str, list[float]]] = {}
+        if self.log_jsonl.is_file():
+            for line in self.log_jsonl.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:  # a line cut short by a crash
+                    continue
+                per_epoch = sums.setdefault(record.get("epoch", 0), {})
+                for key, value in record.items():
+                    if key not in _LOG_FIELDS and isinstance(value, (int, float)):
+                        per_epoch.setdefault(key, []).append(value)
+        return {e: {k: sum(v) / len(v) for k, v in d.items()} for e, d in sums.items()}
 
     def plot_current_losses(self, total_iters: int, losses: OrderedDict[str, float]) -> None:
         if self.vis is None:
