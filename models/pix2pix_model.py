@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from options.types import nonnegative_float
-from util.errors import UserError
+from util.errors import UserError, warn
 from util.image_pool import ImagePool
 
 from . import networks
@@ -73,6 +73,10 @@ class Pix2PixModel(BaseModel):
         self.criterionL1 = nn.L1Loss()
         if opt.lambda_perceptual > 0:
             self.criterionPerceptual = networks.define_perceptual_loss(opt).to(self.device)
+            frozen = networks.count_parameters(self.criterionPerceptual)
+            print(f"[perceptual loss] {opt.perceptual_net}: {frozen / 1e6:.3f} M frozen parameters")
+        if opt.vgg_weights and not (opt.lambda_perceptual > 0 and opt.perceptual_net == "vgg19"):
+            warn("--vgg_weights is unused: it is for the perceptual loss with --perceptual_net vgg19")
         if self.use_D:
             self.model_names.append("D")
             self.loss_names += ["D_real", "D_fake"] + (["D_GP"] if opt.lambda_gp > 0 else [])

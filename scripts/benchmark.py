@@ -91,7 +91,8 @@ def build_parser() -> ArgumentParser:
                             usage="%(prog)s [options] [-- train.py flags for every config]",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--netG", default="unet_256", choices=sorted(networks.GENERATORS), help="generator")
-    parser.add_argument("--netD", default="basic", choices=sorted(networks.DISCRIMINATORS), help="discriminator")
+    parser.add_argument("--netD", default="basic", help="discriminator",
+                        choices=[*sorted(networks.DISCRIMINATORS), networks.NO_DISCRIMINATOR])
     parser.add_argument("--norm", default="batch", choices=sorted(networks.NORMS), help="normalization")
     parser.add_argument("--ngf", type=positive_int, default=64, help="generator filters in the last conv layer")
     parser.add_argument("--ndf", type=positive_int, default=64, help="discriminator filters in the first conv layer")
@@ -185,9 +186,25 @@ def call_times(fn: Callable[[], Any], warmup: int, count: int, sync: Callable[[]
     return times
 
 
+class _Totals:
+    """Stands in for FlopCounterMode's module tracker: only the total is needed, and the tracker's backward
+    hooks break torch.autograd.grad (which the WGAN-GP gradient penalty calls)."""
+
+    parents = {"Global"}
+
+    def __enter__(self) -> _Totals:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+
 def count_flops(fn: Callable[[], Any]) -> int:
     """FLOPs of one call of fn, as counted by torch.utils.flop_counter."""
-    with FlopCounterMode(display=False) as counter:
+    counter = FlopCounterMode(display=False)
+    if hasattr(counter, "mod_tracker"):
+        counter.mod_tracker = _Totals()
+    with counter:
         fn()
     return counter.get_total_flops()
 
