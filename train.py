@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
         progress.update(model.load_checkpoint(checkpoint_label(opt)))
         print(f"resuming at epoch {progress['epoch']}, image {progress['samples_done']}")
     options.save_options(opt, model.save_dir)
+    model.save_network_summary()
     visualizer = Visualizer(opt)
     stop = StopRequest()
     last_epoch = opt.n_epochs + opt.n_epochs_decay
@@ -114,9 +115,14 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run(defaults: dict | None = None) -> None:
+    """The command-line entry point (also used by trainSesame.py with its own defaults)."""
     try:
-        sys.exit(main())
+        sys.exit(main(defaults=defaults))
     except KeyboardInterrupt:
         print("\ninterrupted without saving", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

@@ -11,15 +11,15 @@ from torch import nn
 from torch.optim import lr_scheduler
 
 from util.errors import UserError
-from util.fileio import atomic_torch_save
+from util.fileio import atomic_torch_save, atomic_write_text
 from util.util import options_to_dict
 
 from .checkpoint import CHECKPOINT_FORMAT, read_checkpoint, rng_state, set_rng_state
-from .networks import count_parameters
+from .networks import count_parameters, receptive_fields
 
 # options that fix a network's shape: a checkpoint only loads into the same values
 ARCH_KEYS = {"G": ("netG", "ngf", "norm", "input_nc", "output_nc"),
-             "D": ("netD", "ndf", "n_layers_D", "norm", "input_nc", "output_nc")}
+             "D": ("netD", "ndf", "n_layers_D", "num_D", "norm", "input_nc", "output_nc")}
 
 
 def get_scheduler(optimizer: torch.optim.Optimizer, opt: argparse.Namespace) -> lr_scheduler.LRScheduler:
@@ -125,15 +125,33 @@ class BaseModel:
         """The current image batches named in visual_names (those that exist for this input)."""
         return OrderedDict((name, getattr(self, name)) for name in self.visual_names if hasattr(self, name))
 
-    def print_networks(self, verbose: bool = False) -> dict[str, int]:
-        """Print each network's parameter count (and the whole architecture with verbose)."""
-        counts = {}
+    def describe_networks(self) -> list[str]:
+        """One line per network: class, parameter count and, for discriminators, each scale's receptive field."""
+        lines = []
         for name, net in self.nets().items():
+            line = f"[net{name}] {type(net).__name__}: {count_parameters(net) / 1e6:.3f} M parameters"
+            if name == "D":
+                fields = receptive_fields(net)
+                line += ", receptive field " + ", ".join(f"{rf}x{rf}" for rf in fields) + " px" + (
+                    f" ({len(fields)} scales)" if len(fields) > 1 else "")
+            lines.append(line)
+        return lines
+
+    def print_networks(self, verbose: bool = False) -> None:
+        """Print each network's size (and the whole architecture with verbose)."""
+        for net, line in zip(self.nets().values(), self.describe_networks()):
             if verbose:
                 print(net)
-            counts[name] = count_parameters(net)
-            print(f"[net{name}] {type(net).__name__}: {counts[name] / 1e6:.3f} M parameters")
-        return counts
+            print(line)
+
+    def save_network_summary(self) -> Path:
+        """Write the summary lines and the full architectures to <checkpoints_dir>/<name>/networks.txt."""
+        text = "\n".join(self.describe_networks()) + "\n"
+        for name, net in self.nets().items():
+            text += f"\n---- net{name} ----\n{net}\n"
+        path = self.save_dir / "networks.txt"
+        atomic_write_text(path, text)
+        return path
 
     def extra_state(self) -> dict[str, Any]:
         """Training state beyond networks and optimizers that a resumed run needs (subclasses add theirs)."""

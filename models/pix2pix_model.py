@@ -38,6 +38,9 @@ class Pix2PixModel(BaseModel):
                        help="apply --weight_noise during training too, so that G learns to work with it")
         g = parser.add_argument_group("losses")
         g.add_argument("--lambda_L1", type=nonnegative_float, default=100.0, help="weight of the L1 loss")
+        g.add_argument("--lambda_feat", type=nonnegative_float, nargs="?", const=10.0, default=0.0,
+                       help="weight of the discriminator feature-matching loss of pix2pixHD; the flag alone means "
+                            "10, pix2pixHD's value")
         g.add_argument("--lambda_GAN", type=nonnegative_float, default=1.0,
                        help="weight of G's adversarial loss; 0 trains without a discriminator, like --netD none")
         g.add_argument("--lambda_perceptual", type=nonnegative_float, default=0.0,
@@ -61,8 +64,9 @@ class Pix2PixModel(BaseModel):
         if not self.is_train:
             return
         self.use_D = opt.netD != networks.NO_DISCRIMINATOR and opt.lambda_GAN > 0
-        self.loss_names = (["G_GAN"] if self.use_D else []) + (["G_L1"] if opt.lambda_L1 > 0 else []) + (
-            ["G_perceptual"] if opt.lambda_perceptual > 0 else [])
+        self.use_feat = self.use_D and opt.lambda_feat > 0
+        self.loss_names = (["G_GAN"] if self.use_D else []) + (["G_feat"] if self.use_feat else []) + (
+            ["G_L1"] if opt.lambda_L1 > 0 else []) + (["G_perceptual"] if opt.lambda_perceptual > 0 else [])
         if not self.use_D and opt.lambda_L1 == 0 and opt.lambda_perceptual == 0:
             raise UserError("nothing to train: with no discriminator (--netD none or --lambda_GAN 0) give G a "
                             "reconstruction loss, --lambda_L1 > 0 or --lambda_perceptual > 0")
@@ -110,6 +114,16 @@ class Pix2PixModel(BaseModel):
             raise UserError(f"--netG {self.opt.netG} needs image sides that are multiples of {multiple}, got "
                             f"{w}x{h}: set --crop_size/--load_size (or --preprocess) accordingly, "
                             f"or pick another --netG")
+        if self.is_train and self.use_D and min(h, w) < self._min_D_side():
+            opt = self.opt
+            raise UserError(f"--netD {opt.netD} (--n_layers_D {opt.n_layers_D}, --num_D {opt.num_D}) needs images of "
+                            f"at least {self._min_D_side()}x{self._min_D_side()} px, got {w}x{h}: raise --crop_size "
+                            f"(and --load_size), or lower --num_D / --n_layers_D")
+
+    def _min_D_side(self) -> int:
+        if not hasattr(self, "_min_side"):
+            self._min_side = networks.min_input_side(self.netD)
+        return self._min_side
 
     def forward(self) -> None:
         if self.weight_noise > 0:
@@ -139,9 +153,14 @@ class Pix2PixModel(BaseModel):
         opt = self.opt
         self.loss_G = torch.zeros((), device=self.device)
         if self.use_D:
-            prediction = self.netD(torch.cat((self.real_A, self.fake_B), 1))
+            prediction = self.netD(torch.cat((self.real_A, self.fake_B), 1), features=self.use_feat)
             self.loss_G_GAN = self.criterionGAN(prediction, True, for_discriminator=False) * opt.lambda_GAN
             self.loss_G = self.loss_G + self.loss_G_GAN
+        if self.use_feat:
+            with torch.no_grad():
+                real = self.netD(torch.cat((self.real_A, self.real_B), 1), features=True)
+            self.loss_G_feat = networks.feature_matching_loss(prediction, real) * opt.lambda_feat
+            self.loss_G = self.loss_G + self.loss_G_feat
         if opt.lambda_L1 > 0:
             self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * opt.lambda_L1
             self.loss_G = self.loss_G + self.loss_G_L1

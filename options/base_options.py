@@ -46,12 +46,17 @@ class BaseOptions:
         g.add_argument("--output_nc", type=int, default=3, choices=[1, 3], help="channels of the output image")
         g.add_argument("--ngf", type=positive_int, default=64, help="generator filters in the last conv layer")
         g.add_argument("--ndf", type=positive_int, default=64, help="discriminator filters in the first conv layer")
-        g.add_argument("--netD", default="basic", choices=[*sorted(networks.DISCRIMINATORS), networks.NO_DISCRIMINATOR],
-                       help="discriminator: basic is the 70x70 PatchGAN, n_layers uses --n_layers_D; none trains "
-                            "the generator on its reconstruction loss only")
+        g.add_argument("--netD", default="basic", choices=networks.DISCRIMINATOR_CHOICES,
+                       help="discriminator: basic is the 70x70 PatchGAN, n_layers uses --n_layers_D, pixel judges "
+                            "single pixels, multiscale is pix2pixHD's (--num_D PatchGANs of --n_layers_D layers), "
+                            "sesame (or sesam) is SESAME's semantic-aware multiscale one; none trains the generator "
+                            "on its reconstruction loss only")
         g.add_argument("--netG", default="resnet_9blocks", choices=sorted(networks.GENERATORS),
                        help="generator architecture")
-        g.add_argument("--n_layers_D", type=positive_int, default=3, help="layers of the n_layers discriminator")
+        g.add_argument("--n_layers_D", type=positive_int, default=3,
+                       help="layers of the n_layers, multiscale and sesame discriminators (3: 70x70 patches)")
+        g.add_argument("--num_D", type=positive_int, default=2,
+                       help="scales of the multiscale and sesame discriminators (each half the size of the last)")
         g.add_argument("--norm", default="instance", choices=sorted(networks.NORMS), help="normalization")
         g.add_argument("--init_type", default="normal", choices=sorted(networks.INIT_TYPES),
                        help="weight initialization")
@@ -128,6 +133,7 @@ class BaseOptions:
             except (KeyError, IndexError, ValueError) as exc:
                 raise UserError(f"--suffix {opt.suffix!r} names no option ({exc}): use option names in braces, "
                                 "e.g. {netG}_bs{batch_size}") from None
+        opt.netD = networks.DISCRIMINATOR_ALIASES.get(opt.netD, opt.netD)
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
         if opt.num_threads < 0:
             opt.num_threads = auto_num_workers(opt.gpu_ids)

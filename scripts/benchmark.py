@@ -91,8 +91,7 @@ def build_parser() -> ArgumentParser:
                             usage="%(prog)s [options] [-- train.py flags for every config]",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--netG", default="unet_256", choices=sorted(networks.GENERATORS), help="generator")
-    parser.add_argument("--netD", default="basic", help="discriminator",
-                        choices=[*sorted(networks.DISCRIMINATORS), networks.NO_DISCRIMINATOR])
+    parser.add_argument("--netD", default="basic", choices=networks.DISCRIMINATOR_CHOICES, help="discriminator")
     parser.add_argument("--norm", default="batch", choices=sorted(networks.NORMS), help="normalization")
     parser.add_argument("--ngf", type=positive_int, default=64, help="generator filters in the last conv layer")
     parser.add_argument("--ndf", type=positive_int, default=64, help="discriminator filters in the first conv layer")

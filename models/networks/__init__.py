@@ -7,9 +7,17 @@ from typing import Callable
 
 from torch import nn
 
-from .discriminators import NLayerDiscriminator, PixelDiscriminator, receptive_field
+from .discriminators import (
+    MultiscaleDiscriminator,
+    NLayerDiscriminator,
+    PixelDiscriminator,
+    SesameDiscriminator,
+    min_input_side,
+    receptive_field,
+    receptive_fields,
+)
 from .generators import ResnetGenerator, UnetGenerator
-from .losses import GAN_MODES, GANLoss, gradient_penalty
+from .losses import GAN_MODES, GANLoss, feature_matching_loss, gradient_penalty
 from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
 from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
@@ -25,8 +33,14 @@ DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
     "basic": lambda input_nc, opt: NLayerDiscriminator(input_nc, opt.ndf, n_layers=3, norm=opt.norm),
     "n_layers": lambda input_nc, opt: NLayerDiscriminator(input_nc, opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm),
     "pixel": lambda input_nc, opt: PixelDiscriminator(input_nc, opt.ndf, norm=opt.norm),
+    "multiscale": lambda input_nc, opt: MultiscaleDiscriminator(
+        lambda: NLayerDiscriminator(input_nc, opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm), opt.num_D),
+    "sesame": lambda input_nc, opt: MultiscaleDiscriminator(
+        lambda: SesameDiscriminator(opt.input_nc, opt.output_nc, opt.ndf, n_layers=opt.n_layers_D), opt.num_D),
 }
+DISCRIMINATOR_ALIASES = {"sesam": "sesame"}  # the seed's spelling
 NO_DISCRIMINATOR = "none"  # --netD none: train G on its reconstruction losses only
+DISCRIMINATOR_CHOICES = [*sorted(DISCRIMINATORS), *DISCRIMINATOR_ALIASES, NO_DISCRIMINATOR]  # values of --netD
 
 
 def define_G(opt: Namespace) -> nn.Module:
@@ -50,7 +64,9 @@ def count_parameters(net: nn.Module) -> int:
 
 
 __all__ = [
-    "DISCRIMINATORS", "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS",
+    "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_MODES", "GENERATORS", "INIT_TYPES",
+    "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS",
     "GANLoss", "PerceptualLoss", "count_parameters", "define_D", "define_G", "define_perceptual_loss",
-    "forward_with_weight_noise", "gradient_penalty", "init_weights", "receptive_field",
+    "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",
+    "receptive_field", "receptive_fields",
 ]

@@ -84,3 +84,13 @@ def gradient_penalty(net_d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -
     score = sum(o.flatten(1).mean(1).sum() for o in outputs) / len(outputs)
     (grad,) = torch.autograd.grad(score, mixed, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def feature_matching_loss(fake: list, real: list) -> torch.Tensor:
+    """pix2pixHD's discriminator feature matching: L1 between D's intermediate features on fake and on real
+    (detached), summed over layers and averaged over scales. Both are D(x, features=True) outputs."""
+    total = 0.0
+    for fake_scale, real_scale in zip(fake, real):
+        for f, r in zip(fake_scale[:-1], real_scale[:-1]):  # the last entry is the prediction map
+            total = total + F.l1_loss(f, r.detach())
+    return total / len(fake)

@@ -5,6 +5,7 @@ import functools
 from typing import Callable
 
 from torch import nn
+from torch.nn.utils import parametrize
 
 NORMS: dict[str, Callable[[int], nn.Module]] = {
     "batch": functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True),
@@ -46,7 +47,10 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
     """Initialize conv/linear weights by `init_type`; batch-norm weights ~ N(1, gain), biases 0."""
     init_fn = INIT_TYPES[init_type]
     for m in net.modules():
-        weight = getattr(m, "weight", None)
+        if parametrize.is_parametrized(m, "weight"):  # e.g. spectral norm: initialise the raw weight
+            weight = m.parametrizations.weight.original
+        else:
+            weight = getattr(m, "weight", None)
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             init_fn(weight, init_gain)
             if m.bias is not None:
