@@ -20,6 +20,9 @@ from .networks import count_parameters, receptive_fields
 # options that fix a network's shape: a checkpoint only loads into the same values
 ARCH_KEYS = {"G": ("netG", "ngf", "norm", "input_nc", "output_nc"),
              "D": ("netD", "ndf", "n_layers_D", "num_D", "norm", "input_nc", "output_nc")}
+# which of the discriminator's shape options each --netD uses
+DISCRIMINATOR_OPTIONS = {"basic": ("norm",), "pixel": ("norm",), "n_layers": ("n_layers_D", "norm"),
+                         "multiscale": ("n_layers_D", "num_D", "norm"), "sesame": ("n_layers_D", "num_D")}
 
 
 def get_scheduler(optimizer: torch.optim.Optimizer, opt: argparse.Namespace) -> lr_scheduler.LRScheduler:
@@ -220,10 +223,14 @@ class BaseModel:
         return state["progress"]
 
     def _check_architecture(self, name: str, saved: dict[str, Any], path: Path) -> None:
-        for key in ARCH_KEYS.get(name, ()):
+        keys = ARCH_KEYS.get(name, ())
+        if name == "D":  # only the options that shape the saved discriminator
+            keys = [k for k in keys if k in ("netD", "ndf", "input_nc", "output_nc")
+                    or k in DISCRIMINATOR_OPTIONS.get(saved.get("netD"), ("n_layers_D", "num_D", "norm"))]
+        for key in keys:
             if key in saved and saved[key] != getattr(self.opt, key, saved[key]):
                 raise UserError(f"{path} was trained with --{key} {saved[key]}, not {getattr(self.opt, key)}: "
-                                f"drop --{key} or pass --{key} {saved[key]}")
+                                f"pass --{key} {saved[key]} as in training")
 
     def _load_net(self, name: str, state_dict: dict, path: Path) -> None:
         net = getattr(self, "net" + name)
@@ -238,7 +245,7 @@ class BaseModel:
             first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
             raise UserError(f"{path} does not fit net{name} ({self.opt.netG if name == 'G' else self.opt.netD}, "
                             f"norm {self.opt.norm}, ngf {self.opt.ngf}): {first[:200]}; pass the --netG/--norm/"
-                            f"--ngf/--input_nc/--output_nc it was trained with") from None
+                            f"--ngf/--no_dropout/--input_nc/--output_nc it was trained with") from None
 
 
 def _scalar(value: torch.Tensor | float) -> float:

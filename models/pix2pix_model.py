@@ -89,8 +89,19 @@ class Pix2PixModel(BaseModel):
             self.fake_pool = ImagePool(opt.pool_size)
             self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr, betas=betas)
             self.optimizers.append(self.optimizer_D)
+            if opt.lambda_gp > 0 and opt.norm == "batch" and opt.batch_size > 1 and opt.netD != "sesame":
+                warn("--lambda_gp with batch norm in D mixes the samples of a batch, which the gradient penalty "
+                     "assumes independent (WGAN-GP uses no batch norm in the critic): consider --norm instance")
         else:
             print("no discriminator: G learns from its reconstruction loss only")
+            unused = [f for f, on in [("--lambda_feat", opt.lambda_feat > 0), ("--lambda_gp", opt.lambda_gp > 0),
+                                      ("--gan_mode", "gan_mode" in opt.explicit)] if on]
+            if unused:
+                warn(f"{', '.join(unused)} unused: there is no discriminator (--netD {opt.netD}, "
+                     f"--lambda_GAN {opt.lambda_GAN:g})")
+        if opt.weight_noise_in_training and opt.weight_noise == 0:
+            warn("--weight_noise_in_training does nothing with --weight_noise 0: give the noise level, e.g. "
+                 "--weight_noise 0.05")
 
     def extra_state(self) -> dict:
         return {"fake_pool": self.fake_pool.images} if self.is_train and self.use_D else {}
@@ -142,11 +153,11 @@ class Pix2PixModel(BaseModel):
         real_AB = torch.cat((self.real_A, self.real_B), 1)
         self.loss_D_fake = self.criterionGAN(self.netD(fake_AB), False)
         self.loss_D_real = self.criterionGAN(self.netD(real_AB), True)
-        self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
+        self.loss_D = self.loss_D_fake + self.loss_D_real
         if self.opt.lambda_gp > 0:
             self.loss_D_GP = networks.gradient_penalty(self.netD, real_AB, fake_AB) * self.opt.lambda_gp
             self.loss_D = self.loss_D + self.loss_D_GP
-        self.loss_D.backward()
+        (self.loss_D * 0.5).backward()  # pix2pix halves D's loss (slower D); the penalty keeps its weight relative
 
     def backward_G(self) -> None:
         """G tries to fool D (when there is one) and to stay close to B (L1 and/or perceptual)."""

@@ -182,3 +182,17 @@ def test_images_too_small_for_the_multiscale_discriminator_get_a_one_line_error(
     proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, "--netD", "multiscale")
     line = one_line_error(proc)
     assert "--netD multiscale" in line and "47x47" in line and "--num_D" in line
+
+
+def test_resume_checks_only_the_options_that_shape_the_saved_discriminator(synth32, tmp_path):
+    size = ["--load_size", "48", "--crop_size", "48"]
+    flags = [f for f in TINY if f not in ("--load_size", "--crop_size", "32")] + size
+    common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, *flags, "--n_epochs_decay", "0"]
+    run_cli("train.py", *common, "--name", "basic", "--n_epochs", "1", check=True)
+    # --num_D does not shape a basic PatchGAN, so a different value does not block the resume
+    run_cli("train.py", *common, "--name", "basic", "--n_epochs", "2", "--num_D", "3", "--continue_train", check=True)
+    run_cli("train.py", *common, "--name", "multi", "--n_epochs", "1", "--netD", "multiscale", "--num_D", "1",
+            check=True)
+    proc = run_cli("train.py", *common, "--name", "multi", "--n_epochs", "2", "--netD", "multiscale",
+                   "--continue_train")
+    assert one_line_error(proc).endswith("pass --num_D 1 as in training")

@@ -170,3 +170,14 @@ def test_dropout_rate_changes_how_much_samples_differ(stochastic, tmp_path):
         a, b = samples(tmp_path / rate, "stoch")
         spread[rate] = np.abs(a - b).mean()
     assert 0 < spread["0.1"] < spread["0.9"]
+
+
+def test_flags_that_do_nothing_without_a_discriminator_are_warned_about(synth32, tmp_path):
+    proc = train(synth32, tmp_path, "unused", "--netD", "none", "--lambda_feat", "--gan_mode", "wgangp",
+                 "--weight_noise_in_training")
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert any("--lambda_feat" in w and "--lambda_gp" in w and "no discriminator" in w for w in warnings)
+    assert any("--weight_noise_in_training" in w for w in warnings)
+    proc = run_cli("train.py", "--dataroot", synth32, "--name", "unused", "--checkpoints_dir", tmp_path, *TINY,
+                   *EPOCH, "--continue_train")
+    assert one_line_error(proc).endswith("pass --netD none as in training")

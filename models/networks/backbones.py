@@ -68,8 +68,9 @@ def vgg19_features(path: str | os.PathLike | None = None, layers: int = 30) -> n
 
     net = vgg19(weights=None).features[:layers]
     file = vgg19_weights_file(path)
-    state = _load_state_dict(file, f"delete it to download it again, or pass torchvision's {Path(VGG19_URL).name} "
-                                   "with --vgg_weights")
+    fix = (f"pass torchvision's {Path(VGG19_URL).name} with --vgg_weights" if path else
+           f"delete it to download it again, or pass torchvision's {Path(VGG19_URL).name} with --vgg_weights")
+    state = _load_state_dict(file, fix)
     if any(k.startswith("features.") for k in state):  # a whole VGG19 file; a features-only file also works
         state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     wanted = net.state_dict().keys()
