@@ -85,6 +85,7 @@ class Pix2PixModel(BaseModel):
             self.model_names.append("D")
             self.loss_names += ["D_real", "D_fake"] + (["D_GP"] if opt.lambda_gp > 0 else [])
             self.netD = networks.define_D(opt).to(self.device)
+            self.min_D_side = networks.min_input_side(self.netD)
             self.criterionGAN = networks.GANLoss(opt.gan_mode)
             self.fake_pool = ImagePool(opt.pool_size)
             self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr, betas=betas)
@@ -125,16 +126,11 @@ class Pix2PixModel(BaseModel):
             raise UserError(f"--netG {self.opt.netG} needs image sides that are multiples of {multiple}, got "
                             f"{w}x{h}: set --crop_size/--load_size (or --preprocess) accordingly, "
                             f"or pick another --netG")
-        if self.is_train and self.use_D and min(h, w) < self._min_D_side():
-            opt = self.opt
+        if self.is_train and self.use_D and min(h, w) < self.min_D_side:
+            opt, side = self.opt, self.min_D_side
             raise UserError(f"--netD {opt.netD} (--n_layers_D {opt.n_layers_D}, --num_D {opt.num_D}) needs images of "
-                            f"at least {self._min_D_side()}x{self._min_D_side()} px, got {w}x{h}: raise --crop_size "
-                            f"(and --load_size), or lower --num_D / --n_layers_D")
-
-    def _min_D_side(self) -> int:
-        if not hasattr(self, "_min_side"):
-            self._min_side = networks.min_input_side(self.netD)
-        return self._min_side
+                            f"at least {side}x{side} px, got {w}x{h}: raise --crop_size (and --load_size), or lower "
+                            f"--num_D / --n_layers_D")
 
     def forward(self) -> None:
         if self.weight_noise > 0:

@@ -153,11 +153,12 @@ def test_lambda_feat_flag_alone_means_pix2pixhds_10():
 
 # ---- through the command line --------------------------------------------------------------------------------
 
+# the tiny flags at 48 px: two scales of 3 layers need 47 px
+TINY48 = [f for f in TINY if f not in ("--load_size", "--crop_size", "32")] + ["--load_size", "48", "--crop_size", "48"]
+
 def test_trainsesame_runs_the_seeds_command_then_test_py(synth32, tmp_path):
-    size = ["--load_size", "48", "--crop_size", "48"]  # two scales of 3 layers need 47 px
-    flags = [f for f in TINY if f not in ("--load_size", "--crop_size", "32")]
     proc = run_cli("trainSesame.py", "--dataroot", synth32, "--model", "pix2pix", "--name", "classic", "--direction",
-                   "BtoA", "--netD", "sesam", "--checkpoints_dir", tmp_path, *flags, *size, "--n_epochs", "1",
+                   "BtoA", "--netD", "sesam", "--checkpoints_dir", tmp_path, *TINY48, "--n_epochs", "1",
                    "--n_epochs_decay", "0", "--print_freq", "4", "--lambda_feat", check=True)
     exp = tmp_path / "classic"
     assert "[netD] MultiscaleDiscriminator" in proc.stdout and "receptive field 70x70, 141x141 px" in proc.stdout
@@ -174,7 +175,7 @@ def test_trainsesame_runs_the_seeds_command_then_test_py(synth32, tmp_path):
     assert len(list((tmp_path / "results" / "classic" / "test_latest" / "images").glob("*_fake_B.png"))) == 4
     # the same defaults without --netD, and resuming keeps the discriminator
     proc = run_cli("trainSesame.py", "--dataroot", synth32, "--name", "classic", "--checkpoints_dir", tmp_path,
-                   *flags, *size, "--n_epochs", "2", "--n_epochs_decay", "0", "--continue_train", check=True)
+                   *TINY48, "--n_epochs", "2", "--n_epochs_decay", "0", "--continue_train", check=True)
     assert "resuming at epoch 2" in proc.stdout
 
 
@@ -185,9 +186,7 @@ def test_images_too_small_for_the_multiscale_discriminator_get_a_one_line_error(
 
 
 def test_resume_checks_only_the_options_that_shape_the_saved_discriminator(synth32, tmp_path):
-    size = ["--load_size", "48", "--crop_size", "48"]
-    flags = [f for f in TINY if f not in ("--load_size", "--crop_size", "32")] + size
-    common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, *flags, "--n_epochs_decay", "0"]
+    common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY48, "--n_epochs_decay", "0"]
     run_cli("train.py", *common, "--name", "basic", "--n_epochs", "1", check=True)
     # --num_D does not shape a basic PatchGAN, so a different value does not block the resume
     run_cli("train.py", *common, "--name", "basic", "--n_epochs", "2", "--num_D", "3", "--continue_train", check=True)

@@ -130,11 +130,16 @@ class MultiscaleDiscriminator(nn.Module):
         return outputs
 
 
-def _conv_stack(net: nn.Module) -> list[tuple[int, int]]:
-    """(kernel, stride) of the convs that one output of a single-scale discriminator goes through, in order."""
+def _convs(net: nn.Module) -> list[nn.Conv2d]:
+    """The convs that one output of a single-scale discriminator goes through, in order."""
     if isinstance(net, SesameDiscriminator):  # both streams have the image stream's shape
         net = nn.Sequential(net.image, net.last)
-    return [(m.kernel_size[0], m.stride[0]) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    return [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+
+
+def _conv_stack(net: nn.Module) -> list[tuple[int, int]]:
+    """(kernel, stride) of those convs."""
+    return [(m.kernel_size[0], m.stride[0]) for m in _convs(net)]
 
 
 def _field(stack: list[tuple[int, int]]) -> int:
@@ -155,12 +160,6 @@ def receptive_fields(net: nn.Module) -> list[int]:
 def receptive_field(net: nn.Module) -> int:
     """Side in pixels of the input patch that one output of a single-scale discriminator sees."""
     return receptive_fields(net)[0]
-
-
-def _convs(net: nn.Module) -> list[nn.Conv2d]:
-    if isinstance(net, SesameDiscriminator):
-        net = nn.Sequential(net.image, net.last)
-    return [m for m in net.modules() if isinstance(m, nn.Conv2d)]
 
 
 def _fits(net: nn.Module, side: int) -> bool:
