@@ -22,6 +22,12 @@ DATASETS = ROOT / "datasets"
 NAMES = ["facades", "cityscapes", "maps", "edges2shoes", "edges2handbags", "night2day"]
 
 
+def combine(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """combine_A_and_B.py on tmp_path/A and tmp_path/B, writing tmp_path/AB."""
+    return run_tool("combine_A_and_B.py", "--fold_A", str(tmp_path / "A"), "--fold_B", str(tmp_path / "B"),
+                    "--fold_AB", str(tmp_path / "AB"), *flags)
+
+
 def run_tool(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run a datasets/ tool from the repository root and capture its output."""
     path = DATASETS / script
@@ -189,16 +195,7 @@ def test_combine_concatenates_pairs(tmp_path: Path, multiprocessing: bool) -> No
         expected[name] = np.concatenate([a, b], axis=1)
     write_image(tmp_path / "A" / "train" / "lonely.png", (10, 6), seed=99)
     flags = [] if multiprocessing else ["--no_multiprocessing"]
-    proc = run_tool(
-        "combine_A_and_B.py",
-        "--fold_A",
-        str(tmp_path / "A"),
-        "--fold_B",
-        str(tmp_path / "B"),
-        "--fold_AB",
-        str(tmp_path / "AB"),
-        *flags,
-    )
+    proc = combine(tmp_path, *flags)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "skipped 1" in proc.stderr
     assert sorted(str(p.relative_to(tmp_path / "AB")) for p in (tmp_path / "AB").glob("*/*")) == sorted(expected)
@@ -209,17 +206,7 @@ def test_combine_concatenates_pairs(tmp_path: Path, multiprocessing: bool) -> No
 def test_combine_use_ab_names(tmp_path: Path) -> None:
     a = write_image(tmp_path / "A" / "val" / "x_A.png", (4, 4), seed=0)
     b = write_image(tmp_path / "B" / "val" / "x_B.png", (4, 4), seed=1)
-    proc = run_tool(
-        "combine_A_and_B.py",
-        "--fold_A",
-        str(tmp_path / "A"),
-        "--fold_B",
-        str(tmp_path / "B"),
-        "--fold_AB",
-        str(tmp_path / "AB"),
-        "--use_AB",
-        "--no_multiprocessing",
-    )
+    proc = combine(tmp_path, "--use_AB", "--no_multiprocessing")
     assert proc.returncode == 0, proc.stderr
     assert np.array_equal(load(tmp_path / "AB" / "val" / "x.png"), np.concatenate([a, b], axis=1))
 
@@ -227,15 +214,7 @@ def test_combine_use_ab_names(tmp_path: Path) -> None:
 def test_combine_size_mismatch(tmp_path: Path) -> None:
     write_image(tmp_path / "A" / "train" / "1.png", (8, 8), seed=0)
     write_image(tmp_path / "B" / "train" / "1.png", (8, 6), seed=1)
-    proc = run_tool(
-        "combine_A_and_B.py",
-        "--fold_A",
-        str(tmp_path / "A"),
-        "--fold_B",
-        str(tmp_path / "B"),
-        "--fold_AB",
-        str(tmp_path / "AB"),
-    )
+    proc = combine(tmp_path)
     assert_one_line_error(proc)
     assert str(tmp_path / "A" / "train" / "1.png") in proc.stderr
     assert str(tmp_path / "B" / "train" / "1.png") in proc.stderr
