@@ -8,6 +8,7 @@ The architecture is read from the checkpoint, so training flags such as --netG n
 """
 from __future__ import annotations
 
+import json
 import sys
 from collections import OrderedDict
 from pathlib import Path
@@ -16,11 +17,12 @@ import torch
 
 from data import create_dataset
 from models import create_model
-from models.checkpoint import checkpoint_label, seed_everything
+from models.checkpoint import checkpoint_label, saved_options, seed_everything
 from options.test_options import TestOptions
 from util.errors import main_guard, warn
+from util.fileio import atomic_write_text
 from util.html import HTML
-from util.util import save_image, tensor2im
+from util.util import options_to_dict, save_image, tensor2im
 
 
 @main_guard
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(opt.seed)
     data = create_dataset(opt)
     model = create_model(opt)
-    model.load_checkpoint(checkpoint_label(opt), nets_only=True)
+    progress = model.load_checkpoint(checkpoint_label(opt), nets_only=True)
     model.setup()
     if opt.eval:
         model.eval()
@@ -43,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     run = f"{opt.phase}_{opt.epoch}" + (f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
     web_dir = Path(opt.results_dir) / opt.name / run
     page = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}")
+    # what evaluate.py puts in its table: the options the generator was trained with, and how long
+    info = {"checkpoint": str(model.checkpoint_path(checkpoint_label(opt))), "progress": progress,
+            "options": saved_options(opt) or options_to_dict(opt)}
+    atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
     done = 0
     for batch in data:
         if done >= opt.num_test:

