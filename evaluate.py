@@ -17,12 +17,12 @@ from pathlib import Path
 from metrics import ALIASES, DEFAULT_METRICS, METRICS, evaluate, image_sets, parse_metrics
 from metrics.report import format_scores, run_info, table_row, upsert_row, write_json
 from options.types import nonnegative_int, positive_int
-from util.errors import ArgumentParser, main_guard
+from util.errors import ArgumentParser, HelpFormatter, main_guard, warn
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0],
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                            formatter_class=HelpFormatter)
     where = parser.add_argument_group("images")
     where.add_argument("--results_dir", help="a folder test.py wrote, e.g. results/<name>/test_latest")
     where.add_argument("--fake", help="instead of --results_dir: a folder of generated images ...")
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     sets = image_sets(args.results_dir) if args.results_dir else image_sets(args.fake, args.real)
     report = evaluate(sets, names, settings, explicit=args.metrics is not None)
     info = run_info(sets.folder)
+    if info.get("translated", 0) < info.get("test_set_size", 0):
+        warn(f"test.py translated only {info['translated']} of the {info['test_set_size']} test images "
+             f"(its --num_test): run it with --num_test {info['test_set_size']} to score the whole test set")
     report = {"experiment": args.name or sets.name, "run": sets.run, **_epoch(sets.run, info),
               "fake": str(Path(args.results_dir or args.fake).resolve()), "real": str(Path(args.real).resolve())
               if args.real else None, **report, "options": info.get("options", {})}

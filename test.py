@@ -45,10 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     run = f"{opt.phase}_{opt.epoch}" + (f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
     web_dir = Path(opt.results_dir) / opt.name / run
     page = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}")
-    # what evaluate.py puts in its table: the options the generator was trained with, and how long
-    info = {"checkpoint": str(model.checkpoint_path(checkpoint_label(opt))), "progress": progress,
-            "options": saved_options(opt) or options_to_dict(opt)}
-    atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
     done = 0
     for batch in data:
         if done >= opt.num_test:
@@ -66,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             page.add_images(names, list(visuals), width=opt.display_winsize)
             done += 1
     index = page.save()
+    # for evaluate.py's table: the options the generator was trained with, how long, and how much was translated
+    info = {"checkpoint": str(model.checkpoint_path(checkpoint_label(opt))), "progress": progress,
+            "options": saved_options(opt) or options_to_dict(opt), "translated": done, "test_set_size": len(data)}
+    atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
     if done < len(data):
         print(f"translated {done} of {len(data)} images (raise --num_test to translate all)")
     print(f"results: {index}")

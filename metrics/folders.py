@@ -72,6 +72,10 @@ def results_folder(path: str | Path) -> ImageSets:
         raise UserError(f"{images}: {len(ids)} ids have no {side} image (e.g. {', '.join(ids[:3])}); generated "
                         f"and real images must come in pairs: run test.py again into an empty folder")
     ids = sorted(fakes, key=_natural_key)
+    mixed = [i for i in ids if 0 in fakes[i] and len(fakes[i]) > 1]
+    if mixed:
+        raise UserError(f"{images}: {mixed[0]}_fake_B.png and {mixed[0]}_fake_B_1.png are both there, from test.py "
+                        f"runs with and without --n_samples: run test.py again into an empty folder")
     samples = {i: [fakes[i][k] for k in sorted(fakes[i])] for i in ids}
     counts = {len(v) for v in samples.values()}
     if len(counts) > 1:

@@ -1,10 +1,9 @@
-"""Pixel metrics against the ground truth: L1, PSNR and SSIM per image pair (torchmetrics), and their means."""
+"""Pixel metrics against the ground truth: L1, PSNR and SSIM per image pair (scikit-image), and their means."""
 from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+import numpy as np
 
 from util.errors import UserError
 
@@ -14,15 +13,18 @@ from .report import summarise
 PSNR_CAP = 100.0  # dB: identical images (MSE 0) would give infinity, which no mean or JSON file can hold
 
 
-def _scores(fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image L1, PSNR (dB) and SSIM of Kx3xHxW fakes against one 1x3xHxW real, pixel values in [0, 1]."""
-    real = real.expand_as(fake)
+def pixel_scores(fake: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    """L1 (pixel values in [0, 1]), PSNR (dB) and SSIM of two HxWx3 uint8 images."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    fake, real = fake.astype(np.float64) / 255, real.astype(np.float64) / 255
+    mse = np.mean((fake - real) ** 2)
     return {
-        "l1": (fake - real).abs().mean(dim=(1, 2, 3)),
-        "psnr": peak_signal_noise_ratio(fake, real, data_range=1.0, reduction="none", dim=(1, 2, 3)).clamp(
-            max=PSNR_CAP),
-        # Wang et al.'s SSIM: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, over RGB
-        "ssim": structural_similarity_index_measure(fake, real, data_range=1.0, reduction="none"),
+        "l1": float(np.mean(np.abs(fake - real))),
+        "psnr": PSNR_CAP if mse == 0 else min(PSNR_CAP, float(peak_signal_noise_ratio(real, fake, data_range=1.0))),
+        # Wang et al.'s SSIM: Gaussian window sigma 1.5, K1 0.01, K2 0.03, averaged over RGB
+        "ssim": float(structural_similarity(real, fake, data_range=1.0, channel_axis=-1, gaussian_weights=True,
+                                            sigma=1.5, use_sample_covariance=False)),
     }
 
 
@@ -35,11 +37,9 @@ def pixel_metrics(sets: ImageSets, names: list[str], settings: dict[str, Any]
     if not sets.pairs:
         raise UserError(f"{', '.join(names)} compare each generated image with its ground truth, but --fake and "
                         f"--real do not hold the same file names: pass matching folders, or only fid/kid metrics")
-    device = settings.get("device", "cpu")
     per_image = {}
     for image_id, real_file in sets.pairs.items():
-        real = load_uint8(real_file).unsqueeze(0).to(device, torch.float64) / 255  # float64: SSIM(x, x) is 1
-        fake = torch.stack([load_uint8(f) for f in sets.samples[image_id]]).to(device, torch.float64) / 255
-        scores = _scores(fake, real)
-        per_image[image_id] = {name: scores[name].mean().item() for name in names}
+        real = load_uint8(real_file).permute(1, 2, 0).numpy()
+        scores = [pixel_scores(load_uint8(f).permute(1, 2, 0).numpy(), real) for f in sets.samples[image_id]]
+        per_image[image_id] = {name: float(np.mean([s[name] for s in scores])) for name in names}
     return summarise(per_image, names, sets.n_samples), per_image

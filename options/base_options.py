@@ -11,7 +11,7 @@ from typing import Any
 import data
 import models
 from models import networks
-from util.errors import ArgumentParser, UserError, warn
+from util.errors import ArgumentParser, HelpFormatter, UserError, warn
 from util.fileio import atomic_write_text
 from util.util import options_to_dict
 
@@ -96,7 +96,7 @@ class BaseOptions:
     def _parser(self) -> ArgumentParser:
         parser = ArgumentParser(
             prog=Path(sys.argv[0]).name,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=HelpFormatter,
             description=self.description,
             add_help=False,  # added after the model and dataset flags, so that --help lists them too
         )

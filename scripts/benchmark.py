@@ -40,6 +40,7 @@ from options.train_options import TrainOptions  # noqa: E402
 from options.types import nonnegative_int, positive_int  # noqa: E402
 from util.errors import (  # noqa: E402
     ArgumentParser,  # noqa: E402
+    HelpFormatter,
     UserError,
     main_guard,
 )
@@ -89,7 +90,7 @@ def build_parser() -> ArgumentParser:
     """The benchmark's own options (train.py flags go into --configs or after `--`)."""
     parser = ArgumentParser(description=__doc__.splitlines()[0],
                             usage="%(prog)s [options] [-- train.py flags for every config]",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                            formatter_class=HelpFormatter)
     parser.add_argument("--netG", default="unet_256", choices=sorted(networks.GENERATORS), help="generator")
     parser.add_argument("--netD", default="basic", choices=networks.DISCRIMINATOR_CHOICES, help="discriminator")
     parser.add_argument("--norm", default="batch", choices=sorted(networks.NORMS), help="normalization")

@@ -185,6 +185,7 @@ def test_diversity_needs_several_samples(tmp_path, reals):
     ("resized_fake", "3_fake_B.png is 32x32 but 3_real_B.png is 64x64"),
     ("corrupt", "cannot read image"),
     ("no_fakes", "no *_fake_B.png"),
+    ("stale_samples", "from test.py runs with and without --n_samples"),
 ])
 def test_mismatched_results_folders_give_one_line_errors(tmp_path, reals, damage, expected):
     folder = results_with(tmp_path, reals, "noise", 0.1)
@@ -193,6 +194,8 @@ def test_mismatched_results_folders_give_one_line_errors(tmp_path, reals, damage
         (images / "5_real_B.png").unlink()
     elif damage == "resized_fake":
         Image.open(images / "3_fake_B.png").resize((32, 32)).save(images / "3_fake_B.png")
+    elif damage == "stale_samples":
+        shutil.copy(images / "2_fake_B.png", images / "2_fake_B_1.png")
     elif damage == "corrupt":
         (images / "7_fake_B.png").write_bytes(b"not a png")
     else:
@@ -278,3 +281,8 @@ def test_train_test_evaluate_end_to_end(synth32, tmp_path):
     assert row["experiment"] == "e2e" and row["model"] == "stochastic" and row["batch_size"] == "2"
     assert row["netG"] == "resnet_6blocks" and float(row["fd_lite0"]) > 0 and row["n_samples"] == "3"
     assert "diversity_lite0" in proc.stdout and "4 images x 3 samples" in proc.stdout
+    # a partial test run is scored, with a warning that says how to score the whole test set
+    run_cli("test.py", *common, "--results_dir", tmp_path / "part", "--num_test", "2", check=True)
+    proc = run_cli("evaluate.py", "--results_dir", tmp_path / "part" / "e2e" / "test_latest", "--metrics", "l1",
+                   check=True)
+    assert "only 2 of the 4 test images" in proc.stderr and "--num_test 4" in proc.stderr
