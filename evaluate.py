@@ -14,10 +14,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from metrics import ALIASES, DEFAULT_METRICS, METRICS, evaluate, image_sets, parse_metrics
-from metrics.report import format_scores, run_info, table_row, upsert_row, write_json
+from metrics import ALIASES, DEFAULT_METRICS, METRICS, evaluate, image_sets, is_default, parse_metrics
+from metrics.folders import ImageSets
+from metrics.report import format_scores, merge_previous, run_info, table_row, upsert_row, write_json
 from options.types import nonnegative_int, positive_int
-from util.errors import ArgumentParser, HelpFormatter, main_guard, warn
+from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,28 +65,28 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.fake) != bool(args.real) or bool(args.fake) == bool(args.results_dir):
         parser.error("pass --results_dir DIR, or both --fake DIR and --real DIR")
     names = parse_metrics(args.metrics or "default")
-    device = args.device
-    if device == "auto":
-        import torch
+    import torch
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this machine has no CUDA device; use --device cpu")
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     settings = {"inception_weights": args.inception_weights, "device": device, "batch_size": args.batch_size,
                 "cache": not args.no_cache, "cache_root": args.cache_dir, "kid_subsets": args.kid_subsets,
                 "kid_subset_size": args.kid_subset_size, "isc_splits": args.isc_splits, "seed": args.seed,
                 "verbose": args.verbose}
 
     sets = image_sets(args.results_dir) if args.results_dir else image_sets(args.fake, args.real)
-    report = evaluate(sets, names, settings, explicit=args.metrics is not None)
     info = run_info(sets.folder)
-    if info.get("translated", 0) < info.get("test_set_size", 0):
-        warn(f"test.py translated only {info['translated']} of the {info['test_set_size']} test images "
-             f"(its --num_test): run it with --num_test {info['test_set_size']} to score the whole test set")
+    check_against_test_run(sets, info)
+    report = evaluate(sets, names, settings, explicit=not is_default(args.metrics or "default"))
     report = {"experiment": args.name or sets.name, "run": sets.run, **_epoch(sets.run, info),
               "fake": str(Path(args.results_dir or args.fake).resolve()), "real": str(Path(args.real).resolve())
               if args.real else None, **report, "options": info.get("options", {})}
 
-    print(format_scores(report["metrics"]))
     json_path = Path(args.json) if args.json else (sets.folder / "metrics.json" if sets.folder else None)
+    if json_path:
+        report = merge_previous(report, json_path)
+    print(format_scores(report["metrics"]))
     if json_path:
         write_json(report, json_path)
         print(f"report: {json_path}")
@@ -94,6 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         upsert_row(table, table_row(report))
         print(f"table: {table}")
     return 0
+
+
+def check_against_test_run(sets: ImageSets, info: dict) -> None:
+    """Refuse images left over from an earlier test.py run; warn when only part of the test set was translated."""
+    if not info:
+        return
+    translated, k = info.get("translated", len(sets.fake)), info.get("n_samples", sets.n_samples)
+    if translated != len(sets.fake) or k != sets.n_samples:
+        raise UserError(f"{sets.folder} holds {len(sets.fake)} inputs x {sets.n_samples} samples but test.py's last "
+                        f"run wrote {translated} x {k}: images of an earlier run are mixed in; delete the folder "
+                        f"and run test.py again")
+    if translated < info.get("test_set_size", 0):
+        warn(f"test.py translated only {translated} of the {info['test_set_size']} test images "
+             f"(its --num_test): run it with --num_test {info['test_set_size']} to score the whole test set")
 
 
 def _epoch(run: str, info: dict) -> dict:

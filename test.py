@@ -22,7 +22,7 @@ from options.test_options import TestOptions
 from util.errors import main_guard, warn
 from util.fileio import atomic_write_text
 from util.html import HTML
-from util.util import options_to_dict, save_image, tensor2im
+from util.util import save_image, tensor2im
 
 
 @main_guard
@@ -62,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
             page.add_images(names, list(visuals), width=opt.display_winsize)
             done += 1
     index = page.save()
-    # for evaluate.py's table: the options the generator was trained with, how long, and how much was translated
+    # for evaluate.py: the options the generator was trained with (none for upstream files), how long, and what
+    # this run wrote
     info = {"checkpoint": str(model.checkpoint_path(checkpoint_label(opt))), "progress": progress,
-            "options": saved_options(opt) or options_to_dict(opt), "translated": done, "test_set_size": len(data)}
+            "options": saved_options(opt) or {}, "translated": done, "n_samples": opt.n_samples,
+            "test_set_size": len(data)}
     atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
     if done < len(data):
         print(f"translated {done} of {len(data)} images (raise --num_test to translate all)")

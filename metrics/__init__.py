@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from util.errors import UserError
 
-from .folders import ImageSets, plain_folders, results_folder
+from .folders import ImageSets, content_digest, plain_folders, results_folder
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ def _lazy(module: str, function: str) -> Callable[..., Any]:
     return compute
 
 
+# settings the groups read (evaluate.py's flags); anything else given to calculate_metrics is a mistake
+SETTINGS = {"inception_weights", "device", "batch_size", "cache", "cache_root", "kid_subsets", "kid_subset_size",
+            "isc_splits", "seed", "verbose"}
 # group -> function(image sets, metric names, settings) -> scores, or (scores, per-image values)
 GROUPS: dict[str, Callable[[ImageSets, list[str], dict[str, Any]], Any]] = {
     "inception": _lazy("fidelity", "inception_metrics"),
@@ -67,6 +70,11 @@ GROUPS: dict[str, Callable[[ImageSets, list[str], dict[str, Any]], Any]] = {
     "pixel": _lazy("pixel", "pixel_metrics"),
     "diversity": _lazy("diversity", "diversity_metrics"),
 }
+
+
+def is_default(text: str) -> bool:
+    """Whether a --metrics value asks for the defaults only (so that metrics which do not apply are skipped)."""
+    return {w.strip().lower() for w in text.split(",") if w.strip()} == {"default"}
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -95,7 +103,8 @@ def evaluate(sets: ImageSets, names: list[str], settings: dict[str, Any] | None 
     settings = settings or {}
     if not explicit:
         names = [n for n in names if not (METRICS[n].group == "diversity" and sets.n_samples < 2)
-                 and not (METRICS[n].group == "pixel" and not sets.pairs)]
+                 and not (METRICS[n].group == "pixel" and not sets.pairs)
+                 and not (METRICS[n].group in ("inception", "lite0") and min(len(sets.fake), len(sets.real)) < 2)]
     metrics: dict[str, dict[str, Any]] = {}
     per_image: dict[str, dict[str, float]] = {}
     for group, compute in GROUPS.items():
@@ -108,6 +117,7 @@ def evaluate(sets: ImageSets, names: list[str], settings: dict[str, Any] | None 
         for image_id, values in images.items():
             per_image.setdefault(image_id, {}).update(values)
     return {"metrics": {n: metrics[n] for n in names}, "per_image": per_image, "n_samples": sets.n_samples,
+            "images": content_digest([f for files in sets.samples.values() for f in files] + sets.real),
             "date": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
@@ -131,7 +141,18 @@ def calculate_metrics(input1: str | Path, input2: str | Path | None = None, *, m
         chosen.append(metrics)
     if not chosen:
         raise UserError("calculate_metrics: choose metrics, e.g. fid=True or metrics='fd_lite0,pixel'")
-    report = evaluate(image_sets(input1, input2), parse_metrics(",".join(chosen)), kwargs)
+    if "cuda" in kwargs:  # torch-fidelity's spelling
+        kwargs["device"] = "cuda" if kwargs.pop("cuda") else "cpu"
+    if "device" not in kwargs:  # like torch-fidelity: the GPU when there is one
+        import torch
+
+        kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+    unknown = set(kwargs) - SETTINGS
+    if unknown:
+        raise UserError(f"calculate_metrics: unknown keyword {sorted(unknown)[0]!r} (metrics: {', '.join(METRICS)}; "
+                        f"settings: {', '.join(sorted(SETTINGS))})")
+    names = parse_metrics(",".join(chosen))
+    report = evaluate(image_sets(input1, input2), names, kwargs, explicit=not is_default(",".join(chosen)))
     flat: dict[str, float] = {}
     for name, score in report["metrics"].items():
         flat[name] = score["value"]
@@ -140,5 +161,5 @@ def calculate_metrics(input1: str | Path, input2: str | Path | None = None, *, m
     return flat
 
 
-__all__ = ["ALIASES", "DEFAULT_METRICS", "GROUPS", "METRICS", "Metric", "calculate_metrics", "evaluate",
-           "image_sets", "parse_metrics"]
+__all__ = ["ALIASES", "DEFAULT_METRICS", "GROUPS", "METRICS", "SETTINGS", "Metric", "calculate_metrics", "evaluate",
+           "image_sets", "is_default", "parse_metrics"]

