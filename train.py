@@ -7,6 +7,7 @@ Ctrl-C saves a checkpoint first; --continue_train resumes exactly where the run 
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -17,8 +18,9 @@ from data import create_dataset
 from models import create_model
 from models.checkpoint import checkpoint_label, seed_everything
 from options.train_options import TrainOptions
-from util.errors import main_guard
-from util.visualizer import Visualizer
+from util import distributed
+from util.errors import UserError, main_guard
+from util.visualizer import SilentVisualizer, Visualizer
 
 
 class StopRequest:
@@ -42,40 +44,67 @@ def crossed(before: int, after: int, freq: int) -> bool:
 
 @main_guard
 def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
+    world = distributed.world_from_env()
+    if not world.is_main:  # one copy of the console output (errors still come from every process, on stderr)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+    try:
+        return train(world, argv, defaults)
+    finally:
+        distributed.shutdown()
+
+
+def train(world: distributed.World, argv: list[str] | None, defaults: dict | None) -> int:
     options = TrainOptions()
     opt = options.parse(argv, defaults)
-    seed_everything(opt.seed)
-    data = create_dataset(opt)
+    if world.distributed:
+        use_gpus(opt, world)
+        distributed.init(world, bool(opt.gpu_ids), opt.dist_timeout)
+    if opt.sync_bn and not (world.distributed and opt.gpu_ids):
+        raise UserError("--sync_bn needs several GPU processes (torchrun --nproc_per_node N train.py ... on CUDA): "
+                        "leave it out on a CPU or a single process")
+    seed_everything(opt.seed)  # the same initial weights in every process
+    data = create_dataset(opt, world.rank, world.size)
     model = create_model(opt)
     model.setup()
-    # samples_done counts images of the current epoch, so a resumed run may change --batch_size
+    # samples_done counts images of the current epoch (all processes), so a resumed run may change --batch_size
     progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0, "l1_sum": 0.0}
     if opt.continue_train:
         progress.update(model.load_checkpoint(checkpoint_label(opt)))
-        print(f"resuming at epoch {progress['epoch']}, image {progress['samples_done']}")
-    options.save_options(opt, model.save_dir)
-    model.save_network_summary()
-    visualizer = Visualizer(opt)
+        if world.is_main:
+            print(f"resuming at epoch {progress['epoch']}, image {progress['samples_done']}")
+    if world.distributed:
+        # each process its own random stream (dropout, image pool); the data order is shared through the sampler
+        seed_everything(opt.seed + 1_000_003 * world.rank + progress["total_iters"])
+        model.distribute(opt.sync_bn)
+    if world.is_main:
+        options.save_options(opt, model.save_dir)
+        model.save_network_summary()
+    visualizer = Visualizer(opt) if world.is_main else SilentVisualizer()
     stop = StopRequest()
     last_epoch = opt.n_epochs + opt.n_epochs_decay
-    print(f"training on {len(data)} images in batches of {opt.batch_size} on {model.device}")
+    if world.is_main:
+        where = f"{world.size} processes, global batch {opt.batch_size * world.size}, {model.device.type}" \
+            if world.distributed else str(model.device)
+        print(f"training on {len(data)} images in batches of {opt.batch_size} ({where})", flush=True)
 
     def save(label: str) -> None:
-        path = model.save_checkpoint(label, progress)
-        tqdm.write(f"saved {path}")
+        if world.is_main:
+            path = model.save_checkpoint(label, progress)
+            tqdm.write(f"saved {path}")
+        distributed.barrier()  # no process runs ahead of a checkpoint it might resume from
 
     for epoch in range(progress["epoch"], last_epoch + 1):
         progress["epoch"] = epoch
         data.set_epoch(epoch, progress["samples_done"])
         model.train()
         bar = tqdm(total=len(data), initial=progress["samples_done"], desc=f"epoch {epoch}/{last_epoch}",
-                   unit="img", dynamic_ncols=True, disable=None)
+                   unit="img", dynamic_ncols=True, disable=None if world.is_main else True)
         t_data = time.perf_counter()
         for batch in data:
             t_start = time.perf_counter()
             model.set_input(batch)
             model.optimize_parameters()
-            n = len(batch["A"])
+            n = len(batch["A"]) * world.size
             before, progress["total_iters"] = progress["total_iters"], progress["total_iters"] + n
             progress["samples_done"] += n
             t_comp = (time.perf_counter() - t_start) / n
@@ -87,7 +116,7 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
             if crossed(before, total, opt.print_freq):
                 line = visualizer.print_current_losses(epoch, progress["samples_done"], total, losses, t_comp,
                                                        t_start - t_data, model.optimizers[0].param_groups[0]["lr"])
-                if bar.disable:
+                if bar.disable and line:
                     print(line, flush=True)
                 visualizer.plot_current_losses(total, losses)
             if crossed(before, total, opt.display_freq):
@@ -97,22 +126,38 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
                 save("latest")
                 if opt.save_by_iter:
                     save(f"iter_{total}")
-            if stop.requested:
+            if distributed.any_rank(stop.requested):  # every process stops after the same step
                 save("latest")
                 bar.close()
-                print(f"stopped in epoch {epoch}; resume with the same command plus --continue_train")
+                if world.is_main:
+                    print(f"stopped in epoch {epoch}; resume with the same command plus --continue_train")
                 return 130
             t_data = time.perf_counter()
         bar.close()
         visualizer.display_current_results(model.get_current_visuals(), epoch, save_html=True)
-        lr = model.update_learning_rate(progress["l1_sum"] / max(1, progress["samples_done"]))
+        # the plateau policy's metric, averaged over processes so that all keep the same learning rate
+        lr = model.update_learning_rate(distributed.mean(progress["l1_sum"] / max(1, progress["samples_done"])))
         progress.update(epoch=epoch + 1, samples_done=0, l1_sum=0.0)
         if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
             save("latest")
             save(str(epoch))
-        print(f"end of epoch {epoch}/{last_epoch}, learning rate {lr:.7f}", flush=True)
-    print(f"done: checkpoints and training samples in {model.save_dir}")
+        if world.is_main:
+            print(f"end of epoch {epoch}/{last_epoch}, learning rate {lr:.7f}", flush=True)
+    if world.is_main:
+        print(f"done: checkpoints and training samples in {model.save_dir}")
     return 0
+
+
+def use_gpus(opt, world: distributed.World) -> None:
+    """Under torchrun with CUDA, process k of a machine trains on its GPU k."""
+    if not opt.gpu_ids:
+        return
+    import torch
+
+    if world.local_rank >= torch.cuda.device_count():
+        raise UserError(f"process {world.local_rank} of this machine has no GPU (only {torch.cuda.device_count()}):"
+                        f" start at most that many with torchrun --nproc_per_node, or pass --gpu_ids -1 for CPUs")
+    opt.gpu_ids = [world.local_rank]
 
 
 def run(defaults: dict | None = None) -> None:

@@ -24,10 +24,14 @@ def find_dataset(name: str) -> type[BaseDataset]:
 
 
 class EpochSampler(Sampler):
-    """Yields (epoch, index): a permutation fixed by (seed, epoch), optionally starting part-way in."""
+    """Yields (epoch, index): a permutation fixed by (seed, epoch), optionally starting part-way in.
 
-    def __init__(self, n: int, shuffle: bool, seed: int):
-        self.n, self.shuffle, self.seed = n, shuffle, seed
+    Under torchrun it is also a DistributedSampler: every process draws the same permutation and takes every
+    `world`-th index from its `rank` on, padded by wrapping around so that all processes take as many steps.
+    """
+
+    def __init__(self, n: int, shuffle: bool, seed: int, rank: int = 0, world: int = 1):
+        self.n, self.shuffle, self.seed, self.rank, self.world = n, shuffle, seed, rank, world
         self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
@@ -40,20 +44,28 @@ class EpochSampler(Sampler):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         return torch.randperm(self.n, generator=g).tolist()
 
+    def indices(self) -> list[int]:
+        """This process's indices for the rest of the epoch."""
+        rest = self.order()[self.start:]
+        if self.world > 1 and rest:
+            rest += (rest * self.world)[: -len(rest) % self.world]
+            rest = rest[self.rank::self.world]
+        return rest
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter([(self.epoch, i) for i in self.order()[self.start:]])
+        return iter([(self.epoch, i) for i in self.indices()])
 
     def __len__(self) -> int:
-        return self.n - self.start
+        return -(-(self.n - self.start) // self.world)
 
 
 class DataPipeline:
     """A dataset with its sampler and loader; iterate for batches, `set_epoch` before each epoch."""
 
-    def __init__(self, opt: argparse.Namespace):
+    def __init__(self, opt: argparse.Namespace, rank: int = 0, world: int = 1):
         self.dataset = find_dataset(opt.dataset_mode)(opt)
         shuffle = opt.is_train and not opt.serial_batches
-        self.sampler = EpochSampler(len(self.dataset), shuffle, opt.seed)
+        self.sampler = EpochSampler(len(self.dataset), shuffle, opt.seed, rank, world)
         # the loader gets its own generator: creating an iterator must not draw from the global RNG (exact resume)
         self.loader = DataLoader(self.dataset, batch_size=opt.batch_size, sampler=self.sampler,
                                  num_workers=opt.num_threads, pin_memory=bool(opt.gpu_ids), drop_last=False,
@@ -86,9 +98,9 @@ def _ignore_sigint(worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def create_dataset(opt: argparse.Namespace) -> DataPipeline:
-    """Build the dataset named by opt.dataset_mode and its loader."""
-    return DataPipeline(opt)
+def create_dataset(opt: argparse.Namespace, rank: int = 0, world: int = 1) -> DataPipeline:
+    """Build the dataset named by opt.dataset_mode and its loader (this process's share under torchrun)."""
+    return DataPipeline(opt, rank, world)
 
 
 __all__ = ["DATASETS", "PREPROCESS_MODES", "BaseDataset", "DataPipeline", "EpochSampler", "create_dataset",

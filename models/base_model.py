@@ -62,6 +62,7 @@ class BaseModel:
         self.monitor_loss = "G_L1"  # the epoch mean of this loss drives --lr_policy plateau
         self.optimizers: list[torch.optim.Optimizer] = []
         self.schedulers: list = []
+        self.ddp: dict[str, nn.Module] = {}  # DistributedDataParallel wrappers of the trained nets (torchrun)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -80,6 +81,26 @@ class BaseModel:
     def nets(self) -> dict[str, nn.Module]:
         """The model's networks by name (G, D, ...)."""
         return {name: getattr(self, "net" + name) for name in self.model_names}
+
+    def distribute(self, sync_bn: bool = False) -> None:
+        """Wrap each network in DistributedDataParallel for training under torchrun.
+
+        self.net<X> stays the plain module (checkpoints, test passes, D inside G's loss); training passes that
+        must average gradients across processes go through parallel(name). With sync_bn, batch norm layers
+        use the statistics of the global batch.
+        """
+        from torch.nn.parallel import DistributedDataParallel
+
+        for name, net in self.nets().items():
+            if sync_bn:
+                net = nn.SyncBatchNorm.convert_sync_batchnorm(net)  # keeps the Parameter objects the optimizer holds
+                setattr(self, "net" + name, net)
+            devices = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp[name] = DistributedDataParallel(net, device_ids=devices)
+
+    def parallel(self, name: str) -> nn.Module:
+        """The network to run in a training pass: its DDP wrapper under torchrun, else the network itself."""
+        return self.ddp.get(name) or getattr(self, "net" + name)
 
     def setup(self) -> None:
         """Create the learning-rate schedulers (training) and print the networks' sizes."""

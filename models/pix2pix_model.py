@@ -9,6 +9,7 @@ The seed's variants are options of this one model (the preset classes only chang
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import torch
 from torch import nn
@@ -133,10 +134,11 @@ class Pix2PixModel(BaseModel):
                             f"--num_D / --n_layers_D")
 
     def forward(self) -> None:
+        netG = self.parallel("G")
         if self.weight_noise > 0:
-            self.fake_B = networks.forward_with_weight_noise(self.netG, self.real_A, self.weight_noise)
+            self.fake_B = networks.forward_with_weight_noise(netG, self.real_A, self.weight_noise)
         else:
-            self.fake_B = self.netG(self.real_A)
+            self.fake_B = netG(self.real_A)
 
     def is_stochastic(self) -> bool:
         """Whether two forward passes on the same input can differ (active dropout or weight noise)."""
@@ -147,13 +149,19 @@ class Pix2PixModel(BaseModel):
         """D learns to call (A, real B) real and (A, G(A)) fake; the fake is detached from G."""
         fake_AB = self.fake_pool.query(torch.cat((self.real_A, self.fake_B), 1)).detach()
         real_AB = torch.cat((self.real_A, self.real_B), 1)
-        self.loss_D_fake = self.criterionGAN(self.netD(fake_AB), False)
-        self.loss_D_real = self.criterionGAN(self.netD(real_AB), True)
-        self.loss_D = self.loss_D_fake + self.loss_D_real
-        if self.opt.lambda_gp > 0:
-            self.loss_D_GP = networks.gradient_penalty(self.netD, real_AB, fake_AB) * self.opt.lambda_gp
-            self.loss_D = self.loss_D + self.loss_D_GP
-        (self.loss_D * 0.5).backward()  # pix2pix halves D's loss (slower D); the penalty keeps its weight relative
+        netD = self.parallel("D")
+        # Two backward passes, fake then real: under torchrun, gradients accumulate locally in the first and are
+        # averaged across processes once, in the second (one DDP forward per backward).
+        with netD.no_sync() if netD is not self.netD else contextlib.nullcontext():
+            self.loss_D_fake = self.criterionGAN(netD(fake_AB), False)
+            first = self.loss_D_fake
+            if self.opt.lambda_gp > 0:  # the penalty's double backward goes through the plain module
+                self.loss_D_GP = networks.gradient_penalty(self.netD, real_AB, fake_AB) * self.opt.lambda_gp
+                first = first + self.loss_D_GP
+            (first * 0.5).backward()  # pix2pix halves D's loss (slower D); the penalty keeps its weight relative
+        self.loss_D_real = self.criterionGAN(netD(real_AB), True)
+        (self.loss_D_real * 0.5).backward()
+        self.loss_D = first + self.loss_D_real
 
     def backward_G(self) -> None:
         """G tries to fool D (when there is one) and to stay close to B (L1 and/or perceptual)."""

@@ -193,7 +193,8 @@ def parse_gpu_ids(text: str) -> list[int]:
         raise UserError(f"--gpu_ids {text}: GPU {missing[0]} does not exist "
                         f"(this machine has {torch.cuda.device_count()}); pick ids below that")
     if len(ids) > 1:
-        warn(f"--gpu_ids {text}: one process trains on one GPU, so only GPU {ids[0]} is used")
+        warn(f"--gpu_ids {text}: one process trains on one GPU, so only GPU {ids[0]} is used; for several, "
+             f"launch torchrun --nproc_per_node N train.py ...")
         ids = ids[:1]
     return ids
 

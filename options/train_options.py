@@ -8,7 +8,7 @@ from models.networks import GAN_MODES
 from util.errors import UserError
 
 from .base_options import BaseOptions
-from .types import nonnegative_float, nonnegative_int, positive_int
+from .types import nonnegative_float, nonnegative_int, positive_float, positive_int
 
 
 class TrainOptions(BaseOptions):
@@ -40,6 +40,12 @@ class TrainOptions(BaseOptions):
         g.add_argument("--epoch_count", type=positive_int, default=1,
                        help="first epoch number when starting from scratch (a resumed run continues by itself)")
         g.add_argument("--phase", default="train", help="dataset subfolder: train, val, test, ...")
+
+        g = parser.add_argument_group("several processes (launch with torchrun; --batch_size is per process)")
+        g.add_argument("--sync_bn", action="store_true",
+                       help="batch norm over the global batch (SyncBatchNorm; GPUs only) instead of each process's")
+        g.add_argument("--dist_timeout", type=positive_float, default=30,
+                       help="minutes a process waits for the others before the job fails instead of hanging")
 
         g = parser.add_argument_group("optimisation")
         g.add_argument("--n_epochs", type=nonnegative_int, default=100, help="epochs at the initial learning rate")

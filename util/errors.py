@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from typing import Callable, TypeVar
 
@@ -61,5 +62,6 @@ def main_guard(func: Callable[..., T]) -> Callable[..., T]:
 
 
 def warn(message: str) -> None:
-    """Print a one-line warning on stderr."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    """Print a one-line warning on stderr (once per torchrun job: processes other than rank 0 stay quiet)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"warning: {message}", file=sys.stderr, flush=True)

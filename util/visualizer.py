@@ -120,3 +120,16 @@ class Visualizer:
         with open(self.log_jsonl, "a") as f:
             f.write(json.dumps(record) + "\n")
         return line
+
+
+class SilentVisualizer:
+    """What processes other than rank 0 use under torchrun: the same calls, nothing written or shown."""
+
+    def display_current_results(self, *args, **kwargs) -> None:
+        pass
+
+    def plot_current_losses(self, *args, **kwargs) -> None:
+        pass
+
+    def print_current_losses(self, *args, **kwargs) -> str:
+        return ""
