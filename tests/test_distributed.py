@@ -135,3 +135,24 @@ def test_slurm_script_launches_torchrun(synth32, tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 processes" in proc.stdout and (tmp_path / "slurm" / "latest_checkpoint.pth").is_file()
+
+
+def test_ctrl_c_under_torchrun_saves_once_after_the_same_step(synth32, tmp_path):
+    """torchrun passes Ctrl-C to every process; they agree on the step to stop after and process 0 saves."""
+    import signal
+    import subprocess
+
+    log = tmp_path / "run" / "loss_log.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             "train.py", "--dataroot", str(synth32), "--checkpoints_dir", str(tmp_path), "--name",
+                             "run", *TINY, "--n_epochs", "200", "--n_epochs_decay", "0", "--print_freq", "2"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while not (log.exists() and log.read_text().count("\n") >= 3) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert out.count("saved ") == 1 and "stopped in epoch" in out, (out[-2000:], err[-2000:])
+    progress = torch.load(tmp_path / "run" / "latest_checkpoint.pth", weights_only=False)["progress"]
+    assert 0 < progress["total_iters"] < 200 * 8
