@@ -72,7 +72,7 @@ def _locked(path: Path) -> Iterator[None]:
     except ImportError:  # Windows: no lock, the atomic write still keeps the file whole
         yield
         return
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The seed's stochastic generator: dropout kept at test time (rate 0.5, and 0.95 as the seed tried), against
+# noise on the weights; K samples per test input give the diversity next to the quality.
+#   bash scripts/experiments/stochastic.sh [--samples K] [--weight_noise STD] [common options, see common.sh]
+source "$(dirname "$0")/common.sh"
+SAMPLES=4
+WEIGHT_NOISE=0.05
+SCRIPT_OPTIONS=(samples=SAMPLES weight_noise=WEIGHT_NOISE)
+parse_options "$@"
+setting dropout50 --test "--n_samples $SAMPLES" --model stochastic --dropout_rate 0.5
+setting dropout95 --test "--n_samples $SAMPLES" --model stochastic --dropout_rate 0.95
+setting weight_noise --test "--n_samples $SAMPLES" --model stochastic --dropout_rate 0 \
+    --weight_noise "$WEIGHT_NOISE" --weight_noise_in_training
+finish stochastic

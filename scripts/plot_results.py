@@ -1,0 +1,207 @@
+"""Draw an experiment's figures from evaluate.py's CSV table (and its test images).
+
+    python scripts/plot_results.py --table results/experiments/batch_size/metrics.csv --kind batch_size \\
+        --results_dir results/experiments/batch_size/results --out results/experiments/batch_size
+
+Kinds: batch_size (a distribution metric and IS, or KID when there is no IS, against the batch size, on two
+y-axes), bars (each metric per setting, with its standard deviation), stochastic (quality against diversity).
+With --results_dir it also draws a grid of the same test inputs across settings: real A, each fake B, real B.
+Metrics keep the names evaluate.py reported: fd_lite0 is never called FID.
+"""
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn  # noqa: E402
+
+KINDS = ("batch_size", "bars", "stochastic")
+DISTANCE = ("fid", "fd_lite0")  # the first one in the table is the figure's "FID-type" metric
+SECOND = ("isc", "kid", "kid_lite0")
+HIGHER_IS_BETTER = {"isc", "psnr", "ssim", "diversity_l1", "diversity_lite0"}
+BAR_METRICS = ("fid", "fd_lite0", "kid", "kid_lite0", "isc", "l1", "psnr", "ssim")
+
+
+def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
+    """The table's rows, in the order of `settings` when given."""
+    if not path.is_file():
+        raise UserError(f"--table {path} does not exist: run evaluate.py (or an experiment script) first")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise UserError(f"--table {path} has no rows: run evaluate.py first")
+    if settings:
+        by_name = {row["experiment"]: row for row in rows}
+        missing = [s for s in settings if s not in by_name]
+        if missing:
+            raise UserError(f"--settings {', '.join(missing)} not in {path} (it has {', '.join(by_name)})")
+        rows = [by_name[s] for s in settings]
+    return rows
+
+
+def first_metric(rows: list[dict[str, str]], names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if all(row.get(n) for row in rows)), None)
+
+
+def value(row: dict[str, str], name: str) -> float:
+    return float(row[name])
+
+
+def label(name: str) -> str:
+    return f"{name} ({'higher' if name in HIGHER_IS_BETTER else 'lower'} is better)"
+
+
+def sample_note(rows: list[dict[str, str]]) -> str:
+    sizes = sorted({row.get("n_images", "") for row in rows} - {""})
+    return f"n = {'/'.join(sizes)} test images" if sizes else ""
+
+
+def plot_batch_size(rows: list[dict[str, str]], title: str, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    distance, second = first_metric(rows, DISTANCE), first_metric(rows, SECOND)
+    if distance is None:
+        raise UserError(f"the table has no {' or '.join(DISTANCE)} column for every row: evaluate with them")
+    rows = sorted(rows, key=lambda r: int(r["batch_size"]))
+    sizes = [int(r["batch_size"]) for r in rows]
+    fig, left = plt.subplots(figsize=(6.4, 4.2))
+    left.plot(sizes, [value(r, distance) for r in rows], "o-", color="tab:blue")
+    left.set_xscale("log", base=2)
+    left.set_xticks(sizes, [str(s) for s in sizes])
+    left.set_xlabel("batch size (images per step)")
+    left.set_ylabel(label(distance), color="tab:blue")
+    if second:
+        right = left.twinx()
+        errors = [value(r, f"{second}_std") if r.get(f"{second}_std") else 0 for r in rows]
+        right.errorbar(sizes, [value(r, second) for r in rows], yerr=errors, fmt="s--", color="tab:red", capsize=3)
+        right.set_ylabel(label(second), color="tab:red")
+    left.set_title(f"{title}: {distance}{' and ' + second if second else ''} against batch size\n{sample_note(rows)}")
+    return save(fig, out)
+
+
+def plot_bars(rows: list[dict[str, str]], title: str, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in BAR_METRICS if all(row.get(m) for row in rows)]
+    if not metrics:
+        raise UserError(f"the table has none of {', '.join(BAR_METRICS)} for every row: evaluate with them")
+    names = [row["experiment"] for row in rows]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        errors = [value(r, f"{metric}_std") if r.get(f"{metric}_std") else 0 for r in rows]
+        ax.bar(names, [value(r, metric) for r in rows], yerr=errors, capsize=3, color="tab:blue")
+        ax.set_title(label(metric), fontsize=9)
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+    fig.suptitle(f"{title} ({sample_note(rows)}; error bars: std over images, or over subsets for KID)",
+                 fontsize=10)
+    return save(fig, out)
+
+
+def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    quality = first_metric(rows, DISTANCE)
+    panels = [(d, q) for d in ("diversity_lite0", "diversity_l1") for q in (quality, "ssim")
+              if q and all(row.get(d) and row.get(q) for row in rows)]
+    if not panels:
+        raise UserError("the table has no diversity metrics: run test.py --n_samples K and evaluate.py")
+    panels = panels[:2]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    for ax, (diversity, metric) in zip(axes[0], panels):
+        for row in rows:
+            x, y = value(row, diversity), value(row, metric)
+            ax.scatter(x, y, s=40)
+            ax.annotate(row["experiment"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        ax.set_xlabel(label(diversity))
+        ax.set_ylabel(label(metric))
+    k = sorted({row.get("n_samples", "") for row in rows} - {""})
+    fig.suptitle(f"{title}: quality against diversity ({sample_note(rows)}, {'/'.join(k)} samples each)",
+                 fontsize=10)
+    return save(fig, out)
+
+
+def _natural(text: str) -> tuple:
+    return tuple(int(p) if p.isdecimal() else p for p in re.split(r"(\d+)", text))
+
+
+def plot_examples(rows: list[dict[str, str]], results: Path, n: int, title: str, out: Path) -> Path:
+    """A grid: one row per test input; columns real A, each setting's (first) fake B, real B."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    folders = [results / row["experiment"] / row.get("run", "test_latest") / "images" for row in rows]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"{folder} does not exist: pass the --results_dir that test.py wrote to")
+    ids = sorted({p.name[: -len("_real_A.png")] for p in folders[0].glob("*_real_A.png")}, key=_natural)[:n]
+    if not ids:
+        raise UserError(f"no *_real_A.png in {folders[0]}: run test.py first")
+
+    def fake(folder: Path, image_id: str) -> Path:
+        single = folder / f"{image_id}_fake_B.png"
+        return single if single.exists() else folder / f"{image_id}_fake_B_1.png"
+
+    columns = [("real A", lambda i: folders[0] / f"{i}_real_A.png")]
+    columns += [(row["experiment"], lambda i, f=folder: fake(f, i)) for row, folder in zip(rows, folders)]
+    columns += [("real B", lambda i: folders[0] / f"{i}_real_B.png")]
+    fig, axes = plt.subplots(len(ids), len(columns), figsize=(1.6 * len(columns), 1.6 * len(ids) + 0.5),
+                             squeeze=False)
+    for r, image_id in enumerate(ids):
+        for c, (name, path_of) in enumerate(columns):
+            ax = axes[r][c]
+            with Image.open(path_of(image_id)) as img:
+                ax.imshow(img.convert("RGB"))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=8)
+    fig.suptitle(f"{title}: the same test inputs across settings", fontsize=10)
+    return save(fig, out)
+
+
+def save(fig, path: Path) -> Path:
+    from util.fileio import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog="plot_results.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    parser.add_argument("--table", type=Path, required=True, help="evaluate.py's CSV table")
+    parser.add_argument("--kind", choices=KINDS, required=True, help="which figure of scores")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    parser.add_argument("--settings", help="comma-separated experiment names, in this order (default: every row)")
+    parser.add_argument("--results_dir", type=Path, help="test.py's results folder: also draw the example grid")
+    parser.add_argument("--n_images", type=int, default=4, help="test inputs in the example grid")
+    parser.add_argument("--title", help="figure title (default: the --out folder's name)")
+    args = parser.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    rows = read_table(args.table, [s for s in (args.settings or "").split(",") if s])
+    title = args.title or args.out.resolve().name
+    draw = {"batch_size": plot_batch_size, "bars": plot_bars, "stochastic": plot_stochastic}[args.kind]
+    written = [draw(rows, title, args.out / f"{title}_scores.png")]
+    if args.results_dir:
+        written.append(plot_examples(rows, args.results_dir, args.n_images, title, args.out / f"{title}_examples.png"))
+    elif args.kind == "stochastic":
+        warn("no --results_dir: no example grid")
+    for path in written:
+        print(f"figure: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

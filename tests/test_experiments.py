@@ -1,0 +1,118 @@
+"""The seed's experiments as scripts (train, test, evaluate, plot), and plot_results.py on a hand-made table."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, TINY, one_line_error, run_cli
+from PIL import Image
+
+SCRIPTS = REPO / "scripts" / "experiments"
+sys.path.insert(0, str(REPO / "scripts"))
+# (script, its own options, the settings in table order, the option column that tells them apart)
+EXPERIMENTS = [
+    ("batch_size", ["--batch_sizes", "1,4"], ["batch1", "batch4"], ("batch_size", ["1", "4"])),
+    ("adversarial_losses", [], ["adv_og", "adv_ls", "adv_hinge", "adv_w"],
+     ("gan_mode", ["original", "ls", "hinge", "w"])),
+    ("discriminators", [], ["classic", "multiscale", "sesame", "no_D"],
+     ("netD", ["basic", "multiscale", "sesame", "none"])),
+    ("perceptual", ["--perceptual_net", "efficientnet_lite0"], ["l1", "perceptual"],
+     ("model", ["pix2pix", "perceptual"])),
+    ("stochastic", ["--samples", "3"], ["dropout50", "dropout95", "weight_noise"],
+     ("dropout_rate", ["0.5", "0.95", "0.0"])),
+]
+
+
+def run_script(name: str, *args) -> subprocess.CompletedProcess:
+    """`bash scripts/experiments/<name>.sh ARGS`, as a user runs it, with this interpreter as its python."""
+    return subprocess.run(["bash", str(SCRIPTS / f"{name}.sh"), *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=900, env={**os.environ, "PYTHON": sys.executable})
+
+
+def table(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, options, settings, column", EXPERIMENTS, ids=[e[0] for e in EXPERIMENTS])
+def test_experiment_script_trains_tests_evaluates_and_plots(synth32, tmp_path, name, options, settings, column):
+    out = tmp_path / name
+    size = ["--load_size", "48", "--crop_size", "48"] if name == "discriminators" else []  # multiscale D needs 47 px
+    proc = run_script(name, "--dataroot", synth32, "--epochs", "1", "--gpu_ids", "-1", "--out", out, *options,
+                      "--", *TINY, *size)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = table(out / "metrics.csv")
+    assert [r["experiment"] for r in rows] == settings
+    key, values = column
+    assert [r[key] for r in rows] == values
+    assert all(float(r["fd_lite0"]) > 0 and r["n_images"] == "4" and r["epochs_trained"] == "1" for r in rows)
+    if name == "stochastic":
+        assert all(float(r["diversity_lite0"]) > 0 and r["n_samples"] == "3" for r in rows)
+    for figure in ("scores", "examples"):
+        with Image.open(out / f"{name}_{figure}.png") as img:
+            assert img.width > 300 and img.height > 200
+
+
+def test_experiment_script_refuses_unknown_options_and_bad_epochs(tmp_path):
+    proc = run_script("batch_size", "--epochz", "3", "--out", tmp_path)
+    assert proc.returncode == 2 and "unknown option --epochz" in proc.stderr
+    proc = run_script("adversarial_losses", "--epochs", "two", "--out", tmp_path)
+    assert proc.returncode == 2 and "--epochs two" in proc.stderr
+
+
+HAND_MADE = """experiment,run,epoch,batch_size,gan_mode,fd_lite0,kid_lite0,kid_lite0_std,isc,isc_std,ssim,ssim_std,\
+psnr,diversity_l1,diversity_lite0,n_images,n_samples,date
+batch1,test_latest,latest,1,vanilla,120.5,0.10,0.01,2.1,0.2,0.30,0.05,13.1,0.05,0.020,106,4,2026-11-25T10:00:00
+batch4,test_latest,latest,4,vanilla,130.0,0.12,0.01,2.0,0.1,0.28,0.05,12.9,0.07,0.030,106,4,2026-11-25T10:00:00
+batch16,test_latest,latest,16,vanilla,150.2,0.15,0.02,1.9,0.1,0.25,0.04,12.5,0.10,0.050,106,4,2026-11-25T10:00:00
+"""
+
+
+@pytest.fixture
+def hand_made(tmp_path) -> Path:
+    path = tmp_path / "metrics.csv"
+    path.write_text(HAND_MADE)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["batch_size", "bars", "stochastic"])
+def test_plot_results_draws_each_kind_with_the_metric_names_as_reported(hand_made, tmp_path, kind, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import plot_results
+
+    figures = []
+    monkeypatch.setattr(plot_results, "save", lambda fig, path: figures.append(fig) or path)
+    assert plot_results.main(["--table", str(hand_made), "--kind", kind, "--out", str(tmp_path / "fig")]) == 0
+    (fig,) = figures
+    text = " ".join([fig._suptitle.get_text() if fig._suptitle else ""] + [
+        " ".join((ax.get_title(), ax.get_xlabel(), ax.get_ylabel())) for ax in fig.axes])
+    assert "FID" not in text and "n = 106 test images" in text
+    expected = {"batch_size": ["fd_lite0", "isc", "batch size"], "bars": ["fd_lite0", "kid_lite0", "ssim", "psnr"],
+                "stochastic": ["diversity_lite0", "fd_lite0"]}[kind]
+    assert all(word in text for word in expected), text
+
+
+def test_plot_results_writes_png_files(hand_made, tmp_path):
+    run_cli("scripts/plot_results.py", "--table", hand_made, "--kind", "batch_size", "--out", tmp_path / "figs",
+            "--title", "sweep", check=True)
+    with Image.open(tmp_path / "figs" / "sweep_scores.png") as img:
+        assert img.format == "PNG" and img.width > 300
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--table", "nowhere.csv", "--kind", "bars"], "--table nowhere.csv does not exist"),
+    (["--kind", "bars", "--settings", "batch1,batch99"], "--settings batch99 not in"),
+    (["--kind", "pie"], "invalid choice: 'pie'"),
+])
+def test_plot_results_errors_are_one_line(hand_made, tmp_path, args, expected):
+    if "--table" not in args:
+        args = ["--table", str(hand_made), *args]
+    line = one_line_error(run_cli("scripts/plot_results.py", *args, "--out", tmp_path))
+    assert expected in line
