@@ -24,17 +24,25 @@ from util.visualizer import SilentVisualizer, Visualizer
 
 
 class StopRequest:
-    """First Ctrl-C asks the loop to save and stop after the current step; a second one stops at once."""
+    """First Ctrl-C asks the loop to save and stop after the current step; a second one stops at once.
+
+    SIGTERM (a cluster's time limit or preemption, `scancel`) also asks for a save and stop; repeats of it are
+    ignored, since SLURM and torchrun may both deliver it.
+    """
 
     def __init__(self):
         self.requested = False
         signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
 
     def _handle(self, signum, frame):
         if self.requested:
-            raise KeyboardInterrupt
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
         self.requested = True
-        print("\nCtrl-C: saving a checkpoint after this step (press again to quit without saving)", flush=True)
+        what = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        print(f"\n{what}: saving a checkpoint after this step (Ctrl-C again quits without saving)", flush=True)
 
 
 def crossed(before: int, after: int, freq: int) -> bool:
@@ -59,6 +67,9 @@ def train(world: distributed.World, argv: list[str] | None, defaults: dict | Non
     if world.distributed:
         use_gpus(opt, world)
         distributed.init(world, bool(opt.gpu_ids), opt.dist_timeout)
+    if opt.sync_bn and opt.lambda_gp > 0 and opt.norm == "batch" and opt.netD != "sesame":
+        raise UserError("--sync_bn with a gradient penalty (--lambda_gp, wgangp) cannot work: SyncBatchNorm has no "
+                        "second derivative; use --norm instance, or leave out --sync_bn")
     if opt.sync_bn and not (world.distributed and opt.gpu_ids):
         raise UserError("--sync_bn needs several GPU processes (torchrun --nproc_per_node N train.py ... on CUDA): "
                         "leave it out on a CPU or a single process")

@@ -56,7 +56,7 @@ class EpochSampler(Sampler):
         return iter([(self.epoch, i) for i in self.indices()])
 
     def __len__(self) -> int:
-        return -(-(self.n - self.start) // self.world)
+        return max(0, -(-(self.n - self.start) // self.world))
 
 
 class DataPipeline:

@@ -202,6 +202,7 @@ def parse_gpu_ids(text: str) -> list[int]:
 def auto_num_workers(gpu_ids: list[int]) -> int:
     """Loader workers that do not starve the compute threads: none on small CPUs when training on the CPU."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = max(1, cpus // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))  # torchrun: the machine's share per process
     if not gpu_ids:
         return 0 if cpus <= 4 else min(4, cpus // 4)
     return max(0, min(4, cpus - 1))

@@ -67,6 +67,8 @@ def plot_batch_size(rows: list[dict[str, str]], title: str, out: Path) -> Path:
     distance, second = first_metric(rows, DISTANCE), first_metric(rows, SECOND)
     if distance is None:
         raise UserError(f"the table has no {' or '.join(DISTANCE)} column for every row: evaluate with them")
+    if not all(row.get("batch_size", "").isdecimal() for row in rows):
+        raise UserError("--kind batch_size needs the batch_size column in every row (results of train.py runs)")
     rows = sorted(rows, key=lambda r: int(r["batch_size"]))
     sizes = [int(r["batch_size"]) for r in rows]
     fig, left = plt.subplots(figsize=(6.4, 4.2))
@@ -79,7 +81,7 @@ def plot_batch_size(rows: list[dict[str, str]], title: str, out: Path) -> Path:
         right = left.twinx()
         errors = [value(r, f"{second}_std") if r.get(f"{second}_std") else 0 for r in rows]
         right.errorbar(sizes, [value(r, second) for r in rows], yerr=errors, fmt="s--", color="tab:red", capsize=3)
-        right.set_ylabel(label(second), color="tab:red")
+        right.set_ylabel(label(second) + " ± std", color="tab:red")
     left.set_title(f"{title}: {distance}{' and ' + second if second else ''} against batch size\n{sample_note(rows)}")
     return save(fig, out)
 
@@ -97,8 +99,8 @@ def plot_bars(rows: list[dict[str, str]], title: str, out: Path) -> Path:
         ax.bar(names, [value(r, metric) for r in rows], yerr=errors, capsize=3, color="tab:blue")
         ax.set_title(label(metric), fontsize=9)
         ax.tick_params(axis="x", rotation=45, labelsize=8)
-    fig.suptitle(f"{title} ({sample_note(rows)}; error bars: std over images, or over subsets for KID)",
-                 fontsize=10)
+    fig.suptitle(f"{title} ({sample_note(rows)}; error bars: std over images for pixel metrics, over random "
+                 f"subsets for KID, over splits for IS)", fontsize=10)
     return save(fig, out)
 
 

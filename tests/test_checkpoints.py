@@ -77,6 +77,23 @@ def test_ctrl_c_saves_and_continue_train_matches_an_uninterrupted_run(synth32, t
     assert_same_weights(final_weights(straight / "run"), final_weights(broken / "run"))
 
 
+def test_sigterm_saves_and_stops_like_ctrl_c(synth32, tmp_path):
+    """A cluster's time limit or scancel sends SIGTERM: the run saves `latest` and stops, ready to resume."""
+    log = tmp_path / "run" / "loss_log.jsonl"
+    proc = subprocess.Popen([sys.executable, "train.py", "--dataroot", str(synth32), *TINY, "--n_epochs", "100",
+                             "--n_epochs_decay", "0", "--print_freq", "2", "--name", "run", "--checkpoints_dir",
+                             str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (log.exists() and log.read_text().count("\n") >= 2) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)  # SLURM and torchrun may both deliver it: a repeat changes nothing
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "SIGTERM: saving a checkpoint" in out, (out[-2000:], err[-2000:])
+    progress = torch.load(tmp_path / "run" / "latest_checkpoint.pth", weights_only=False)["progress"]
+    assert 0 < progress["total_iters"] < 100 * 8
+
+
 def test_continue_train_with_another_architecture_is_refused(synth32, uninterrupted, tmp_path):
     ckpt = uninterrupted.parent
     line = one_line_error(run_cli("train.py", "--dataroot", synth32, *RUN, "--ngf", "16", "--name", "run",

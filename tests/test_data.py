@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from data import create_dataset
+from data import EpochSampler, create_dataset
 from data.aligned_dataset import AlignedDataset
 from data.single_dataset import SingleDataset
 from util.errors import UserError
@@ -166,3 +166,20 @@ def test_real_facades_load_as_label_to_photo_pairs(facades):
     def blue_over_red(x):
         return (x[2] - x[0]).mean().item()
     assert blue_over_red(item["A"]) > 0.8 and abs(blue_over_red(item["B"])) < 0.4
+
+
+def test_epoch_sampler_shards_like_distributed_sampler():
+    """Under torchrun each process takes every world-th index of one shared order, padded to equal lengths."""
+    for n, world, start in [(8, 2, 0), (7, 2, 0), (11, 3, 4), (1, 2, 0)]:
+        shards = []
+        for rank in range(world):
+            sampler = EpochSampler(n, shuffle=True, seed=3, rank=rank, world=world)
+            sampler.set_epoch(2, start)
+            shards.append([i for _, i in sampler])
+            assert len(sampler) == len(shards[-1])
+        assert len({len(s) for s in shards}) == 1  # the same number of steps everywhere
+        single = EpochSampler(n, shuffle=True, seed=3)
+        single.set_epoch(2)
+        order = single.order()[start:]
+        assert set(sum(shards, [])) == set(order)  # every remaining image once (a few twice, as padding)
+        assert [shards[r][0] for r in range(min(world, len(order)))] == order[:world]

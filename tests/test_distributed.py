@@ -66,7 +66,7 @@ def test_two_processes_of_batch_b_train_like_one_of_batch_2b(synth32, tmp_path):
 
 
 @pytest.mark.parametrize("variant", [
-    [],  # pix2pix defaults: batch norm, dropout, image pool
+    ["--pool_size", "4"],  # pix2pix's batch norm and dropout, and an image pool
     ["--gan_mode", "wgangp", "--netD", "multiscale", "--num_D", "2", "--lambda_feat", "10", "--crop_size", "64",
      "--load_size", "64"],  # gradient penalty, two-scale D, feature matching
     ["--model", "stochastic", "--weight_noise", "0.05", "--weight_noise_in_training"],  # noisy G weights
@@ -111,17 +111,20 @@ def test_a_failing_process_ends_the_job_with_its_error(synth32, tmp_path):
                for line in proc.stderr.splitlines())
 
 
-def test_sync_bn_needs_gpu_processes(synth32, tmp_path):
+def test_sync_bn_needs_gpu_processes_and_no_gradient_penalty(synth32, tmp_path):
     line = one_line_error(run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, *EPOCH,
                                   "--sync_bn"))
     assert "--sync_bn" in line and "torchrun" in line
+    line = one_line_error(run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, *EPOCH,
+                                  "--sync_bn", "--gan_mode", "wgangp"))
+    assert "second derivative" in line and "--norm instance" in line
 
 
 def test_slurm_script_launches_torchrun(synth32, tmp_path):
     """scripts/train_slurm.sbatch with stand-ins for srun and scontrol: one node, two processes."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "srun").write_text('#!/bin/sh\nexec "$@"\n')
+    (bin_dir / "srun").write_text('#!/bin/sh\nshift\nexec "$@"\n')  # drops --cpus-per-task
     (bin_dir / "scontrol").write_text("#!/bin/sh\necho localhost\n")
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
@@ -152,7 +155,10 @@ def test_ctrl_c_under_torchrun_saves_once_after_the_same_step(synth32, tmp_path)
     while not (log.exists() and log.read_text().count("\n") >= 3) and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
     assert out.count("saved ") == 1 and "stopped in epoch" in out, (out[-2000:], err[-2000:])
     progress = torch.load(tmp_path / "run" / "latest_checkpoint.pth", weights_only=False)["progress"]
     assert 0 < progress["total_iters"] < 200 * 8

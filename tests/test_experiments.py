@@ -58,11 +58,34 @@ def test_experiment_script_trains_tests_evaluates_and_plots(synth32, tmp_path, n
             assert img.width > 300 and img.height > 200
 
 
+def test_setting_flags_win_over_flags_after_the_double_dash(tmp_path):
+    """With a stand-in python that records its arguments: what each setting runs, with and without `--`."""
+    log = tmp_path / "calls.txt"
+    stub = tmp_path / "python"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(stub)}
+    for extra in ([], ["--", "--gan_mode", "hinge", "--netG", "unet_128"]):
+        log.unlink(missing_ok=True)
+        proc = subprocess.run(["bash", str(SCRIPTS / "adversarial_losses.sh"), "--epochs", "3", "--gpu_ids", "-1",
+                               "--dataroot", "data", "--out", "out", *extra], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        trains = [line.split() for line in log.read_text().splitlines() if line.startswith("train.py")]
+        assert [t[-1] for t in trains] == ["original", "ls", "hinge", "w"]  # each setting's --gan_mode is last
+        assert all(t[t.index("--dataroot") + 1] == str(tmp_path / "data") for t in trains)  # relative to the caller
+        assert all(t[t.index("--n_epochs") + 1] == "2" and t[t.index("--n_epochs_decay") + 1] == "1" for t in trains)
+        evaluates = [line for line in log.read_text().splitlines() if line.startswith("evaluate.py")]
+        assert len(evaluates) == 4 and all("--device cpu" in line for line in evaluates)
+
+
 def test_experiment_script_refuses_unknown_options_and_bad_epochs(tmp_path):
     proc = run_script("batch_size", "--epochz", "3", "--out", tmp_path)
     assert proc.returncode == 2 and "unknown option --epochz" in proc.stderr
     proc = run_script("adversarial_losses", "--epochs", "two", "--out", tmp_path)
     assert proc.returncode == 2 and "--epochs two" in proc.stderr
+    proc = run_script("perceptual", "--out", tmp_path, "--dataroot")
+    assert proc.returncode == 2 and "--dataroot needs a value" in proc.stderr
 
 
 HAND_MADE = """experiment,run,epoch,batch_size,gan_mode,fd_lite0,kid_lite0,kid_lite0_std,isc,isc_std,ssim,ssim_std,\

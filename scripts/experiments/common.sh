@@ -9,6 +9,7 @@
 #   --num_test N     test images to translate and score (default: all)
 #   -- FLAGS...      more train.py flags for every setting, e.g. -- --netG unet_128 --load_size 143 --crop_size 128
 set -euo pipefail
+CALLER_DIR=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 PYTHON=${PYTHON:-python}
 DATAROOT=./datasets/facades
@@ -19,36 +20,45 @@ OUT=""
 EXTRA=()
 SCRIPT_OPTIONS=()  # options an experiment script declares for itself (name=variable), parsed below
 
+fail() {
+    echo "$(basename "$0"): error: $*" >&2
+    exit 2
+}
+
+# a path given relative to where the script was called from
+absolute() {
+    case "$1" in /*) echo "$1" ;; *) echo "$CALLER_DIR/$1" ;; esac
+}
+
 parse_options() {
     while [ $# -gt 0 ]; do
+        if [ "$1" != "--" ] && [ $# -lt 2 ]; then
+            fail "$1 needs a value (see the header of scripts/experiments/common.sh)"
+        fi
         case "$1" in
-            --dataroot) DATAROOT=$2; shift 2 ;;
+            --dataroot) DATAROOT=$(absolute "$2"); shift 2 ;;
             --epochs) EPOCHS=$2; shift 2 ;;
             --gpu_ids) GPU_IDS=$2; shift 2 ;;
-            --out) OUT=$2; shift 2 ;;
+            --out) OUT=$(absolute "$2"); shift 2 ;;
             --num_test) NUM_TEST=$2; shift 2 ;;
             --) shift; EXTRA=("$@"); break ;;
             *)
                 local found=""
-                for pair in "${SCRIPT_OPTIONS[@]}"; do
-                    if [ "$1" = "--${pair%%=*}" ] && [ $# -ge 2 ]; then
+                for pair in ${SCRIPT_OPTIONS[@]+"${SCRIPT_OPTIONS[@]}"}; do
+                    if [ "$1" = "--${pair%%=*}" ]; then
                         printf -v "${pair#*=}" '%s' "$2"
                         found=1
                     fi
                 done
-                if [ -z "$found" ]; then
-                    echo "$(basename "$0"): error: unknown option $1 (see the header of scripts/experiments/common.sh)" >&2
-                    exit 2
-                fi
+                [ -n "$found" ] || fail "unknown option $1 (see the header of scripts/experiments/common.sh)"
                 shift 2 ;;
         esac
     done
-    if ! [[ "$EPOCHS" =~ ^[1-9][0-9]*$ ]]; then
-        echo "$(basename "$0"): error: --epochs $EPOCHS is not a positive whole number" >&2
-        exit 2
-    fi
+    [[ "$EPOCHS" =~ ^[1-9][0-9]*$ ]] || fail "--epochs $EPOCHS is not a positive whole number"
     EXPERIMENT=$(basename "$0" .sh)
     OUT=${OUT:-results/experiments/$EXPERIMENT}
+    DEVICE=auto
+    if [ "$GPU_IDS" = "-1" ]; then DEVICE=cpu; fi
     TABLE=$OUT/metrics.csv
     N_EPOCHS=$(( (EPOCHS + 1) / 2 ))
     N_DECAY=$(( EPOCHS - N_EPOCHS ))
@@ -71,16 +81,18 @@ setting() {
     done
     local start=$SECONDS
     echo "== $name: $script $*"
-    # shellcheck disable=SC2086  # test and evaluate flags are word lists
+    # the setting's own flags come last, so that flags after -- cannot change what the experiment varies
     "$PYTHON" "$script" --dataroot "$DATAROOT" --name "$name" --direction BtoA --gpu_ids "$GPU_IDS" \
         --checkpoints_dir "$OUT/checkpoints" --n_epochs "$N_EPOCHS" --n_epochs_decay "$N_DECAY" \
-        --display_id 0 "$@" "${EXTRA[@]}" > "$OUT/$name.train.log"
-    # shellcheck disable=SC2086
+        --display_id 0 ${EXTRA[@]+"${EXTRA[@]}"} "$@" > "$OUT/$name.train.log"
+    rm -rf "$OUT/results/$name/test_latest"  # no images of an earlier run in the folder evaluate.py scores
+    # shellcheck disable=SC2086  # test and evaluate flags are word lists
     "$PYTHON" test.py --dataroot "$DATAROOT" --name "$name" --gpu_ids "$GPU_IDS" \
         --checkpoints_dir "$OUT/checkpoints" --results_dir "$OUT/results" --num_test "$NUM_TEST" $test_flags \
         > "$OUT/$name.test.log"
     # shellcheck disable=SC2086
-    "$PYTHON" evaluate.py --results_dir "$OUT/results/$name/test_latest" --table "$TABLE" $evaluate_flags
+    "$PYTHON" evaluate.py --results_dir "$OUT/results/$name/test_latest" --table "$TABLE" --device "$DEVICE" \
+        $evaluate_flags
     echo "== $name: $(( SECONDS - start )) s"
     SETTINGS+=("$name")
 }
