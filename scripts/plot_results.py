@@ -3,6 +3,7 @@
     python scripts/plot_results.py --table results/experiments/batch_size/metrics.csv --kind batch_size \\
         --results_dir results/experiments/batch_size/results --out results/experiments/batch_size
 
+It also writes <title>_table.md, the scores as a Markdown table.
 Kinds: batch_size (a distribution metric and IS, or KID when there is no IS, against the batch size, on two
 y-axes), bars (each metric per setting, with its standard deviation), stochastic (quality against diversity).
 With --results_dir it also draws a grid of the same test inputs across settings: real A, each fake B, real B.
@@ -19,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn  # noqa: E402
+from util.fileio import atomic_write_text  # noqa: E402
 
 KINDS = ("batch_size", "bars", "stochastic")
 DISTANCE = ("fid", "fd_lite0")  # the first one in the table is the figure's "FID-type" metric
@@ -127,6 +129,18 @@ def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
     return save(fig, out)
 
 
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    """The table's scores as Markdown (mean ± std where there is one), for a README or slides."""
+    metrics = [m for m in (*BAR_METRICS, "diversity_l1", "diversity_lite0") if all(row.get(m) for row in rows)]
+    lines = ["| setting | " + " | ".join(metrics) + " | images |", "|---" * (len(metrics) + 2) + "|"]
+    for row in rows:
+        cells = [f"{value(row, m):.4g}" + (f" ± {value(row, m + '_std'):.2g}" if row.get(m + "_std") else "")
+                 for m in metrics]
+        size = row.get("n_images", "") + (f" x {row['n_samples']}" if row.get("n_samples", "1") != "1" else "")
+        lines.append(f"| {row['experiment']} | " + " | ".join(cells) + f" | {size} |")
+    return "\n".join(lines) + "\n"
+
+
 def _natural(text: str) -> tuple:
     return tuple(int(p) if p.isdecimal() else p for p in re.split(r"(\d+)", text))
 
@@ -196,12 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     title = args.title or args.out.resolve().name
     draw = {"batch_size": plot_batch_size, "bars": plot_bars, "stochastic": plot_stochastic}[args.kind]
     written = [draw(rows, title, args.out / f"{title}_scores.png")]
+    written.append(args.out / f"{title}_table.md")
+    atomic_write_text(written[-1], markdown_table(rows))
     if args.results_dir:
         written.append(plot_examples(rows, args.results_dir, args.n_images, title, args.out / f"{title}_examples.png"))
     elif args.kind == "stochastic":
         warn("no --results_dir: no example grid")
     for path in written:
-        print(f"figure: {path}")
+        print(f"written: {path}")
     return 0
 
 

@@ -127,6 +127,9 @@ def test_plot_results_writes_png_files(hand_made, tmp_path):
             "--title", "sweep", check=True)
     with Image.open(tmp_path / "figs" / "sweep_scores.png") as img:
         assert img.format == "PNG" and img.width > 300
+    markdown = (tmp_path / "figs" / "sweep_table.md").read_text().splitlines()
+    assert markdown[0].startswith("| setting | fd_lite0 | kid_lite0 | isc | psnr | ssim |")
+    assert markdown[2].startswith("| batch1 | 120.5 | 0.1 ± 0.01 | 2.1 ± 0.2 | 13.1 | 0.3 ± 0.05 |")
 
 
 @pytest.mark.parametrize("args, expected", [
