@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from data import create_dataset
 from models import create_model
+from models.acceleration import describe_speed
 from models.checkpoint import checkpoint_label, seed_everything
 from options.train_options import TrainOptions
 from util import distributed
@@ -96,7 +97,8 @@ def train(world: distributed.World, argv: list[str] | None, defaults: dict | Non
     if world.is_main:
         where = f"{world.size} processes, global batch {opt.batch_size * world.size}, {model.device.type}" \
             if world.distributed else str(model.device)
-        print(f"training on {len(data)} images in batches of {opt.batch_size} ({where})", flush=True)
+        print(f"training on {len(data)} images in batches of {opt.batch_size} ({where}; {describe_speed(opt)})",
+              flush=True)
 
     def save(label: str) -> None:
         if world.is_main:

@@ -12,6 +12,7 @@ from util.errors import UserError
 
 from .aligned_dataset import AlignedDataset
 from .base_dataset import BaseDataset
+from .image_cache import ImageCache, should_cache
 from .single_dataset import SingleDataset
 from .transforms import PREPROCESS_MODES
 
@@ -64,8 +65,17 @@ class DataPipeline:
 
     def __init__(self, opt: argparse.Namespace, rank: int = 0, world: int = 1):
         self.dataset = find_dataset(opt.dataset_mode)(opt)
+        self.batch_size = opt.batch_size
         shuffle = opt.is_train and not opt.serial_batches
         self.sampler = EpochSampler(len(self.dataset), shuffle, opt.seed, rank, world)
+        self.cache: ImageCache | None = None
+        device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
+        if opt.is_train and hasattr(opt, "cache_dataset"):
+            cached = should_cache(opt.cache_dataset, self.dataset, device)
+            opt.cache_dataset = "on" if cached else "off"  # what the run did, in opt.txt and the checkpoint
+            if cached:
+                self.cache = ImageCache(self.dataset, device, verbose=rank == 0)
+                return
         # the loader gets its own generator: creating an iterator must not draw from the global RNG (exact resume)
         self.loader = DataLoader(self.dataset, batch_size=opt.batch_size, sampler=self.sampler,
                                  num_workers=opt.num_threads, pin_memory=bool(opt.gpu_ids), drop_last=False,
@@ -80,6 +90,8 @@ class DataPipeline:
         return len(self.dataset)
 
     def __iter__(self):
+        if self.cache is not None:
+            return self.cache.batches(iter(self.sampler), self.batch_size)
         return iter(self.loader)
 
 

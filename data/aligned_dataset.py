@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from PIL import Image
+
 from util.errors import UserError
 
 from .base_dataset import BaseDataset
@@ -31,8 +33,8 @@ class AlignedDataset(BaseDataset):
 
     def _check_layout(self) -> None:
         free_aspect = self.opt.preprocess.startswith("scale_width") or self.opt.preprocess == "none"
-        for path in self.AB_paths:
-            w, h = image_size(path)
+        self.sizes = [image_size(path) for path in self.AB_paths]  # (width, height) of each A|B file
+        for path, (w, h) in zip(self.AB_paths, self.sizes):
             if w % 2 or (not free_aspect and w != 2 * h):
                 raise UserError(
                     f"{path} is {w}x{h}, but aligned images hold A and B side by side (width = 2 x height): "
@@ -42,13 +44,17 @@ class AlignedDataset(BaseDataset):
     def __len__(self) -> int:
         return len(self.AB_paths)
 
+    def load_pair(self, index: int) -> tuple[Image.Image, Image.Image]:
+        """Decode file `index` into its (A, B) halves, in the order --direction gives."""
+        AB = load_rgb(self.AB_paths[index])
+        w, h = AB.size
+        left, right = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
+        return (left, right) if self.opt.direction == "AtoB" else (right, left)
+
     def __getitem__(self, key):
         index, rng = self.sample_rng(key)
         path = self.AB_paths[index]
-        AB = load_rgb(path)
-        w, h = AB.size
-        left, right = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
-        src, dst = (left, right) if self.opt.direction == "AtoB" else (right, left)
+        src, dst = self.load_pair(index)
         params = get_params(self.opt, src.size, rng)
         return {"A": apply(src, params, self.opt, self.opt.input_nc),
                 "B": apply(dst, params, self.opt, self.opt.output_nc),

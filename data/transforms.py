@@ -1,4 +1,9 @@
-"""Preprocessing shared by A and B: one set of random crop/flip parameters applied to both."""
+"""Preprocessing shared by A and B: one set of random crop/flip parameters applied to both.
+
+`apply` works on a decoded PIL image (the plain loader); `apply_to_tensor` does the same on uint8 tensors already
+in memory (--cache_dataset), giving the same pixels: the resize is torchvision's PIL-compatible antialiased bicubic
+(at most 1 grey level apart from PIL's, on a fraction of a percent of the pixels), crop and flip are exact.
+"""
 from __future__ import annotations
 
 import random
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 import torchvision.transforms.functional as TF
+import torchvision.transforms.v2.functional as TF2
 from PIL import Image
 
 PREPROCESS_MODES = ["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"]
@@ -54,3 +60,26 @@ def apply(img: Image.Image, params: Params, opt: Namespace, channels: int) -> to
         img = TF.hflip(img)
     tensor = TF.to_tensor(img)
     return tensor * 2.0 - 1.0
+
+
+def to_uint8_tensor(img: Image.Image, channels: int) -> torch.Tensor:
+    """A decoded image as a CxHxW uint8 tensor with `channels` channels (gray converted as PIL does)."""
+    if channels == 1:
+        img = img.convert("L")
+    return TF2.pil_to_tensor(img)
+
+
+def apply_to_tensor(images: torch.Tensor, params: list[Params], opt: Namespace) -> torch.Tensor:
+    """`apply` for a batch of same-sized uint8 images (BxCxHxW, any device): resize, crop, flip, map to [-1, 1]."""
+    size = params[0].size
+    if images.shape[-1] != size[0] or images.shape[-2] != size[1]:
+        images = TF2.resize(images, [size[1], size[0]], interpolation=TF2.InterpolationMode.BICUBIC, antialias=True)
+    out = []
+    for img, p in zip(images, params):
+        if p.crop is not None:
+            x, y = p.crop
+            img = img[:, y:y + opt.crop_size, x:x + opt.crop_size]
+        if p.flip:
+            img = img.flip(-1)
+        out.append(img)
+    return torch.stack(out).float().div_(255).mul_(2.0).sub_(1.0)

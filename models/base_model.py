@@ -1,7 +1,9 @@
-"""What every model shares: device placement, learning-rate schedules, saving and loading full checkpoints."""
+"""What every model shares: device placement, the fast path (mixed precision, channels-last, torch.compile),
+learning-rate schedules, saving and loading full checkpoints."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from util.errors import UserError
 from util.fileio import atomic_torch_save, atomic_write_text
 from util.util import options_to_dict
 
+from . import acceleration
 from .checkpoint import CHECKPOINT_FORMAT, read_checkpoint, rng_state, set_rng_state
 from .networks import count_parameters, receptive_fields
 
@@ -63,6 +66,11 @@ class BaseModel:
         self.optimizers: list[torch.optim.Optimizer] = []
         self.schedulers: list = []
         self.ddp: dict[str, nn.Module] = {}  # DistributedDataParallel wrappers of the trained nets (torchrun)
+        self.runners: dict[str, nn.Module] = {}  # torch.compile'd nets (--compile)
+        self.amp = getattr(opt, "amp", "off")
+        self.memory_format = acceleration.memory_format(getattr(opt, "channels_last", "off"))
+        # fp16 needs its gradients scaled up against underflow; bf16 has fp32's range and needs no scaler
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -95,18 +103,44 @@ class BaseModel:
             if sync_bn:
                 net = nn.SyncBatchNorm.convert_sync_batchnorm(net)  # keeps the Parameter objects the optimizer holds
                 setattr(self, "net" + name, net)
+        self._make_runners()
+        for name in self.nets():
             devices = [self.device.index] if self.device.type == "cuda" else None
-            self.ddp[name] = DistributedDataParallel(net, device_ids=devices)
+            self.ddp[name] = DistributedDataParallel(self.runner(name), device_ids=devices)
+
+    def runner(self, name: str) -> nn.Module:
+        """The network to run a forward pass with: compiled with --compile, else the network itself."""
+        return self.runners.get(name) or getattr(self, "net" + name)
 
     def parallel(self, name: str) -> nn.Module:
-        """The network to run in a training pass: its DDP wrapper under torchrun, else the network itself."""
-        return self.ddp.get(name) or getattr(self, "net" + name)
+        """The network to run in a training pass: its DDP wrapper under torchrun, else runner(name)."""
+        return self.ddp.get(name) or self.runner(name)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision for forward passes (--amp); losses take the outputs back in float32."""
+        return acceleration.autocast(self.device, self.amp)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """loss.backward(), scaled against fp16 underflow when --amp fp16."""
+        self.scaler.scale(loss).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        """optimizer.step(); with --amp fp16 gradients are unscaled first and a step with inf/NaN is skipped."""
+        self.scaler.step(optimizer)
 
     def setup(self) -> None:
-        """Create the learning-rate schedulers (training) and print the networks' sizes."""
+        """Put the networks in the fast path's layout, compile them (--compile), create the learning-rate
+        schedulers (training) and print the networks' sizes."""
+        for net in self.nets().values():
+            net.to(memory_format=self.memory_format)
+        self._make_runners()
         if self.is_train:
             self.schedulers = [get_scheduler(o, self.opt) for o in self.optimizers]
         self.print_networks(self.opt.verbose)
+
+    def _make_runners(self) -> None:
+        if getattr(self.opt, "compile", "off") == "on":
+            self.runners = {name: acceleration.CompiledOrEager(net, name) for name, net in self.nets().items()}
 
     def train(self) -> None:
         for net in self.nets().values():
@@ -198,6 +232,7 @@ class BaseModel:
             "nets": {name: _cpu_state(net) for name, net in self.nets().items()},
             "optimizers": [o.state_dict() for o in self.optimizers],
             "schedulers": [s.state_dict() for s in self.schedulers],
+            "scaler": self.scaler.state_dict(),
             "progress": dict(progress),
             "rng": rng_state(self.opt.gpu_ids),
             "extra": self.extra_state(),
@@ -235,6 +270,9 @@ class BaseModel:
         if not nets_only:
             for opt_, sd in zip(self.optimizers, state["optimizers"]):
                 opt_.load_state_dict(sd)
+                _match_layouts(opt_)
+            if self.scaler.is_enabled() and state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
             for sched, sd in zip(self.schedulers, state["schedulers"]):
                 sched.load_state_dict(sd)
             set_rng_state(state["rng"], self.opt.gpu_ids)
@@ -274,8 +312,19 @@ def _scalar(value: torch.Tensor | float) -> float:
 
 
 def _cpu_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights in the plain NCHW layout, whatever --channels_last the run used."""
     net = getattr(net, "module", net)
-    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    return {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer state (Adam's moments) the memory layout of its parameter: a checkpoint may come
+    from a run with another --channels_last, and the fused update wants both alike."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                    optimizer.state[param][key] = torch.empty_like(param).copy_(value)
 
 
 def _existing(folder: Path) -> str:

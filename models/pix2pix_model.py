@@ -19,7 +19,9 @@ from util.errors import UserError, warn
 from util.image_pool import ImagePool
 
 from . import networks
+from .acceleration import adam, to_float
 from .base_model import BaseModel
+from .networks.losses import Prediction
 
 
 class Pix2PixModel(BaseModel):
@@ -73,11 +75,12 @@ class Pix2PixModel(BaseModel):
                             "reconstruction loss, --lambda_L1 > 0 or --lambda_perceptual > 0")
         self.monitor_loss = "G_L1" if opt.lambda_L1 > 0 else self.loss_names[-1]
         betas = (opt.beta1, 0.999)
-        self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=betas)
+        self.optimizer_G = adam(self.netG.parameters(), lr=opt.lr, betas=betas)
         self.optimizers = [self.optimizer_G]
         self.criterionL1 = nn.L1Loss()
         if opt.lambda_perceptual > 0:
-            self.criterionPerceptual = networks.define_perceptual_loss(opt).to(self.device)
+            self.criterionPerceptual = networks.define_perceptual_loss(opt).to(self.device,
+                                                                                memory_format=self.memory_format)
             frozen = networks.count_parameters(self.criterionPerceptual)
             print(f"[perceptual loss] {opt.perceptual_net}: {frozen / 1e6:.3f} M frozen parameters")
         if opt.vgg_weights and not (opt.lambda_perceptual > 0 and opt.perceptual_net == "vgg19"):
@@ -89,7 +92,7 @@ class Pix2PixModel(BaseModel):
             self.min_D_side = networks.min_input_side(self.netD)
             self.criterionGAN = networks.GANLoss(opt.gan_mode)
             self.fake_pool = ImagePool(opt.pool_size)
-            self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr, betas=betas)
+            self.optimizer_D = adam(self.netD.parameters(), lr=opt.lr, betas=betas)
             self.optimizers.append(self.optimizer_D)
             if opt.lambda_gp > 0 and opt.norm == "batch" and opt.batch_size > 1 and opt.netD != "sesame":
                 warn("--lambda_gp with batch norm in D mixes the samples of a batch, which the gradient penalty "
@@ -114,9 +117,9 @@ class Pix2PixModel(BaseModel):
 
     def set_input(self, batch: dict) -> None:
         """Take a batch from the data loader: A is the input, B the target (direction is applied there)."""
-        self.real_A = batch["A"].to(self.device, non_blocking=True)
+        self.real_A = batch["A"].to(self.device, non_blocking=True, memory_format=self.memory_format)
         if "B" in batch:
-            self.real_B = batch["B"].to(self.device, non_blocking=True)
+            self.real_B = batch["B"].to(self.device, non_blocking=True, memory_format=self.memory_format)
         self.image_paths = batch["A_paths"]
         self._check_size(self.real_A)
 
@@ -134,16 +137,30 @@ class Pix2PixModel(BaseModel):
                             f"--num_D / --n_layers_D")
 
     def forward(self) -> None:
-        netG = self.parallel("G")
-        if self.weight_noise > 0:
-            self.fake_B = networks.forward_with_weight_noise(netG, self.real_A, self.weight_noise)
-        else:
-            self.fake_B = netG(self.real_A)
+        with self.autocast():
+            if self.weight_noise > 0:  # swaps G's weights per call, which a compiled graph cannot follow
+                netG = self.ddp.get("G") or self.netG
+                fake_B = networks.forward_with_weight_noise(netG, self.real_A, self.weight_noise)
+            else:
+                fake_B = self.parallel("G")(self.real_A)
+        self.fake_B = fake_B.float()
+
+    def discriminate(self, AB: torch.Tensor, net: nn.Module | None = None, **kwargs) -> Prediction:
+        """D's judgement of stacked (A, B) images, computed under --amp and returned in float32."""
+        with self.autocast():
+            return to_float((net or self.runner("D"))(AB, **kwargs))
 
     def is_stochastic(self) -> bool:
         """Whether two forward passes on the same input can differ (active dropout or weight noise)."""
         dropout = any(isinstance(m, nn.Dropout) and m.training and m.p > 0 for m in self.netG.modules())
         return dropout or self.weight_noise > 0
+
+    def penalty_critic(self, AB: torch.Tensor) -> Prediction:
+        """D for the gradient penalty's double backward: the plain module (neither DDP nor compiled), in fp32
+        under --amp fp16, whose input gradients overflow half precision at the gradient scaler's scales."""
+        if self.amp == "fp16":
+            return self.netD(AB)
+        return self.discriminate(AB, self.netD)
 
     def backward_D(self) -> None:
         """D learns to call (A, real B) real and (A, G(A)) fake; the fake is detached from G."""
@@ -152,15 +169,15 @@ class Pix2PixModel(BaseModel):
         netD = self.parallel("D")
         # Two backward passes, fake then real: under torchrun, gradients accumulate locally in the first and are
         # averaged across processes once, in the second (one DDP forward per backward).
-        with netD.no_sync() if netD is not self.netD else contextlib.nullcontext():
-            self.loss_D_fake = self.criterionGAN(netD(fake_AB), False)
+        with netD.no_sync() if netD in self.ddp.values() else contextlib.nullcontext():
+            self.loss_D_fake = self.criterionGAN(self.discriminate(fake_AB, netD), False)
             first = self.loss_D_fake
-            if self.opt.lambda_gp > 0:  # the penalty's double backward goes through the plain module
-                self.loss_D_GP = networks.gradient_penalty(self.netD, real_AB, fake_AB) * self.opt.lambda_gp
+            if self.opt.lambda_gp > 0:
+                self.loss_D_GP = networks.gradient_penalty(self.penalty_critic, real_AB, fake_AB) * self.opt.lambda_gp
                 first = first + self.loss_D_GP
-            (first * 0.5).backward()  # pix2pix halves D's loss (slower D); the penalty keeps its weight relative
-        self.loss_D_real = self.criterionGAN(netD(real_AB), True)
-        (self.loss_D_real * 0.5).backward()
+            self.backward(first * 0.5)  # pix2pix halves D's loss (slower D); the penalty keeps its weight relative
+        self.loss_D_real = self.criterionGAN(self.discriminate(real_AB, netD), True)
+        self.backward(self.loss_D_real * 0.5)
         self.loss_D = first + self.loss_D_real
 
     def backward_G(self) -> None:
@@ -168,21 +185,23 @@ class Pix2PixModel(BaseModel):
         opt = self.opt
         self.loss_G = torch.zeros((), device=self.device)
         if self.use_D:
-            prediction = self.netD(torch.cat((self.real_A, self.fake_B), 1), features=self.use_feat)
+            prediction = self.discriminate(torch.cat((self.real_A, self.fake_B), 1), features=self.use_feat)
             self.loss_G_GAN = self.criterionGAN(prediction, True, for_discriminator=False) * opt.lambda_GAN
             self.loss_G = self.loss_G + self.loss_G_GAN
         if self.use_feat:
             with torch.no_grad():
-                real = self.netD(torch.cat((self.real_A, self.real_B), 1), features=True)
+                real = self.discriminate(torch.cat((self.real_A, self.real_B), 1), features=True)
             self.loss_G_feat = networks.feature_matching_loss(prediction, real) * opt.lambda_feat
             self.loss_G = self.loss_G + self.loss_G_feat
         if opt.lambda_L1 > 0:
             self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * opt.lambda_L1
             self.loss_G = self.loss_G + self.loss_G_L1
         if opt.lambda_perceptual > 0:
-            self.loss_G_perceptual = self.criterionPerceptual(self.fake_B, self.real_B) * opt.lambda_perceptual
+            with self.autocast():
+                perceptual = self.criterionPerceptual(self.fake_B, self.real_B)
+            self.loss_G_perceptual = perceptual * opt.lambda_perceptual
             self.loss_G = self.loss_G + self.loss_G_perceptual
-        self.loss_G.backward()
+        self.backward(self.loss_G)
 
     def optimize_parameters(self) -> None:
         """One training step: update D (if any), then G."""
@@ -191,8 +210,9 @@ class Pix2PixModel(BaseModel):
             self.set_requires_grad(self.netD, True)
             self.optimizer_D.zero_grad(set_to_none=True)
             self.backward_D()
-            self.optimizer_D.step()
+            self.step(self.optimizer_D)
             self.set_requires_grad(self.netD, False)
         self.optimizer_G.zero_grad(set_to_none=True)
         self.backward_G()
-        self.optimizer_G.step()
+        self.step(self.optimizer_G)
+        self.scaler.update()

@@ -10,7 +10,7 @@ from typing import Any
 
 import data
 import models
-from models import networks
+from models import acceleration, networks
 from util.errors import ArgumentParser, HelpFormatter, UserError, warn
 from util.fileio import atomic_write_text
 from util.util import options_to_dict
@@ -83,6 +83,21 @@ class BaseOptions:
                        help="scaling and cropping of images at load time")
         g.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
 
+        g = parser.add_argument_group("speed (auto: the fastest safe choice for the device, see README 'Speed')")
+        g.add_argument("--amp", nargs="?", const="on", default="auto", choices=acceleration.AMP_MODES,
+                       help="mixed precision: bf16 autocast, or fp16 with a gradient scaler (GPUs without bf16); "
+                            "the flag alone picks the dtype; auto: on for GPUs and for CPUs with native bf16")
+        g.add_argument("--channels_last", nargs="?", const="on", default="auto", choices=acceleration.SWITCHES,
+                       help="keep images and weights in the NHWC layout; auto: on together with --amp")
+        g.add_argument("--compile", nargs="?", const="on", default="auto", choices=acceleration.SWITCHES,
+                       help="torch.compile the networks (the first steps compile for a while; falls back to eager "
+                            "with a warning where compiling fails); auto: off")
+        if self.is_train:
+            g.add_argument("--cache_dataset", nargs="?", const="on", default="auto", choices=acceleration.SWITCHES,
+                           help="decode the training images once into memory (uint8; on the GPU when training "
+                                "there) and crop, flip and normalise them with tensor operations; auto: on when "
+                                "they fit in a quarter of the free memory, at most 4 GiB")
+
         g = parser.add_argument_group("display")
         g.add_argument("--display_winsize", type=positive_int, default=256, help="display size in visdom and HTML")
         g.add_argument("--epoch", default="latest", help="which checkpoint to load: latest or an epoch number")
@@ -137,6 +152,7 @@ class BaseOptions:
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
         if opt.num_threads < 0:
             opt.num_threads = auto_num_workers(opt.gpu_ids)
+        acceleration.resolve_speed_options(opt)
         self.complete(opt)
         self.check(opt)
         self.opt = opt

@@ -1,19 +1,22 @@
 """Measure training and test-time speed, peak memory and FLOP use of DLIM models.
 
     python scripts/benchmark.py --netG unet_256 --netD basic --batch_sizes 1,4 --crop_size 256
+    python scripts/benchmark.py --compare --profile --dataroot ./datasets/facades -- --direction BtoA
     python scripts/benchmark.py --configs 'vanilla=;lsgan=--gan_mode lsgan' --json bench.json
-    python scripts/benchmark.py --dataroot ./datasets/facades -- --direction BtoA
 
-A config is a named list of extra train.py flags; flags after `--` go to every config. Inputs are random
-tensors in [-1, 1]; --dataroot also times the real data loader on its own. Every (config, batch size) is
-measured in a fresh subprocess, so its peak memory (GPU: allocated by torch; CPU: the process's peak RSS)
-is its own.
+A config is a named list of extra train.py flags; flags after `--` go to every config. --compare measures the
+plain path (fp32, NCHW, eager, images decoded from disk every epoch, as upstream pix2pix) against the fast path
+that train.py picks for the device. Training steps take their batches from --dataroot's data pipeline (the
+loader, or the in-memory cache) when it is given, else random tensors already on the device; --dataroot also
+times the pipeline on its own. Every (config, batch size) is measured in a fresh subprocess, so its peak memory
+(GPU: allocated by torch; CPU: the process's peak RSS) is its own.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import io
+import itertools
 import json
 import os
 import platform
@@ -31,10 +34,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
+from torch.profiler import record_function  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from data import DataPipeline, create_dataset  # noqa: E402
 from models import create_model, networks  # noqa: E402
+from models.acceleration import describe_speed  # noqa: E402
 from models.checkpoint import seed_everything  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from options.types import nonnegative_int, positive_int  # noqa: E402
@@ -47,6 +52,7 @@ from util.errors import (  # noqa: E402
 from util.fileio import atomic_write_text  # noqa: E402
 
 MiB = 2**20
+PLAIN_FLAGS = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--cache_dataset", "off"]
 WORKER = "--worker"  # internal: `benchmark.py --worker TASK_JSON` measures one task and prints RESULT + json
 RESULT = "@@benchmark-result "
 
@@ -106,9 +112,18 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--configs", type=parse_configs, default="default=", metavar="NAME=FLAGS;...",
                         help="named lists of extra train.py flags, e.g. 'plain=;lsgan=--gan_mode lsgan'; "
                              "ratios are relative to the first")
+    parser.add_argument("--compare", action="store_true",
+                        help=f"measure the plain path ({' '.join(PLAIN_FLAGS)}) and the device's default fast path "
+                             "first, then any --configs given")
+    parser.add_argument("--compare_compile", action="store_true",
+                        help="with --compare, also measure the fast path with --compile")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile a few training steps and print where their time goes (convolutions, "
+                             "transposed convolutions, normalisation, optimizer, data, ...)")
     parser.add_argument("--matmul_size", type=nonnegative_int, default=0,
                         help="side of the fp32 matmul that measures the device's peak; 0: 2048 on CPU, 8192 on GPU")
-    parser.add_argument("--dataroot", help="also time the data loader alone on this dataset (train.py's options)")
+    parser.add_argument("--dataroot", help="train on batches of this dataset (train.py's data options) and time "
+                                           "its pipeline alone; default: random tensors")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure to this JSON file")
     return parser
 
@@ -278,18 +293,25 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     device, sync, bs = model.device, synchronizer(model.device), opt.batch_size
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    g = torch.Generator().manual_seed(opt.seed)
-    side = opt.crop_size
-    batch = {"A": (torch.rand(bs, opt.input_nc, side, side, generator=g) * 2 - 1).to(device),
-             "B": (torch.rand(bs, opt.output_nc, side, side, generator=g) * 2 - 1).to(device),
-             "A_paths": ["synthetic"] * bs}
+    if data is not None:
+        batches = endless_batches(data)
+        test_batch = next(batches)
+    else:
+        g = torch.Generator().manual_seed(opt.seed)
+        side = opt.crop_size
+        test_batch = {"A": (torch.rand(bs, opt.input_nc, side, side, generator=g) * 2 - 1).to(device),
+                      "B": (torch.rand(bs, opt.output_nc, side, side, generator=g) * 2 - 1).to(device),
+                      "A_paths": ["synthetic"] * bs}
+        batches = itertools.repeat(test_batch)
 
     def train_step() -> None:
+        with record_function("data"):
+            batch = next(batches)
         model.set_input(batch)
         model.optimize_parameters()
 
     def test_step() -> None:
-        model.set_input({"A": batch["A"], "A_paths": batch["A_paths"]})
+        model.set_input({"A": test_batch["A"], "A_paths": test_batch["A_paths"]})
         model.test()
 
     train_times = call_times(train_step, task["warmup"], task["steps"], sync)
@@ -300,6 +322,7 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     peak = torch.cuda.max_memory_allocated(device) / MiB if device.type == "cuda" else peak_rss_mib()
     result = {
         "params": {name: networks.count_parameters(net) for name, net in model.nets().items()},
+        "speed": describe_speed(opt),
         "s_per_step": train_s, "train_steps_per_s": 1 / train_s, "train_img_per_s": bs / train_s,
         "gflop_per_step": train_flops / 1e9, "train_gflops": train_flops / train_s / 1e9,
         "test_s_per_batch": test_s, "test_img_per_s": bs / test_s,
@@ -308,10 +331,69 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         "median_s_per_step": statistics.median(train_times), "step_times_s": train_times,
         "median_test_s_per_batch": statistics.median(test_times), "test_times_s": test_times,
     }
+    if task.get("profile"):
+        result["profile_ms"] = profile_steps(train_step, sync, count=3)
     if data is not None:
-        result["loader_workers"] = opt.num_threads
+        result["loader_workers"] = 0 if data.cache is not None else opt.num_threads
+        result["cache_mib"] = data.cache.nbytes / MiB if data.cache is not None else None
         result["loader_img_per_s"] = loader_images_per_s(data, task["warmup"], max(task["steps"], task["test_steps"]))
     return result
+
+
+# where a training step's time goes: the profiler's operator (or record_function) names that start each category;
+# the time of everything an operator calls is counted with it
+PROFILE_ROOTS = {
+    "aten::convolution": "convolutions", "aten::_convolution": "convolutions",
+    "aten::convolution_backward": "convolutions",
+    "aten::batch_norm": "normalisation", "aten::instance_norm": "normalisation",
+    "aten::native_batch_norm": "normalisation", "aten::_native_batch_norm_legit": "normalisation",
+    "aten::native_batch_norm_backward": "normalisation",
+    "aten::to": "dtype and layout copies", "aten::_to_copy": "dtype and layout copies",
+    "aten::contiguous": "dtype and layout copies", "aten::copy_": "dtype and layout copies",
+    "data": "data (loading, augmentation)",
+    "Torch-Compiled Region": "compiled graphs", "CompiledFunction": "compiled graphs",
+    "CompiledFunctionBackward": "compiled graphs",
+}
+TRANSPOSED_ARG = {"aten::convolution": 6, "aten::_convolution": 6, "aten::convolution_backward": 7}
+
+
+def profile_category(event: Any) -> str | None:
+    """The category an operator starts, or None (then it counts as its caller's, or as 'other')."""
+    name = event.name
+    if name.startswith("Optimizer."):
+        return "optimizer (step, zero_grad)"
+    category = PROFILE_ROOTS.get(name)
+    if category == "convolutions":
+        inputs = getattr(event, "concrete_inputs", None) or []
+        index = TRANSPOSED_ARG[name]
+        if len(inputs) > index and inputs[index] is True:
+            return "transposed convolutions"
+    return category
+
+
+def profile_steps(step: Callable[[], None], sync: Callable[[], None], count: int) -> dict[str, float]:
+    """Milliseconds per training step spent in each category, from torch.profiler over `count` steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(count):
+            step()
+        sync()
+    totals: dict[str, float] = {}
+
+    def walk(event: Any, inside: bool) -> None:
+        category = None if inside else profile_category(event)
+        if category is not None:
+            totals[category] = totals.get(category, 0.0) + event.cpu_time_total
+        elif not inside:
+            totals["other"] = totals.get("other", 0.0) + event.self_cpu_time_total
+        for child in event.cpu_children:
+            walk(child, inside or category is not None)
+
+    for event in prof.events():
+        if event.cpu_parent is None:
+            walk(event, False)
+    return {k: v / 1000 / count for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
 def worker(task: dict[str, Any]) -> int:
@@ -416,8 +498,10 @@ def describe_device(info: dict[str, Any]) -> str:
 
 def print_notes(args: argparse.Namespace, passthrough: list[str], rows: list[dict[str, Any]], device: str) -> None:
     """Explain the table's columns and list the configs' flags."""
-    print("train: one D and one G update per step on random inputs already on the device; test: netG forward "
-          "without gradients (model.test()).")
+    inputs = (f"batches from {args.dataroot}'s data pipeline (loading included)" if args.dataroot
+              else "random inputs already on the device")
+    print(f"train: one D and one G update per step on {inputs}; test: netG forward without gradients "
+          "(model.test()).")
     print("GFLOP/step: forward + backward of one training step, counted by torch.utils.flop_counter; % peak: "
           "achieved GFLOP/s over the matmul peak.")
     if device == "cpu":
@@ -428,22 +512,48 @@ def print_notes(args: argparse.Namespace, passthrough: list[str], rows: list[dic
         print("peak MiB: torch.cuda.max_memory_allocated over training and test.")
     print(f"x train, x test: img/s relative to config {args.configs[0][0]!r} at the same batch size.")
     if args.dataroot:
-        workers = next((r["loader_workers"] for r in rows if "loader_workers" in r), "?")
-        print(f"loader img/s: the data loader alone ({workers} worker processes) on {args.dataroot}; training is "
-              f"data-bound when it is not well above train img/s" +
-              (" (with 0 workers loading runs between the steps: expect 1 / (1/train + 1/loader) img/s)."
-               if workers == 0 else "."))
+        print(f"loader img/s: the data pipeline alone on {args.dataroot} (the loader's worker processes, or the "
+              "in-memory cache of --cache_dataset); training is data-bound when it is not well above train img/s.")
+        for r in rows:
+            if r.get("cache_mib") is not None:
+                print(f"cache: {r['config']!r} holds the decoded training images in {r['cache_mib']:,.1f} MiB")
+                break
     for name, flags in args.configs:
-        params = next((r["params"] for r in rows if r["config"] == name and "params" in r), {})
-        sizes = ", ".join(f"net{k} {v / 1e6:.2f} M" for k, v in params.items())
+        row = next((r for r in rows if r["config"] == name and "params" in r), {})
+        sizes = ", ".join(f"net{k} {v / 1e6:.2f} M" for k, v in row.get("params", {}).items())
         print(f"config {name!r}: {shlex.join(passthrough + flags) or '(no extra flags)'}"
-              + (f"  [{sizes} parameters]" if sizes else ""))
+              + (f"  [{row['speed']}; {sizes} parameters]" if row else ""))
+
+
+def profile_table(rows: list[dict[str, Any]]) -> str:
+    """Milliseconds per training step in each category, one column per (config, batch size)."""
+    rows = [r for r in rows if "profile_ms" in r]
+    categories = sorted({c for r in rows for c in r["profile_ms"]}, key=lambda c: (c == "other", c))
+    head = ["ms per step"] + [f"{r['config']} b{r['batch_size']}" for r in rows]
+    lines = [head]
+    for c in categories:
+        lines.append([c] + [fmt(r["profile_ms"].get(c, 0.0), 1) for r in rows])
+    lines.append(["total (profiled)"] + [fmt(sum(r["profile_ms"].values()), 1) for r in rows])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+           for line in lines]
+    return "\n".join([out[0], "-" * len(out[0]), *out[1:]])
 
 
 def benchmark(argv: list[str]) -> int:
     """Validate everything, measure each (config, batch size) in its own process, print and save the figures."""
     own, passthrough = split_passthrough(argv)
     args = build_parser().parse_args(own)
+    if args.compare_compile and not args.compare:
+        raise UserError("--compare_compile adds a config to --compare: pass both")
+    if args.compare:
+        given = args.configs if any(a.startswith("--configs") for a in own) else []
+        fixed = [("plain", PLAIN_FLAGS), ("fast", [])] + ([("fast+compile", ["--compile", "on"])]
+                                                          if args.compare_compile else [])
+        clash = {n for n, _ in fixed} & {n for n, _ in given}
+        if clash:
+            raise UserError(f"--configs: the name {sorted(clash)[0]!r} is taken by --compare; pick another")
+        args.configs = fixed + given
     first_bs = args.batch_sizes[0]
     opt = check_flags(args, first_bs, passthrough, "flags after --" if passthrough else "options")
     for name, flags in args.configs:
@@ -468,7 +578,8 @@ def benchmark(argv: list[str]) -> int:
             print(f"measuring config {name!r} at batch size {bs} ...", end=" ", flush=True)
             start = time.perf_counter()
             task = {"kind": "measure", "flags": toolkit_flags(args, bs, passthrough + flags), "warmup": args.warmup,
-                    "steps": args.steps, "test_steps": args.test_steps, "loader": bool(args.dataroot)}
+                    "steps": args.steps, "test_steps": args.test_steps, "loader": bool(args.dataroot),
+                    "profile": args.profile}
             try:
                 row = {"config": name, "batch_size": bs, **run_task(task, f"config {name!r}, batch size {bs}")}
             except UserError:
@@ -482,6 +593,10 @@ def benchmark(argv: list[str]) -> int:
     print(table(rows, info["matmul_peak_gflops"], bool(args.dataroot)))
     print()
     print_notes(args, passthrough, rows, device)
+    if args.profile:
+        print("\nwhere a training step's time goes (torch.profiler, mean of 3 steps; an operator's time includes "
+              "what it calls; with --amp, the weights' casts to bf16/fp16 count as copies):")
+        print(profile_table(rows))
     if args.json:
         report = {"command": command, "settings": {k: str(v) if isinstance(v, Path) else v
                                                     for k, v in vars(args).items()},

@@ -73,7 +73,8 @@ class GANLoss(nn.Module):
         return sum(self.loss(p, target_is_real, for_discriminator) for p in outputs) / len(outputs)
 
 
-def gradient_penalty(net_d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(net_d: Callable[[torch.Tensor], Prediction], real: torch.Tensor,
+                     fake: torch.Tensor) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al., 2017): mean over samples of (||grad_x D(x)|| - 1)^2 at random interpolates.
 
     D(x) of one sample is the mean of its prediction map (as the losses use it), averaged over scales.

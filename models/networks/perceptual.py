@@ -97,7 +97,8 @@ class PerceptualLoss(nn.Module):
         fake_features = self.features(self.normalize(fake))
         with torch.no_grad():
             real_features = self.features(self.normalize(real))
-        return sum(w * nn.functional.l1_loss(f, r) for w, f, r in zip(self.weights, fake_features, real_features))
+        return sum(w * nn.functional.l1_loss(f.float(), r.float())  # features may be bf16/fp16 under --amp
+                   for w, f, r in zip(self.weights, fake_features, real_features))
 
 
 def define_perceptual_loss(opt: argparse.Namespace) -> PerceptualLoss:

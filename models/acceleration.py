@@ -1,0 +1,130 @@
+"""The fast path: mixed precision (--amp), channels-last memory layout (--channels_last) and torch.compile
+(--compile), with defaults chosen per device.
+
+Each flag takes auto, on or off (--amp also bf16 or fp16); `resolve_speed_options` turns auto into what is safe
+and faster on the device the run uses:
+
+- --amp: bf16 autocast on GPUs that support it, fp16 with a gradient scaler on older GPUs, bf16 on CPUs with native
+  bf16 arithmetic (AVX512-BF16 or AMX); off on other CPUs, where bf16 is emulated and slower than fp32.
+- --channels_last: on wherever --amp is on (NHWC is the layout that bf16/fp16 convolutions run fastest in).
+- --compile: off unless asked for: its first steps spend minutes compiling, which a short run never earns back.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from util.errors import warn
+
+SWITCHES = ("auto", "on", "off")
+AMP_MODES = (*SWITCHES, "bf16", "fp16")
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+SPEED_FLAGS = ("amp", "channels_last", "compile")  # resolved per run, never inherited from a checkpoint
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes in bf16 natively (AVX512-BF16 or AMX), so that bf16 autocast pays off."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def best_amp_dtype(device: torch.device) -> str:
+    """bf16 where the device supports it, else fp16 (GPUs before Ampere)."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return "fp16"
+    return "bf16"
+
+
+def resolve_speed_options(opt: argparse.Namespace) -> None:
+    """Replace auto/on in opt.amp, opt.channels_last and opt.compile by what this run will do."""
+    device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
+    if opt.amp == "on":
+        opt.amp = best_amp_dtype(device)
+    elif opt.amp == "auto":
+        fast = device.type == "cuda" or cpu_has_native_bf16()
+        opt.amp = best_amp_dtype(device) if fast else "off"
+    if opt.amp == "fp16" and device.type == "cpu" and "amp" in opt.explicit:
+        warn("--amp fp16 on the CPU is slow (no fp16 arithmetic there); it is meant for older GPUs, use bf16")
+    if opt.channels_last == "auto":
+        opt.channels_last = "on" if opt.amp != "off" else "off"
+    if opt.compile == "auto":
+        opt.compile = "off"
+
+
+def describe_speed(opt: argparse.Namespace) -> str:
+    """One line saying which parts of the fast path this run uses."""
+    parts = [f"{opt.amp} autocast" if opt.amp != "off" else "fp32",
+             "channels-last" if opt.channels_last == "on" else "NCHW",
+             "torch.compile" if opt.compile == "on" else "eager"]
+    cache = getattr(opt, "cache_dataset", "off")
+    if cache != "off":
+        parts.append("images cached in memory")
+    return ", ".join(parts)
+
+
+def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    """Mixed-precision context for the networks' forward passes (a no-op with --amp off)."""
+    if amp == "off":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
+
+
+def to_float(outputs: Any) -> Any:
+    """A network's outputs (tensors, possibly nested in lists) as float32, so losses are computed in full precision."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float()
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(to_float(o) for o in outputs)
+    return outputs
+
+
+def memory_format(channels_last: str) -> torch.memory_format:
+    """The layout that images and network weights are kept in."""
+    return torch.channels_last if channels_last == "on" else torch.contiguous_format
+
+
+def adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    """Adam with the fused kernel (one pass over each parameter instead of about ten), or the multi-tensor one."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError):  # a device or torch version without the fused kernel
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+
+
+class CompiledOrEager(nn.Module):
+    """Runs `net` through torch.compile; where compiling fails, warns once and runs it eagerly from then on.
+
+    The network stays a plain submodule, so its parameters and state dict are the original ones.
+    """
+
+    def __init__(self, net: nn.Module, name: str):
+        super().__init__()
+        self.net, self.name = net, name
+        self.compiled: Any = None
+        try:
+            self.compiled = torch.compile(net)
+        except Exception as exc:  # torch.compile itself missing or refusing this platform
+            self._fall_back(exc)
+
+    def _fall_back(self, exc: BaseException) -> None:
+        self.compiled = None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        warn(f"--compile: torch.compile is unavailable here for net{self.name} ({first}); running it eagerly")
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self.compiled is None:
+            return self.net(*args, **kwargs)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return self.compiled(*args, **kwargs)
+        except Exception as exc:  # a compiler failure (no C++ compiler, unsupported op, ...): a real error in the
+            self._fall_back(exc)  # network shows again, unchanged, in the eager run below
+            return self.net(*args, **kwargs)

@@ -1,0 +1,226 @@
+"""The fast path (--amp, --channels_last, --compile, --cache_dataset): defaults per device, the same results as the
+plain path within tolerance, checkpoints that move between the two, and the benchmark's plain-vs-fast comparison."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, make_synthetic, one_line_error, run_cli
+from PIL import Image
+
+from data import create_dataset, image_cache
+from metrics import calculate_metrics
+from models import acceleration
+from options.test_options import TestOptions
+from options.train_options import TrainOptions
+
+PLAIN = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--cache_dataset", "off"]
+FAST = ["--amp", "bf16", "--channels_last", "on", "--cache_dataset", "on"]
+GREY_LEVEL = 2 / 255  # one step of an 8-bit image in [-1, 1]
+
+
+def train_options(*flags: str):
+    return TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", *flags])
+
+
+# ---- defaults per device -------------------------------------------------------------------------------------
+
+def test_cpu_defaults_use_bf16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    monkeypatch.setattr(acceleration, "cpu_has_native_bf16", lambda: True)
+    opt = train_options()
+    assert (opt.amp, opt.channels_last, opt.compile) == ("bf16", "on", "off")
+    monkeypatch.setattr(acceleration, "cpu_has_native_bf16", lambda: False)
+    opt = train_options()
+    assert (opt.amp, opt.channels_last, opt.compile) == ("off", "off", "off")
+
+
+def test_every_part_of_the_fast_path_can_be_chosen_or_switched_off(monkeypatch):
+    monkeypatch.setattr(acceleration, "cpu_has_native_bf16", lambda: False)
+    assert train_options("--amp").amp == "bf16"  # the flag alone asks for it even where it is emulated
+    opt = train_options("--amp", "--channels_last", "off", "--compile")
+    assert (opt.amp, opt.channels_last, opt.compile) == ("bf16", "off", "on")
+    monkeypatch.setattr(acceleration, "cpu_has_native_bf16", lambda: True)
+    opt = train_options(*PLAIN)
+    assert (opt.amp, opt.channels_last, opt.compile, opt.cache_dataset) == ("off", "off", "off", "off")
+    assert train_options("--amp", "fp16").amp == "fp16"
+
+
+def test_unknown_values_are_one_line_errors(synth32, tmp_path):
+    for flag in ("--amp", "--channels_last", "--compile", "--cache_dataset"):
+        proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, flag, "fast")
+        assert flag in one_line_error(proc)
+
+
+# ---- the in-memory dataset --------------------------------------------------------------------------------------
+
+def pipelines(root, *flags: str):
+    common = ["--dataroot", str(root), "--gpu_ids", "-1", "--batch_size", "3", *flags]
+    return (create_dataset(TrainOptions().parse([*common, "--cache_dataset", "on"])),
+            create_dataset(TrainOptions().parse([*common, "--cache_dataset", "off"])))
+
+
+@pytest.mark.parametrize("flags,exact", [
+    (["--load_size", "36", "--crop_size", "32"], False),  # resized: torchvision's PIL-compatible bicubic
+    (["--load_size", "32", "--crop_size", "24"], True),  # native size: crop and flip only
+    (["--load_size", "32", "--crop_size", "24", "--input_nc", "1"], True),  # gray conversion as PIL does it
+])
+def test_cached_batches_are_the_loaders_crops_in_the_loaders_order(synth32, flags, exact):
+    cached, loaded = pipelines(synth32, *flags)
+    assert cached.cache is not None and loaded.cache is None
+    for epoch, start in [(1, 0), (2, 0), (3, 5)]:  # start: a run resumed part-way through the epoch
+        for pipeline in (cached, loaded):
+            pipeline.set_epoch(epoch, start)
+        pairs = list(zip(cached, loaded, strict=True))
+        assert sum(len(c["A"]) for c, _ in pairs) == len(cached) - start
+        for c, p in pairs:
+            assert c["A_paths"] == p["A_paths"]
+            for side in ("A", "B"):
+                assert c[side].shape == p[side].shape and c[side].dtype == torch.float32
+                if exact:
+                    assert torch.equal(c[side], p[side])
+                else:  # at most one grey level apart, on few pixels
+                    diff = (c[side] - p[side]).abs()
+                    assert diff.max() <= GREY_LEVEL + 1e-6 and diff.mean() < 0.05 * GREY_LEVEL
+
+
+def test_cache_holds_each_pair_once_as_uint8(synth32):
+    cached, _ = pipelines(synth32, "--load_size", "36", "--crop_size", "32")
+    cache = cached.cache
+    assert all(t.dtype == torch.uint8 for t in cache.A + cache.B)
+    assert cache.nbytes == len(cached) * 32 * 32 * (3 + 3)
+
+
+def test_auto_caches_only_what_fits_in_a_quarter_of_free_memory(synth32, monkeypatch):
+    need = len(list((synth32 / "train").iterdir())) * 32 * 32 * 6
+    monkeypatch.setattr(image_cache, "free_memory", lambda device: 4 * need)
+    assert create_dataset(TrainOptions().parse(["--dataroot", str(synth32), "--gpu_ids", "-1"])).cache is not None
+    monkeypatch.setattr(image_cache, "free_memory", lambda device: 4 * need - 1)
+    opt = TrainOptions().parse(["--dataroot", str(synth32), "--gpu_ids", "-1"])
+    assert create_dataset(opt).cache is None and opt.cache_dataset == "off"  # the decision is recorded
+
+
+def test_real_facades_cache_in_150_mib(facades):
+    opt = TrainOptions().parse(["--dataroot", str(facades), "--gpu_ids", "-1", "--direction", "BtoA",
+                                "--cache_dataset", "on"])
+    cache = create_dataset(opt).cache
+    assert len(cache.A) == 400 and cache.nbytes == 400 * 256 * 256 * 6  # = 150 MiB: each pixel once, as uint8
+
+
+# ---- same results as the plain path -----------------------------------------------------------------------------
+
+def held_out_l1(data, tmp_path, name: str, epoch: str, *flags: str) -> float:
+    """test.py (eval mode) on the test split, then evaluate.py's L1 against the ground truth."""
+    run_cli("test.py", "--dataroot", data, "--checkpoints_dir", tmp_path / "ck", "--results_dir", tmp_path / "res",
+            "--name", name, "--epoch", epoch, "--eval", *flags, check=True)
+    return calculate_metrics(str(tmp_path / "res" / name / f"test_{epoch}"), l1=True)["l1"]
+
+
+def test_fast_path_training_reaches_the_plain_paths_held_out_l1(tmp_path):
+    data = make_synthetic(tmp_path / "data", 64, n_train=8, n_test=6)
+    small = ["--netG", "resnet_6blocks", "--ngf", "16", "--ndf", "16", "--load_size", "72", "--crop_size", "64",
+             "--display_id", "0", "--direction", "BtoA", "--n_epochs", "10", "--n_epochs_decay", "5",
+             "--save_epoch_freq", "1", "--lr", "0.001"]
+    scores = {}
+    for name, flags in (("plain", PLAIN), ("fast", FAST)):
+        run_cli("train.py", "--dataroot", data, "--checkpoints_dir", tmp_path / "ck", "--name", name, *small, *flags,
+                check=True)
+        scores[name] = [held_out_l1(data, tmp_path, name, epoch, *PLAIN[:6]) for epoch in ("1", "15")]
+    for first, last in scores.values():
+        assert last < 0.8 * first  # both learned
+    assert scores["fast"][1] == pytest.approx(scores["plain"][1], rel=0.05)
+
+
+def test_generator_outputs_in_bf16_stay_within_a_few_grey_levels_of_fp32(tmp_path):
+    data = make_synthetic(tmp_path / "data", 128, n_train=4, n_test=4)
+    run_cli("train.py", "--dataroot", data, "--checkpoints_dir", tmp_path / "ck", "--name", "g", "--netG",
+            "unet_128", "--ngf", "16", "--ndf", "8", "--load_size", "128", "--crop_size", "128", "--display_id",
+            "0", "--direction", "BtoA", "--n_epochs", "1", "--n_epochs_decay", "0", *PLAIN, check=True)
+    images = {}
+    for amp in ("off", "bf16"):
+        out = tmp_path / amp
+        run_cli("test.py", "--dataroot", data, "--checkpoints_dir", tmp_path / "ck", "--results_dir", out,
+                "--name", "g", "--eval", "--amp", amp, check=True)
+        images[amp] = {p.name: np.asarray(Image.open(p), dtype=float)
+                       for p in sorted((out / "g" / "test_latest" / "images").glob("*_fake_B.png"))}
+    assert len(images["off"]) == 4 and images["off"].keys() == images["bf16"].keys()
+    diffs = [np.abs(images["bf16"][name] - fp32) for name, fp32 in images["off"].items()]
+    assert max(d.max() for d in diffs) > 0  # bf16 did run: its rounding shows somewhere
+    for diff in diffs:  # 8-bit levels
+        assert diff.mean() < 1 and np.percentile(diff, 99) <= 4, (diff.mean(), diff.max())
+
+
+# ---- checkpoints, fp16, compile ------------------------------------------------------------------------------
+
+def test_checkpoints_move_between_the_plain_and_the_fast_path(synth32, tmp_path):
+    common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "x", *TINY, "--n_epochs", "1",
+              "--n_epochs_decay", "0"]
+    run_cli("train.py", *common, *FAST, check=True)
+    state = torch.load(tmp_path / "x" / "latest_checkpoint.pth", weights_only=False)
+    assert all(t.is_contiguous() for t in state["nets"]["G"].values())  # saved NCHW, whatever the run used
+    assert state["options"]["amp"] == "bf16" and state["options"]["cache_dataset"] == "on"
+    # resumed on the plain path, then tested on the fast one: the layouts and dtypes are the run's own
+    proc = run_cli("train.py", *common[:-4], "--n_epochs", "2", "--n_epochs_decay", "0", "--continue_train", *PLAIN,
+                   check=True)
+    assert "fp32, NCHW" in proc.stdout and "end of epoch 2/2" in proc.stdout
+    run_cli("test.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, "--results_dir", tmp_path / "r",
+            "--name", "x", *FAST[:4], check=True)
+    opt = TestOptions().parse_with_checkpoint(["--dataroot", str(synth32), "--checkpoints_dir", str(tmp_path),
+                                               "--name", "x", "--gpu_ids", "-1", "--amp", "off"])
+    assert opt.amp == "off"  # the test run's own choice, not the checkpoint's
+
+
+def test_fp16_scales_gradients_and_keeps_the_scale_in_checkpoints(synth32, tmp_path):
+    common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "h", *TINY, "--amp", "fp16",
+              "--gan_mode", "wgangp", "--norm", "instance", "--print_freq", "1"]
+    proc = run_cli("train.py", *common, "--n_epochs", "1", "--n_epochs_decay", "0", check=True)
+    assert "fp16 autocast" in proc.stdout and "warning: --amp fp16 on the CPU" in proc.stderr
+    log = [json.loads(line) for line in (tmp_path / "h" / "loss_log.jsonl").read_text().splitlines()]
+    assert log and all(np.isfinite(v) for entry in log for v in entry.values() if isinstance(v, float))
+    assert {"G_GAN", "D_GP", "G_L1"} <= set(log[-1])
+    scaler = torch.load(tmp_path / "h" / "latest_checkpoint.pth", weights_only=False)["scaler"]
+    assert scaler["scale"] > 1  # a real scale, 2**16 at first, halved on overflow
+    run_cli("train.py", *common, "--n_epochs", "2", "--n_epochs_decay", "0", "--continue_train", check=True)
+
+
+def test_compile_trains_and_saves_plain_weights(synth32, tmp_path):
+    proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "c", *TINY,
+                   "--n_epochs", "1", "--n_epochs_decay", "0", "--max_dataset_size", "2", "--compile", timeout=900,
+                   check=True)
+    assert "torch.compile" in proc.stdout and "--compile" not in proc.stderr  # no fallback warning
+    keys = torch.load(tmp_path / "c" / "latest_checkpoint.pth", weights_only=False)["nets"]["G"].keys()
+    assert not any("_orig_mod" in k or k.startswith("net.") for k in keys)
+
+
+def test_compile_falls_back_to_eager_with_one_warning(synth32, tmp_path):
+    # a C++ compiler that does not exist: inductor cannot build its kernels
+    proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "f", *TINY,
+                   "--n_epochs", "1", "--n_epochs_decay", "0", "--max_dataset_size", "2", "--compile",
+                   env={"CXX": "/nonexistent/g++"}, timeout=900, check=True)
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: --compile")]
+    assert len(warnings) == 2 and {re.search(r"net(\w)", w).group(1) for w in warnings} == {"G", "D"}
+    assert "end of epoch 1/1" in proc.stdout
+
+
+# ---- the benchmark -------------------------------------------------------------------------------------------
+
+def test_benchmark_compares_the_plain_and_the_fast_path_and_profiles_a_step(synth32, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_cli("scripts/benchmark.py", "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop_size",
+                   "32", "--gpu_ids", "-1", "--batch_sizes", "1", "--warmup", "1", "--steps", "2", "--test_steps",
+                   "2", "--matmul_size", "256", "--compare", "--profile", "--dataroot", synth32, "--json", out, "--",
+                   "--direction", "BtoA", "--load_size", "32", env={"OMP_NUM_THREADS": "1"}, check=True)
+    rows = {r["config"]: r for r in json.loads(out.read_text())["results"]}
+    assert list(rows) == ["plain", "fast"]
+    assert rows["plain"]["speed"].startswith("fp32, NCHW, eager") and rows["plain"]["cache_mib"] is None
+    assert "images cached in memory" in rows["fast"]["speed"] and rows["fast"]["cache_mib"] > 0
+    assert rows["fast"]["train_ratio"] == pytest.approx(rows["fast"]["train_img_per_s"]
+                                                        / rows["plain"]["train_img_per_s"])
+    for row in rows.values():
+        profile = row["profile_ms"]
+        assert {"convolutions", "transposed convolutions", "normalisation", "optimizer (step, zero_grad)",
+                "data (loading, augmentation)"} <= set(profile)
+        assert sum(profile.values()) > 0
+    assert "where a training step's time goes" in proc.stdout
