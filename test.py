@@ -46,21 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     web_dir = Path(opt.results_dir) / opt.name / run
     page = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}")
     done = 0
-    for batch in data:
-        if done >= opt.num_test:
-            break
-        model.set_input(batch)
-        visuals = sample_visuals(model, opt.n_samples)
-        for i, path in enumerate(batch["A_paths"][: opt.num_test - done]):
-            image_id = Path(path).stem
-            names = []
-            for label, tensor in visuals.items():
-                name = f"{image_id}_{label}.png"
-                save_image(tensor2im(tensor[i]), page.img_dir / name, opt.aspect_ratio)
-                names.append(name)
-            page.add_header(image_id)
-            page.add_images(names, list(visuals), width=opt.display_winsize)
-            done += 1
+    with model.generating():
+        for batch in data:
+            if done >= opt.num_test:
+                break
+            model.set_input(batch)
+            visuals = sample_visuals(model, opt.n_samples)
+            for i, path in enumerate(batch["A_paths"][: opt.num_test - done]):
+                image_id = Path(path).stem
+                names = []
+                for label, tensor in visuals.items():
+                    name = f"{image_id}_{label}.png"
+                    save_image(tensor2im(tensor[i]), page.img_dir / name, opt.aspect_ratio)
+                    names.append(name)
+                page.add_header(image_id)
+                page.add_images(names, list(visuals), width=opt.display_winsize)
+                done += 1
     index = page.save()
     # for evaluate.py: the options the generator was trained with (none for upstream files), how long, and what
     # this run wrote

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,8 @@ class BaseModel:
         self.memory_format = acceleration.memory_format(getattr(opt, "channels_last", "off"))
         # fp16 needs its gradients scaled up against underflow; bf16 has fp32's range and needs no scaler
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
+        if self.device.type == "cuda" and opt.preprocess != "scale_width":
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN time and pick its fastest kernels
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -149,6 +152,13 @@ class BaseModel:
     def eval(self) -> None:
         for net in self.nets().values():
             net.eval()
+
+    @contextlib.contextmanager
+    def generating(self) -> Iterator[None]:
+        """Around a series of test() calls: with --amp the weights are cast to bf16/fp16 once for the series, not
+        in every call (autocast keeps its casts until its outermost region ends; the weights must not change)."""
+        with self.autocast():
+            yield
 
     def test(self) -> None:
         """Forward pass without gradients (the model's mode decides dropout and batch-norm behaviour)."""

@@ -38,8 +38,7 @@ from torch.profiler import record_function  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from data import DataPipeline, create_dataset  # noqa: E402
-from models import create_model, networks  # noqa: E402
-from models.acceleration import describe_speed  # noqa: E402
+from models import acceleration, create_model, networks  # noqa: E402
 from models.checkpoint import seed_everything  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from options.types import nonnegative_int, positive_int  # noqa: E402
@@ -224,11 +223,13 @@ def count_flops(fn: Callable[[], Any]) -> int:
     return counter.get_total_flops()
 
 
-def matmul_peak_gflops(device: torch.device, n: int, seconds: float = 2.0) -> float:
-    """Best fp32 GFLOP/s of an n x n matmul on the device over `seconds` (torch's default precision settings)."""
+def matmul_peak_gflops(device: torch.device, n: int, dtype: torch.dtype = torch.float32,
+                       seconds: float = 2.0) -> float:
+    """Best GFLOP/s of an n x n matmul in `dtype` on the device over `seconds` (torch's default precision
+    settings)."""
     g = torch.Generator().manual_seed(0)
-    a, b = (torch.randn(n, n, generator=g).to(device) for _ in range(2))
-    out = torch.empty(n, n, device=device)
+    a, b = (torch.randn(n, n, generator=g).to(device, dtype) for _ in range(2))
+    out = torch.empty(n, n, device=device, dtype=dtype)
     sync = synchronizer(device)
 
     def product() -> None:
@@ -253,7 +254,14 @@ def probe(task: dict[str, Any]) -> dict[str, Any]:
         info.update(gpu=props.name, gpu_memory_mib=round(props.total_memory / MiB), cuda=torch.version.cuda,
                     matmul_tf32=torch.backends.cuda.matmul.allow_tf32, cudnn_tf32=torch.backends.cudnn.allow_tf32)
     info.update(matmul_size=size, matmul_peak_gflops=matmul_peak_gflops(device, size))
+    for amp in task.get("amp_dtypes", []):  # the peak that mixed-precision runs are measured against
+        info[f"matmul_peak_gflops_{amp}"] = matmul_peak_gflops(device, size, acceleration.AMP_DTYPES[amp])
     return info
+
+
+def peak_for(info: dict[str, Any], amp: str) -> float:
+    """The matmul peak in the dtype a run computes its convolutions in."""
+    return info.get(f"matmul_peak_gflops_{amp}", info["matmul_peak_gflops"])
 
 
 def endless_batches(data: DataPipeline) -> Iterator[dict[str, Any]]:
@@ -316,13 +324,14 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
 
     train_times = call_times(train_step, task["warmup"], task["steps"], sync)
     train_flops = count_flops(train_step)
-    test_times = call_times(test_step, task["warmup"], task["test_steps"], sync)
-    test_flops = count_flops(test_step)
+    with model.generating():  # as test.py runs the generator
+        test_times = call_times(test_step, task["warmup"], task["test_steps"], sync)
+        test_flops = count_flops(test_step)
     train_s, test_s = statistics.fmean(train_times), statistics.fmean(test_times)
     peak = torch.cuda.max_memory_allocated(device) / MiB if device.type == "cuda" else peak_rss_mib()
     result = {
         "params": {name: networks.count_parameters(net) for name, net in model.nets().items()},
-        "speed": describe_speed(opt),
+        "speed": acceleration.describe_speed(opt), "amp": opt.amp,
         "s_per_step": train_s, "train_steps_per_s": 1 / train_s, "train_img_per_s": bs / train_s,
         "gflop_per_step": train_flops / 1e9, "train_gflops": train_flops / train_s / 1e9,
         "test_s_per_batch": test_s, "test_img_per_s": bs / test_s,
@@ -348,6 +357,9 @@ PROFILE_ROOTS = {
     "aten::batch_norm": "normalisation", "aten::instance_norm": "normalisation",
     "aten::native_batch_norm": "normalisation", "aten::_native_batch_norm_legit": "normalisation",
     "aten::native_batch_norm_backward": "normalisation",
+    "aten::im2col": "small convolutions as matrix products", "aten::col2im": "small convolutions as matrix products",
+    "aten::matmul": "small convolutions as matrix products", "aten::mm": "small convolutions as matrix products",
+    "aten::bmm": "small convolutions as matrix products",
     "aten::to": "dtype and layout copies", "aten::_to_copy": "dtype and layout copies",
     "aten::contiguous": "dtype and layout copies", "aten::copy_": "dtype and layout copies",
     "data": "data (loading, augmentation)",
@@ -448,7 +460,7 @@ def fmt(value: float | None, decimals: int = 2) -> str:
     return "-" if value is None else f"{value:,.{decimals}f}"
 
 
-def table(rows: list[dict[str, Any]], peak_gflops: float, loader: bool) -> str:
+def table(rows: list[dict[str, Any]], info: dict[str, Any], loader: bool) -> str:
     """The results as an aligned text table."""
     head = ["config", "batch", "train img/s", "s/step", "test img/s", "peak MiB", "GFLOP/step", "GFLOP/s",
             "% peak", "x train", "x test"] + (["loader img/s"] if loader else [])
@@ -459,7 +471,7 @@ def table(rows: list[dict[str, Any]], peak_gflops: float, loader: bool) -> str:
             continue
         cells = [r["config"], str(r["batch_size"]), fmt(r["train_img_per_s"]), fmt(r["s_per_step"], 3),
                  fmt(r["test_img_per_s"]), fmt(r["peak_mib"], 0), fmt(r["gflop_per_step"], 1),
-                 fmt(r["train_gflops"], 1), fmt(100 * r["train_gflops"] / peak_gflops, 1),
+                 fmt(r["train_gflops"], 1), fmt(100 * r["train_gflops"] / peak_for(info, r["amp"]), 1),
                  fmt(r.get("train_ratio")), fmt(r.get("test_ratio"))]
         lines.append(cells + ([fmt(r.get("loader_img_per_s"))] if loader else []))
     widths = [max(len(line[i]) for line in lines if len(line) == len(head)) for i in range(len(head))]
@@ -492,8 +504,11 @@ def describe_device(info: dict[str, Any]) -> str:
     else:
         what = f"CPU {info['cpu']} ({info['logical_cpus']} logical CPUs)"
     n = info["matmul_size"]
+    peaks = [f"{amp} {info[f'matmul_peak_gflops_{amp}']:,.1f}" for amp in acceleration.AMP_DTYPES
+             if f"matmul_peak_gflops_{amp}" in info]
     return (f"device: {what}; torch threads {info['torch_threads']}\n"
-            f"fp32 matmul peak ({n}x{n}): {info['matmul_peak_gflops']:,.1f} GFLOP/s")
+            f"matmul peak ({n}x{n}), GFLOP/s: fp32 {info['matmul_peak_gflops']:,.1f}"
+            + "".join(f", {p}" for p in peaks))
 
 
 def print_notes(args: argparse.Namespace, passthrough: list[str], rows: list[dict[str, Any]], device: str) -> None:
@@ -503,7 +518,7 @@ def print_notes(args: argparse.Namespace, passthrough: list[str], rows: list[dic
     print(f"train: one D and one G update per step on {inputs}; test: netG forward without gradients "
           "(model.test()).")
     print("GFLOP/step: forward + backward of one training step, counted by torch.utils.flop_counter; % peak: "
-          "achieved GFLOP/s over the matmul peak.")
+          "achieved GFLOP/s over the matmul peak in the config's dtype (bf16/fp16 with --amp).")
     if device == "cpu":
         base = min((r["rss_at_start_mib"] for r in rows if "error" not in r), default=0.0)
         print(f"peak MiB: peak RSS of the measuring process, including ~{base:,.0f} MiB of Python and torch "
@@ -556,8 +571,7 @@ def benchmark(argv: list[str]) -> int:
         args.configs = fixed + given
     first_bs = args.batch_sizes[0]
     opt = check_flags(args, first_bs, passthrough, "flags after --" if passthrough else "options")
-    for name, flags in args.configs:
-        check_flags(args, first_bs, passthrough + flags, f"config {name!r}")
+    amps = {check_flags(args, first_bs, passthrough + flags, f"config {name!r}").amp for name, flags in args.configs}
 
     command = shlex.join([Path(sys.executable).name, *sys.argv])
     print(f"command: {command}")
@@ -567,7 +581,8 @@ def benchmark(argv: list[str]) -> int:
         print(f"warning: {busy:.0%} of the CPUs are busy with other processes: the figures will be low and noisy",
               file=sys.stderr, flush=True)
     device = f"cuda:{opt.gpu_ids[0]}" if opt.gpu_ids else "cpu"
-    info = run_task({"kind": "probe", "device": device, "matmul_size": args.matmul_size}, "device probe")
+    info = run_task({"kind": "probe", "device": device, "matmul_size": args.matmul_size,
+                     "amp_dtypes": sorted(amps - {"off"})}, "device probe")
     if "error" in info:
         sys.exit(f"{Path(sys.argv[0]).name}: cannot measure the device's matmul peak: {info['error']}")
     print(describe_device(info), flush=True)
@@ -590,7 +605,7 @@ def benchmark(argv: list[str]) -> int:
     add_ratios(rows, args.configs[0][0])
 
     print()
-    print(table(rows, info["matmul_peak_gflops"], bool(args.dataroot)))
+    print(table(rows, info, bool(args.dataroot)))
     print()
     print_notes(args, passthrough, rows, device)
     if args.profile:

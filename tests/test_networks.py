@@ -9,6 +9,7 @@ from torch import nn
 
 from models import networks
 from models.networks import count_parameters, define_D, define_G, receptive_field
+from models.networks.conv import Conv2d, ConvTranspose2d
 
 
 def options(**kw) -> Namespace:
@@ -77,3 +78,28 @@ def test_conv_bias_only_with_instance_norm_like_upstream(norm, bias):
     net = define_G(options(netG="resnet_6blocks", ngf=8, norm=norm))
     inner = [m for m in net.modules() if isinstance(m, nn.Conv2d)][:-1]  # the last conv always has a bias
     assert all((conv.bias is not None) == bias for conv in inner)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("side", [1, 2, 8, 16])  # up to 8x8 the CPU computes a matrix product instead
+@pytest.mark.parametrize("bias", [False, True])
+def test_generator_convolutions_compute_what_torchs_modules_compute(transposed, side, bias):
+    if side == 1 and not transposed:
+        pytest.skip("a 4x4 stride-2 convolution needs at least 2x2 pixels")
+    torch.manual_seed(0)
+    ours = (ConvTranspose2d if transposed else Conv2d)(16, 8, 4, stride=2, padding=1, bias=bias)
+    reference = (nn.ConvTranspose2d if transposed else nn.Conv2d)(16, 8, 4, stride=2, padding=1, bias=bias)
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 16, side, side, requires_grad=True)
+    out, expected = ours(x), reference(x)
+    torch.testing.assert_close(out, expected)
+    grad = torch.randn_like(out)
+    for a, b in zip(torch.autograd.grad(out, [x, ours.weight], grad),
+                    torch.autograd.grad(expected, [x, reference.weight], grad)):
+        torch.testing.assert_close(a, b)
+    for _ in range(2):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.testing.assert_close(ours(x).float(), reference(x).float(), atol=0.05, rtol=0.05)
+        with torch.no_grad():  # a changed weight (an optimizer step, a loaded checkpoint) is used from then on
+            ours.weight.mul_(-1)
+            reference.weight.mul_(-1)

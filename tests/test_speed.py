@@ -31,7 +31,7 @@ def train_options(*flags: str):
 def test_cpu_defaults_use_bf16_only_where_the_cpu_computes_it_natively(monkeypatch):
     monkeypatch.setattr(acceleration, "cpu_has_native_bf16", lambda: True)
     opt = train_options()
-    assert (opt.amp, opt.channels_last, opt.compile) == ("bf16", "on", "off")
+    assert (opt.amp, opt.channels_last, opt.compile) == ("bf16", "off", "off")
     monkeypatch.setattr(acceleration, "cpu_has_native_bf16", lambda: False)
     opt = train_options()
     assert (opt.amp, opt.channels_last, opt.compile) == ("off", "off", "off")

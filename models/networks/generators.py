@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .conv import Conv2d, ConvTranspose2d
 from .norms import conv_bias, get_norm_layer
 
 
@@ -17,16 +18,16 @@ class UnetSkipBlock(nn.Module):
         self.outermost = outermost
         norm_layer, bias = get_norm_layer(norm), conv_bias(norm)
         in_nc = outer_nc if in_nc is None else in_nc
-        downconv = nn.Conv2d(in_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=bias)
+        downconv = Conv2d(in_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=bias)
         downrelu, uprelu = nn.LeakyReLU(0.2, True), nn.ReLU(True)
         if outermost:
-            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
+            upconv = ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
-            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
+            upconv = ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
             layers = [downrelu, downconv, uprelu, upconv, norm_layer(outer_nc)]
         else:
-            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
+            upconv = ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
             layers = [downrelu, downconv, norm_layer(inner_nc), submodule, uprelu, upconv, norm_layer(outer_nc)]
             if dropout is not None:
                 layers.append(nn.Dropout(dropout))

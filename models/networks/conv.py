@@ -1,0 +1,76 @@
+"""The generators' convolutions: nn.Conv2d and nn.ConvTranspose2d, computed as one matrix product on the CPU when
+the input is small.
+
+A U-Net's deepest layers see 1x1 to 8x8 pixels through 4-8 M weights. oneDNN re-lays out those weights on every
+call, which at such sizes costs several times the arithmetic (7 ms instead of 1 ms for a 1024->512 transposed
+convolution on 2x2 pixels, bf16, on a 2-core AVX512 CPU). As a matrix product (im2col for a convolution, col2im for
+a transposed one) the weights are read in place. The parameters, their layout and the results are those of the
+torch modules; GPUs always take cuDNN's kernels.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SMALL_INPUT = 64  # input pixels (8x8) up to which the matrix product is the faster form on CPUs
+
+
+def _as_matmul(module: nn.Module, x: torch.Tensor) -> bool:
+    return (x.device.type == "cpu" and x.dim() == 4 and x.shape[-2] * x.shape[-1] <= SMALL_INPUT
+            and module.groups == 1 and module.dilation == (1, 1) and module.padding_mode == "zeros"
+            and isinstance(module.padding, tuple))
+
+
+def _weight_matrix(module: nn.Module, x: torch.Tensor, rows: int) -> torch.Tensor:
+    """The weight as a rows x columns matrix in the dtype the product runs in (autocast's, when it is on).
+
+    Without gradients (testing), the copy is kept until the weight changes: autocast caches its casts of the
+    weight itself, not of a reshaped view, so each call would convert the weights again.
+    """
+    weight, device = module.weight, x.device.type
+    dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else weight.dtype
+    if torch.is_grad_enabled() and weight.requires_grad:
+        return weight.to(dtype).reshape(rows, -1)
+    key = (weight.data_ptr(), weight._version, dtype)
+    cached = module.__dict__.get("_matrix")
+    if cached is None or cached[0] != key:
+        cached = (key, weight.detach().to(dtype).reshape(rows, -1))
+        module.__dict__["_matrix"] = cached
+    return cached[1]
+
+
+def _bias(module: nn.Module, out: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    if module.bias is None:
+        return out
+    return out + module.bias.to(out.dtype).view(shape)  # in the product's dtype, as autocast does for convolutions
+
+
+class Conv2d(nn.Conv2d):
+    """nn.Conv2d; on small CPU inputs, unfold + one matrix product."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not _as_matmul(self, x):
+            return super().forward(x)
+        n, _, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        cols = F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw))  # n x (in * kh * kw) x L
+        # (n*L x in*kh*kw) @ (in*kh*kw x out): one 2-D product whatever n, and the weight matrix read in place
+        out = cols.transpose(1, 2) @ _weight_matrix(self, x, self.out_channels).t()
+        out = out.transpose(1, 2).reshape(n, self.out_channels, (h + 2 * ph - kh) // sh + 1,
+                                          (w + 2 * pw - kw) // sw + 1)
+        return _bias(self, out, (1, -1, 1, 1))
+
+
+class ConvTranspose2d(nn.ConvTranspose2d):
+    """nn.ConvTranspose2d; on small CPU inputs, one matrix product + fold."""
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if output_size is not None or self.output_padding != (0, 0) or not _as_matmul(self, x):
+            return super().forward(x, output_size)
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        cols = x.reshape(n, c, h * w).transpose(1, 2) @ _weight_matrix(self, x, c)  # n x L x (out * kh * kw)
+        size = ((h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw)
+        out = F.fold(cols.transpose(1, 2), size, (kh, kw), padding=(ph, pw), stride=(sh, sw))
+        return _bias(self, out, (1, -1, 1, 1))
