@@ -1,8 +1,10 @@
 """--cache_dataset: the training pairs decoded once into memory as uint8 (on the training device), and batches made
 from them with tensor operations, instead of decoding every file again in every epoch.
 
-Each sample draws the same resize/crop/flip parameters as the plain loader, from the same (seed, epoch, index)
-stream, so both see the same crops in the same order and a resumed run continues exactly.
+An image that preprocessing shrinks (--load_size below the file's size) is kept shrunk, by PIL as the plain loader
+does; one that it enlarges is kept at its own size and enlarged per batch. Each sample draws the same crop and
+flip as the plain loader, from the same (seed, epoch, index) stream, so both see the same crops in the same order
+and a resumed run continues exactly.
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ import time
 from collections.abc import Iterator
 
 import torch
+from PIL import Image
 
 from util.errors import UserError, warn
 
 from .aligned_dataset import AlignedDataset
-from .transforms import apply_to_tensor, get_params, to_uint8_tensor
+from .transforms import apply_to_tensor, get_params, scaled_size, to_uint8_tensor
 
 MiB = 2**20
 MAX_AUTO_BYTES = 4 * 2**30  # auto caches at most this much per process
@@ -23,8 +26,11 @@ MAX_AUTO_BYTES = 4 * 2**30  # auto caches at most this much per process
 
 def decoded_bytes(dataset: AlignedDataset) -> int:
     """Memory the decoded A and B images take as uint8."""
-    channels = dataset.opt.input_nc + dataset.opt.output_nc
-    return sum((w // 2) * h * channels for w, h in dataset.sizes)
+    channels, total = dataset.opt.input_nc + dataset.opt.output_nc, 0
+    for w, h in dataset.sizes:
+        scaled_w, scaled_h = scaled_size(dataset.opt, w // 2, h)
+        total += min((w // 2) * h, scaled_w * scaled_h) * channels
+    return total
 
 
 def free_memory(device: torch.device) -> int:
@@ -70,9 +76,14 @@ class ImageCache:
         self.paths = dataset.AB_paths
         self.A: list[torch.Tensor] = []
         self.B: list[torch.Tensor] = []
+        self.sizes: list[tuple[int, int]] = []  # (width, height) of each A as decoded, before any resizing
         try:
             for index in range(len(dataset)):
                 src, dst = dataset.load_pair(index)
+                self.sizes.append(src.size)
+                size = scaled_size(self.opt, *src.size)
+                if size[0] * size[1] < src.width * src.height:
+                    src, dst = src.resize(size, Image.BICUBIC), dst.resize(size, Image.BICUBIC)
                 self.A.append(to_uint8_tensor(src, self.opt.input_nc).to(device))
                 self.B.append(to_uint8_tensor(dst, self.opt.output_nc).to(device))
         except torch.cuda.OutOfMemoryError:
@@ -88,9 +99,8 @@ class ImageCache:
         params, A, B = [], [], []
         for epoch, index in keys:
             _, rng = self.dataset.sample_rng((epoch, index))
-            a = self.A[index]
-            params.append(get_params(self.opt, (a.shape[-1], a.shape[-2]), rng))
-            A.append(a)
+            params.append(get_params(self.opt, self.sizes[index], rng))
+            A.append(self.A[index])
             B.append(self.B[index])
         shapes = {(tuple(a.shape), p.size) for a, p in zip(A, params)}
         if len(shapes) == 1:

@@ -27,7 +27,8 @@ class Params:
     flip: bool
 
 
-def _scaled_size(opt: Namespace, w: int, h: int) -> tuple[int, int]:
+def scaled_size(opt: Namespace, w: int, h: int) -> tuple[int, int]:
+    """The (width, height) an image of size (w, h) is resized to before cropping (no randomness)."""
     if opt.preprocess == "resize_and_crop":
         return opt.load_size, opt.load_size
     if opt.preprocess.startswith("scale_width"):
@@ -39,7 +40,7 @@ def _scaled_size(opt: Namespace, w: int, h: int) -> tuple[int, int]:
 
 def get_params(opt: Namespace, size: tuple[int, int], rng: random.Random) -> Params:
     """Draw the resize/crop/flip parameters for an image of size (w, h)."""
-    new_w, new_h = _scaled_size(opt, *size)
+    new_w, new_h = scaled_size(opt, *size)
     crop = None
     if "crop" in opt.preprocess:
         crop = (rng.randint(0, max(0, new_w - opt.crop_size)), rng.randint(0, max(0, new_h - opt.crop_size)))

@@ -65,6 +65,7 @@ def pipelines(root, *flags: str):
 @pytest.mark.parametrize("flags,exact", [
     (["--load_size", "36", "--crop_size", "32"], False),  # resized: torchvision's PIL-compatible bicubic
     (["--load_size", "32", "--crop_size", "24"], True),  # native size: crop and flip only
+    (["--load_size", "28", "--crop_size", "24"], True),  # shrunk once, by PIL, when caching
     (["--load_size", "32", "--crop_size", "24", "--input_nc", "1"], True),  # gray conversion as PIL does it
 ])
 def test_cached_batches_are_the_loaders_crops_in_the_loaders_order(synth32, flags, exact):
@@ -86,11 +87,12 @@ def test_cached_batches_are_the_loaders_crops_in_the_loaders_order(synth32, flag
                     assert diff.max() <= GREY_LEVEL + 1e-6 and diff.mean() < 0.05 * GREY_LEVEL
 
 
-def test_cache_holds_each_pair_once_as_uint8(synth32):
-    cached, _ = pipelines(synth32, "--load_size", "36", "--crop_size", "32")
+@pytest.mark.parametrize("load,side", [(36, 32), (28, 28)])  # enlarged per batch / shrunk once
+def test_cache_holds_each_pair_once_as_uint8_at_the_smaller_size(synth32, load, side):
+    cached, _ = pipelines(synth32, "--load_size", str(load), "--crop_size", "24")
     cache = cached.cache
-    assert all(t.dtype == torch.uint8 for t in cache.A + cache.B)
-    assert cache.nbytes == len(cached) * 32 * 32 * (3 + 3)
+    assert all(t.dtype == torch.uint8 and t.shape[-2:] == (side, side) for t in cache.A + cache.B)
+    assert cache.nbytes == len(cached) * side * side * (3 + 3) == image_cache.decoded_bytes(cached.dataset)
 
 
 def test_auto_caches_only_what_fits_in_a_quarter_of_free_memory(synth32, monkeypatch):
