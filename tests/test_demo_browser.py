@@ -73,14 +73,18 @@ def served(request) -> str:
 
 
 def photo_shown(page, previous: str | None = None) -> tuple[str, np.ndarray]:
-    """Wait for a generated photo other than `previous` (photos are served under their content's hash)."""
+    """Wait for a generated (first) photo other than `previous` (photos are served under their content's hash)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    selector = "#photos img" + (f":not([src='{previous}'])" if previous else "")
     try:
-        src = page.wait_for_selector(selector, timeout=60_000).get_attribute("src")
+        page.wait_for_function("""(previous) => {
+            const img = document.querySelector("#photos img");
+            return img !== null && img.getAttribute("src") !== previous
+                && /photos? in/.test(document.querySelector("#status").innerText);
+        }""", arg=previous, timeout=60_000)
     except PlaywrightTimeout:
         pytest.fail(f"no {'other ' if previous else ''}photo within 60 s; status: {page.inner_text('#status')!r}")
+    src = page.get_attribute("#photos img >> nth=0", "src")
     body = page.request.get(src).body()
     return src, np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
 
