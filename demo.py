@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from data.image_folder import IMG_EXTENSIONS
+from data.image_folder import IMG_EXTENSIONS, load_rgb
 from options.demo_options import DemoOptions
 from util.errors import UserError, main_guard, warn
 from util.inference import Translator
@@ -48,8 +48,7 @@ class LabelPainter:
         """The label map of dataset image `name`: the generator's input half, snapped to the palette."""
         if name not in self.examples:
             raise UserError(f"no image {name!r} in {Path(self.opt.dataroot) / self.opt.phase}")
-        with Image.open(self.examples[name]) as image:
-            image = np.asarray(image.convert("RGB"))
+        image = np.asarray(load_rgb(str(self.examples[name])))
         if self.opt.dataset_mode == "aligned":
             half = image.shape[1] // 2
             image = image[:, half:] if self.opt.direction == "BtoA" else image[:, :half]

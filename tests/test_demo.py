@@ -159,6 +159,9 @@ def test_a_cityscapes_dataroot_gives_the_cityscapes_palette_and_its_label_maps(t
     label_map = city.example("frankfurt_000000_000294.png")
     assert (label_map[:16] == CITYSCAPES_PALETTE["sky"]).all() and (label_map[16:] == CITYSCAPES_PALETTE["road"]).all()
     assert (city.blank() == 0).all()  # void
+    (tmp_path / "cityscapes" / "val" / "broken.png").write_text("not an image")
+    with pytest.raises(UserError, match="broken.png"):
+        demo.LabelPainter(opt, city.translator).example("broken.png")
 
 
 def test_uploaded_label_maps_are_scaled_and_snapped_and_other_files_refused(painter, tmp_path):
