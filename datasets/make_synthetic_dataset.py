@@ -12,24 +12,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from util.errors import ArgumentParser  # noqa: E402
+from util.palettes import FACADES_PALETTE  # noqa: E402
 
-# Measured from the pix2pix facades label maps (right halves of facades/train/*.jpg): the 12 colour clusters,
-# each taken as the median of its flat, artifact-free JPEG pixels. They follow the CMP class index order
-# along a jet-like colormap.
-FACADES_PALETTE: dict[str, tuple[int, int, int]] = {
-    "background": (0, 0, 222),
-    "facade": (0, 48, 255),
-    "window": (0, 128, 255),
-    "door": (0, 207, 255),
-    "cornice": (32, 255, 224),
-    "sill": (112, 255, 142),
-    "balcony": (192, 255, 63),
-    "blind": (255, 240, 0),
-    "deco": (255, 159, 0),
-    "molding": (255, 80, 0),
-    "pillar": (255, 0, 0),
-    "shop": (174, 0, 0),
-}
 (BACKGROUND, FACADE, WINDOW, DOOR, CORNICE, SILL, BALCONY, BLIND, DECO, MOLDING, PILLAR, SHOP) = range(12)
 PALETTE_ARRAY = np.array(list(FACADES_PALETTE.values()), dtype=np.uint8)
 

@@ -101,3 +101,12 @@ def run_cli_in_terminal(*args: str, timeout: float = 300) -> tuple[int, str]:
         chunks.append(chunk)
     os.close(master)
     return proc.wait(timeout=max(1.0, deadline - time.monotonic())), b"".join(chunks).decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(synth32, tmp_path_factory) -> Path:
+    """The checkpoints folder of experiment 'tiny': TINY pix2pix trained one epoch on synth32 (BtoA, dropout)."""
+    ckpt = tmp_path_factory.mktemp("tiny_checkpoint")
+    run_cli("train.py", "--dataroot", synth32, "--model", "pix2pix", "--name", "tiny", *TINY, "--checkpoints_dir",
+            ckpt, "--n_epochs", "1", "--n_epochs_decay", "0", "--batch_size", "4", check=True)
+    return ckpt

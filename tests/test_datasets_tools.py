@@ -303,3 +303,88 @@ def test_download_corrupt_archive_leaves_nothing(tmp_path: Path, local_server: t
     proc = run_tool("download_pix2pix_dataset.sh", "maps", str(dest), env={"PIX2PIX_DATASETS_URL": url})
     assert_one_line_error(proc)
     assert list(dest.iterdir()) == []
+
+
+# --- prepare_cityscapes_dataset.py ---
+
+CITY_IDS = {"train": ["aachen_000000_000019", "bremen_000001_000019"], "val": ["lindau_000000_000019"]}
+
+
+def official_colours() -> np.ndarray:
+    """Every colour of Cityscapes' *_gtFine_color.png files."""
+    from util.palettes import CITYSCAPES_OTHERS, CITYSCAPES_PALETTE
+
+    return np.array(list(CITYSCAPES_PALETTE.values()) + list(CITYSCAPES_OTHERS.values()), dtype=np.uint8)
+
+
+@pytest.fixture
+def cityscapes_tree(tmp_path: Path) -> Path:
+    """A tiny fake of the official download: 64x32 photos, RGBA colour label maps, and files to be ignored."""
+    rng = np.random.default_rng(0)
+    for split, ids in CITY_IDS.items():
+        for key in ids:
+            city = key.split("_")[0]
+            write_image(tmp_path / "leftImg8bit" / split / city / f"{key}_leftImg8bit.png", (64, 32), seed=len(key))
+            classes = rng.integers(0, len(official_colours()), (4, 8)).repeat(8, 0).repeat(8, 1)
+            label = np.concatenate([official_colours()[classes], np.full((32, 64, 1), 255, np.uint8)], axis=2)
+            gt = tmp_path / "gtFine" / split / city
+            gt.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(label, "RGBA").save(gt / f"{key}_gtFine_color.png")
+            Image.fromarray(classes.astype(np.uint8)).save(gt / f"{key}_gtFine_labelIds.png")
+            (gt / f"{key}_gtFine_polygons.json").write_text("{}")
+    return tmp_path
+
+
+def prepare(tree: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """prepare_cityscapes_dataset.py on tree/{leftImg8bit,gtFine}, writing tree/out."""
+    return run_tool("prepare_cityscapes_dataset.py", "--leftImg8bit_dir", str(tree / "leftImg8bit"),
+                    "--gtFine_dir", str(tree / "gtFine"), "--output_dir", str(tree / "out"), *flags)
+
+
+def test_cityscapes_pairs_photo_and_official_colour_labels(cityscapes_tree: Path) -> None:
+    proc = prepare(cityscapes_tree, "--size", "16", "--format", "png")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 train / 1 val" in proc.stdout
+    out = cityscapes_tree / "out"
+    for split, ids in CITY_IDS.items():
+        assert sorted(p.name for p in (out / split).iterdir()) == [f"{key}.png" for key in ids]
+        for key in ids:
+            city = key.split("_")[0]
+            ab = load(out / split / f"{key}.png")
+            assert ab.shape == (16, 32, 3)
+            with Image.open(cityscapes_tree / "leftImg8bit" / split / city / f"{key}_leftImg8bit.png") as photo:
+                assert np.array_equal(ab[:, :16], np.asarray(photo.resize((16, 16), Image.BICUBIC)))
+            with Image.open(cityscapes_tree / "gtFine" / split / city / f"{key}_gtFine_color.png") as label:
+                expected = np.asarray(label.convert("RGB").resize((16, 16), Image.NEAREST))
+            assert np.array_equal(ab[:, 16:], expected)  # label colours exact, never blended
+            assert (ab[:, 16:, None] == official_colours()[None, None]).all(-1).any(-1).all()
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_cityscapes_default_jpg_and_width_by_height(cityscapes_tree: Path) -> None:
+    proc = prepare(cityscapes_tree, "--size", "32x16", "--splits", "val", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    files = list((cityscapes_tree / "out").rglob("*.*"))
+    assert [f.relative_to(cityscapes_tree / "out").as_posix() for f in files] == ["val/lindau_000000_000019.jpg"]
+    assert load(files[0]).shape == (16, 64, 3)
+
+
+def test_cityscapes_unmatched_files_are_a_one_line_error(cityscapes_tree: Path) -> None:
+    (cityscapes_tree / "gtFine/train/bremen/bremen_000001_000019_gtFine_color.png").unlink()
+    proc = prepare(cityscapes_tree)
+    assert_one_line_error(proc)
+    assert "bremen_000001_000019_leftImg8bit.png" in proc.stderr and "--gtFine_dir" in proc.stderr
+    assert not (cityscapes_tree / "out").exists()
+
+
+@pytest.mark.parametrize("flags", [["--gtFine_dir", "/nonexistent"], ["--splits", "test"], ["--size", "0"],
+                                   ["--size", "big"], ["--workers", "0"]])
+def test_cityscapes_bad_arguments_are_one_line_errors(cityscapes_tree: Path, flags: list[str]) -> None:
+    assert_one_line_error(prepare(cityscapes_tree, *flags))
+
+
+def test_cityscapes_unreadable_label_map_is_a_one_line_error(cityscapes_tree: Path) -> None:
+    (cityscapes_tree / "gtFine/val/lindau/lindau_000000_000019_gtFine_color.png").write_text("not a png")
+    proc = prepare(cityscapes_tree, "--splits", "val")
+    assert_one_line_error(proc)
+    assert "lindau_000000_000019_gtFine_color.png" in proc.stderr

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Build the pix2pix cityscapes dataset (photo | colour label map) from the official Cityscapes download.
+
+    python datasets/prepare_cityscapes_dataset.py --gtFine_dir ./gtFine --leftImg8bit_dir ./leftImg8bit \
+        --output_dir ./datasets/cityscapes
+
+Download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from https://www.cityscapes-dataset.com and
+unzip them. Each leftImg8bit/<split>/<city>/<id>_leftImg8bit.png is paired with gtFine/<split>/<city>/
+<id>_gtFine_color.png and written to <output_dir>/<split>/<id>.jpg: the photo on the left, the label map in the
+official Cityscapes colours on the right (label -> photo is --direction BtoA), as in the pix2pix download.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from multiprocessing import Pool
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from options.types import positive_int  # noqa: E402
+from util.errors import ArgumentParser, UserError, main_guard  # noqa: E402
+from util.fileio import atomic_path  # noqa: E402
+
+PHOTO_SUFFIX, LABEL_SUFFIX = "_leftImg8bit.png", "_gtFine_color.png"
+SAVE_OPTIONS = {"jpg": {"format": "JPEG", "quality": 100, "subsampling": 0}, "png": {"format": "PNG"}}
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """argparse type: 256 (square) or WIDTHxHEIGHT such as 512x256."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x")) if "x" in text.lower() else (int(text),) * 2
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be N or WIDTHxHEIGHT, e.g. 256 or 512x256, got {text}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return width, height
+
+
+def find_pairs(leftimg8bit_dir: Path, gtfine_dir: Path, split: str) -> list[tuple[Path, Path, str]]:
+    """(photo, colour label map, Cityscapes id) for every image of a split; every photo needs its label map."""
+    folders = {"--leftImg8bit_dir": leftimg8bit_dir / split, "--gtFine_dir": gtfine_dir / split}
+    for flag, folder in folders.items():
+        if not folder.is_dir():
+            raise UserError(f"{folder} does not exist: {flag} must be the unzipped folder that holds {split}/<city>/")
+    photos = {p.name[: -len(PHOTO_SUFFIX)]: p for p in folders["--leftImg8bit_dir"].glob(f"*/*{PHOTO_SUFFIX}")}
+    labels = {p.name[: -len(LABEL_SUFFIX)]: p for p in folders["--gtFine_dir"].glob(f"*/*{LABEL_SUFFIX}")}
+    if not photos:
+        raise UserError(f"no <city>/*{PHOTO_SUFFIX} in {folders['--leftImg8bit_dir']}: check --leftImg8bit_dir")
+    for missing, have, folder, suffix in [(photos.keys() - labels.keys(), photos, "--gtFine_dir", LABEL_SUFFIX),
+                                          (labels.keys() - photos.keys(), labels, "--leftImg8bit_dir", PHOTO_SUFFIX)]:
+        if missing:
+            first = sorted(missing)[0]
+            raise UserError(f"{len(missing)} file(s) of {split} have no partner, e.g. {have[first]} has no "
+                            f"{first}{suffix} under {folders[folder]}: pass matching {folder} and --splits")
+    return [(photos[key], labels[key], key) for key in sorted(photos)]
+
+
+def write_pair(task: tuple[Path, Path, Path, tuple[int, int], str]) -> None:
+    """Resize photo (bicubic) and label map (nearest: only official colours) and write them side by side."""
+    photo_path, label_path, out, (width, height), fmt = task
+    try:
+        with Image.open(photo_path) as photo, Image.open(label_path) as label:
+            photo = photo.convert("RGB").resize((width, height), Image.BICUBIC)
+            label = label.convert("RGB").resize((width, height), Image.NEAREST)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"cannot read {photo_path} or {label_path} ({exc}): re-download or remove the pair") from None
+    ab = Image.new("RGB", (2 * width, height))
+    ab.paste(photo, (0, 0))
+    ab.paste(label, (width, 0))
+    with atomic_path(out) as tmp:
+        ab.save(tmp, **SAVE_OPTIONS[fmt])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    p = ArgumentParser(description=__doc__.split("\n\n")[0] + " Writes <output_dir>/<split>/<id>.jpg.")
+    p.add_argument("--gtFine_dir", required=True, type=Path, help="unzipped gtFine folder (holds train/ val/)")
+    p.add_argument("--leftImg8bit_dir", required=True, type=Path, help="unzipped leftImg8bit folder")
+    p.add_argument("--output_dir", type=Path, default=Path("./datasets/cityscapes"),
+                   help="where to write (default: ./datasets/cityscapes)")
+    p.add_argument("--splits", nargs="+", default=["train", "val"], choices=["train", "val", "test"],
+                   help="splits to convert (test has no public labels); test.py and demo.py read val with "
+                        "--phase val")
+    p.add_argument("--size", type=image_size, default=(256, 256),
+                   help="size of each half: N or WIDTHxHEIGHT (default: 256, as the pix2pix cityscapes set)")
+    p.add_argument("--format", choices=sorted(SAVE_OPTIONS), default="jpg",
+                   help="jpg (quality 100, no chroma subsampling, as upstream) or png (exact label colours)")
+    p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="parallel processes")
+    return p.parse_args(argv)
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> int:
+    """Convert the splits; return the process exit code."""
+    args = parse_args(argv)
+    pairs = {split: find_pairs(args.leftImg8bit_dir, args.gtFine_dir, split) for split in args.splits}
+    tasks = [(photo, label, args.output_dir / split / f"{key}.{args.format}", args.size, args.format)
+             for split, found in pairs.items() for photo, label, key in found]
+    if args.workers > 1 and len(tasks) > 1:
+        with Pool(min(args.workers, len(tasks))) as pool:
+            for _ in pool.imap_unordered(write_pair, tasks, chunksize=8):
+                pass
+    else:
+        for task in tasks:
+            write_pair(task)
+    counts = " / ".join(f"{len(found)} {split}" for split, found in pairs.items())
+    width, height = args.size
+    print(f"wrote {counts} pairs ({2 * width}x{height} {args.format}, photo|label, use --direction BtoA) "
+          f"to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

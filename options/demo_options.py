@@ -1,0 +1,48 @@
+"""Options of demo.py: test options plus where to serve the page and which label colours to paint with."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from util.errors import UserError
+from util.palettes import PALETTES, guess_palette
+
+from .test_options import TestOptions
+from .types import positive_int
+
+
+class DemoOptions(TestOptions):
+    """Options of demo.py; --dataroot is optional and defaults to the dataset the checkpoint was trained on."""
+
+    description = ("Serve a web page to paint label maps and translate them with a trained generator. "
+                   "Architecture options are read from the checkpoint; --dataroot (optional, default: the "
+                   "checkpoint's training data) provides the --phase images to start painting from.")
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser = super().initialize(parser)
+        g = parser.add_argument_group("demo")
+        g.add_argument("--host", default="127.0.0.1",
+                       help="address to serve on; 0.0.0.0 makes the page reachable from other machines")
+        g.add_argument("--port", type=positive_int, default=7860, help="port to serve on")
+        g.add_argument("--palette", default="auto", choices=["auto", *PALETTES],
+                       help="label colours to paint with; auto: cityscapes when the dataset's path (--dataroot or "
+                            "the checkpoint's) contains 'cityscapes', else facades")
+        parser.set_defaults(dataroot="")
+        dataroot = next(a for a in parser._actions if a.dest == "dataroot")
+        dataroot.help = "dataset whose --phase images the canvas can start from (default: the checkpoint's)"
+        return parser
+
+    def parse_with_checkpoint(self, argv=None) -> argparse.Namespace:
+        """Test options from the checkpoint, the dataroot it was trained on, and the palette that goes with it."""
+        from models.checkpoint import saved_options
+
+        opt = super().parse_with_checkpoint(argv)
+        if "dataroot" in opt.explicit:
+            if not os.path.isdir(opt.dataroot):
+                raise UserError(f"--dataroot {opt.dataroot} is not a folder: pass the dataset folder that holds "
+                                f"'{opt.phase}/', or leave --dataroot out to use the checkpoint's")
+        else:
+            opt.dataroot = (saved_options(opt) or {}).get("dataroot", "")
+        if opt.palette == "auto":
+            opt.palette = guess_palette(opt.dataroot)
+        return opt
