@@ -68,9 +68,10 @@ class Translator:
         if seed is not None:
             seed_everything(seed)
         photos = []
-        for _ in range(n_samples):
-            self.model.test()
-            photos.append(tensor2im(self.model.fake_B))
+        with self.model.generating():
+            for _ in range(n_samples):
+                self.model.test()
+                photos.append(tensor2im(self.model.fake_B))
         return photos
 
 
