@@ -103,3 +103,15 @@ def test_generator_convolutions_compute_what_torchs_modules_compute(transposed, 
         with torch.no_grad():  # a changed weight (an optimizer step, a loaded checkpoint) is used from then on
             ours.weight.mul_(-1)
             reference.weight.mul_(-1)
+
+
+def test_weight_noise_gives_a_unet_new_weights_at_every_pass_without_gradients():
+    torch.manual_seed(0)
+    net = define_G(Namespace(netG="unet_128", input_nc=3, output_nc=3, ngf=8, norm="batch", no_dropout=True,
+                             init_type="normal", init_gain=0.02)).eval()
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        clean = [net(x) for _ in range(2)]
+        noisy = [networks.forward_with_weight_noise(net, x, 0.2) for _ in range(3)]
+    assert torch.equal(clean[0], clean[1])
+    assert not torch.equal(noisy[0], noisy[1]) and not torch.equal(noisy[1], noisy[2])

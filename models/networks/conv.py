@@ -9,6 +9,8 @@ torch modules; GPUs always take cuDNN's kernels.
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,19 +27,19 @@ def _as_matmul(module: nn.Module, x: torch.Tensor) -> bool:
 def _weight_matrix(module: nn.Module, x: torch.Tensor, rows: int) -> torch.Tensor:
     """The weight as a rows x columns matrix in the dtype the product runs in (autocast's, when it is on).
 
-    Without gradients (testing), the copy is kept until the weight changes: autocast caches its casts of the
-    weight itself, not of a reshaped view, so each call would convert the weights again.
+    Without gradients (testing), the copy of a parameter is kept until it changes (an optimizer step or a loaded
+    checkpoint writes into it and bumps its version): autocast caches its casts of the weight itself, not of a
+    reshaped view, so each call would convert the weights again. Other weights (weight noise) are used as given.
     """
     weight, device = module.weight, x.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else weight.dtype
-    if torch.is_grad_enabled() and weight.requires_grad:
+    if (torch.is_grad_enabled() and weight.requires_grad) or not isinstance(weight, nn.Parameter):
         return weight.to(dtype).reshape(rows, -1)
-    key = (weight.data_ptr(), weight._version, dtype)
     cached = module.__dict__.get("_matrix")
-    if cached is None or cached[0] != key:
-        cached = (key, weight.detach().to(dtype).reshape(rows, -1))
+    if cached is None or cached[0]() is not weight or cached[1:3] != (weight._version, dtype):
+        cached = (weakref.ref(weight), weight._version, dtype, weight.detach().to(dtype).reshape(rows, -1))
         module.__dict__["_matrix"] = cached
-    return cached[1]
+    return cached[3]
 
 
 def _bias(module: nn.Module, out: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
