@@ -134,8 +134,9 @@ class BaseModel:
     def setup(self) -> None:
         """Put the networks in the fast path's layout, compile them (--compile), create the learning-rate
         schedulers (training) and print the networks' sizes."""
-        for net in self.nets().values():
-            net.to(memory_format=self.memory_format)
+        if self.memory_format == torch.channels_last:
+            for net in self.nets().values():
+                net.to(memory_format=self.memory_format)
         self._make_runners()
         if self.is_train:
             self.schedulers = [get_scheduler(o, self.opt) for o in self.optimizers]
