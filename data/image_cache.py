@@ -82,10 +82,9 @@ class ImageCache:
                 src, dst = dataset.load_pair(index)
                 self.sizes.append(src.size)
                 size = scaled_size(self.opt, *src.size)
-                if size[0] * size[1] < src.width * src.height:
-                    src, dst = src.resize(size, Image.BICUBIC), dst.resize(size, Image.BICUBIC)
-                self.A.append(to_uint8_tensor(src, self.opt.input_nc).to(device))
-                self.B.append(to_uint8_tensor(dst, self.opt.output_nc).to(device))
+                shrink = size[0] * size[1] < src.width * src.height
+                self.A.append(self._pixels(src, self.opt.input_nc, size if shrink else None).to(device))
+                self.B.append(self._pixels(dst, self.opt.output_nc, size if shrink else None).to(device))
         except torch.cuda.OutOfMemoryError:
             raise UserError(f"--cache_dataset on: the images of {dataset.dir_AB} do not fit in GPU memory; "
                             f"pass --cache_dataset off") from None
@@ -93,6 +92,15 @@ class ImageCache:
         if verbose:
             print(f"cached {len(self.A)} training pairs in {'GPU' if device.type == 'cuda' else 'host'} memory: "
                   f"{self.nbytes / MiB:,.0f} MiB, {time.perf_counter() - start:.1f} s", flush=True)
+
+    @staticmethod
+    def _pixels(img: Image.Image, channels: int, size: tuple[int, int] | None) -> torch.Tensor:
+        """The image with `channels` channels, shrunk to `size` if given, in the loader's order: gray first."""
+        if channels == 1:
+            img = img.convert("L")
+        if size is not None:
+            img = img.resize(size, Image.BICUBIC)
+        return to_uint8_tensor(img, channels)
 
     def batch(self, keys: list[tuple[int, int]]) -> dict:
         """The batch of samples (epoch, index): the same pixels, crops and flips as the plain loader's."""

@@ -26,7 +26,7 @@ from util.errors import warn
 SWITCHES = ("auto", "on", "off")
 AMP_MODES = (*SWITCHES, "bf16", "fp16")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-SPEED_FLAGS = ("amp", "channels_last", "compile")  # resolved per run, never inherited from a checkpoint
+KERNELS = ("auto", "torch")
 
 
 def cpu_has_native_bf16() -> bool:
@@ -36,8 +36,8 @@ def cpu_has_native_bf16() -> bool:
 
 
 def best_amp_dtype(device: torch.device) -> str:
-    """bf16 where the device supports it, else fp16 (GPUs before Ampere)."""
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+    """bf16 where the device computes it natively, else fp16 (GPUs before Ampere, where bf16 is only emulated)."""
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 0):
         return "fp16"
     return "bf16"
 
@@ -63,6 +63,8 @@ def describe_speed(opt: argparse.Namespace) -> str:
     parts = [f"{opt.amp} autocast" if opt.amp != "off" else "fp32",
              "channels-last" if opt.channels_last == "on" else "NCHW",
              "torch.compile" if opt.compile == "on" else "eager"]
+    if getattr(opt, "kernels", "auto") == "torch":
+        parts.append("torch's kernels")
     cache = getattr(opt, "cache_dataset", "off")
     if cache != "off":
         parts.append("images cached in memory")
@@ -90,9 +92,12 @@ def memory_format(channels_last: str) -> torch.memory_format:
     return torch.channels_last if channels_last == "on" else torch.contiguous_format
 
 
-def adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam with the fused kernel (one pass over each parameter instead of about ten), or the multi-tensor one."""
+def adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float], fused: bool = True) -> torch.optim.Adam:
+    """Adam with the fused kernel (one pass over each parameter instead of about ten), or the multi-tensor one;
+    fused=False: torch's default implementation for the device (--kernels torch)."""
     params = list(params)
+    if not fused:
+        return torch.optim.Adam(params, lr=lr, betas=betas)
     try:
         return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError):  # a device or torch version without the fused kernel
@@ -102,7 +107,8 @@ def adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float]) 
 class CompiledOrEager(nn.Module):
     """Runs `net` through torch.compile; where compiling fails, warns once and runs it eagerly from then on.
 
-    The network stays a plain submodule, so its parameters and state dict are the original ones.
+    The network stays a plain submodule, so its parameters and state dict are the original ones. The backward
+    graph is compiled later, during the first backward pass; a failure there ends the run (retry --compile off).
     """
 
     def __init__(self, net: nn.Module, name: str):
@@ -117,7 +123,7 @@ class CompiledOrEager(nn.Module):
     def _fall_back(self, exc: BaseException) -> None:
         self.compiled = None
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        warn(f"--compile: torch.compile is unavailable here for net{self.name} ({first}); running it eagerly")
+        warn(f"--compile: torch.compile failed for net{self.name} ({first}); running it eagerly")
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self.compiled is None:
@@ -126,6 +132,8 @@ class CompiledOrEager(nn.Module):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return self.compiled(*args, **kwargs)
+        except torch.cuda.OutOfMemoryError:
+            raise
         except Exception as exc:  # a compiler failure (no C++ compiler, unsupported op, ...): a real error in the
             self._fall_back(exc)  # network shows again, unchanged, in the eager run below
             return self.net(*args, **kwargs)

@@ -13,11 +13,11 @@ import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
-from util.errors import UserError
+from util.errors import UserError, warn
 from util.fileio import atomic_torch_save, atomic_write_text
 from util.util import options_to_dict
 
-from . import acceleration
+from . import acceleration, networks
 from .checkpoint import CHECKPOINT_FORMAT, read_checkpoint, rng_state, set_rng_state
 from .networks import count_parameters, receptive_fields
 
@@ -69,10 +69,12 @@ class BaseModel:
         self.ddp: dict[str, nn.Module] = {}  # DistributedDataParallel wrappers of the trained nets (torchrun)
         self.runners: dict[str, nn.Module] = {}  # torch.compile'd nets (--compile)
         self.amp = getattr(opt, "amp", "off")
+        self.fast_kernels = getattr(opt, "kernels", "auto") != "torch"
+        networks.use_matrix_products(self.fast_kernels)
         self.memory_format = acceleration.memory_format(getattr(opt, "channels_last", "off"))
         # fp16 needs its gradients scaled up against underflow; bf16 has fp32's range and needs no scaler
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
-        if self.device.type == "cuda" and opt.preprocess != "scale_width":
+        if self.device.type == "cuda" and opt.preprocess not in ("scale_width", "none"):
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN time and pick its fastest kernels
 
     @staticmethod
@@ -143,8 +145,13 @@ class BaseModel:
         self.print_networks(self.opt.verbose)
 
     def _make_runners(self) -> None:
-        if getattr(self.opt, "compile", "off") == "on":
-            self.runners = {name: acceleration.CompiledOrEager(net, name) for name, net in self.nets().items()}
+        if getattr(self.opt, "compile", "off") != "on":
+            return
+        nets = self.nets()
+        if getattr(self, "weight_noise", 0) > 0:  # G's weights are swapped at every pass: nothing to compile
+            warn("--compile: netG runs eagerly with --weight_noise (its weights are drawn anew at every pass)")
+            nets.pop("G")
+        self.runners = {name: acceleration.CompiledOrEager(net, name) for name, net in nets.items()}
 
     def train(self) -> None:
         for net in self.nets().values():
@@ -156,9 +163,9 @@ class BaseModel:
 
     @contextlib.contextmanager
     def generating(self) -> Iterator[None]:
-        """Around a series of test() calls: with --amp the weights are cast to bf16/fp16 once for the series, not
-        in every call (autocast keeps its casts until its outermost region ends; the weights must not change)."""
-        with self.autocast():
+        """Around a series of test() calls, during which the weights do not change: with --amp they are cast to
+        bf16/fp16 once for the series, not in every call (autocast keeps its casts until its outermost region ends)."""
+        with self.autocast(), networks.frozen_weights():
             yield
 
     def test(self) -> None:

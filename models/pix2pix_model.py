@@ -75,7 +75,7 @@ class Pix2PixModel(BaseModel):
                             "reconstruction loss, --lambda_L1 > 0 or --lambda_perceptual > 0")
         self.monitor_loss = "G_L1" if opt.lambda_L1 > 0 else self.loss_names[-1]
         betas = (opt.beta1, 0.999)
-        self.optimizer_G = adam(self.netG.parameters(), lr=opt.lr, betas=betas)
+        self.optimizer_G = adam(self.netG.parameters(), lr=opt.lr, betas=betas, fused=self.fast_kernels)
         self.optimizers = [self.optimizer_G]
         self.criterionL1 = nn.L1Loss()
         if opt.lambda_perceptual > 0:
@@ -92,7 +92,7 @@ class Pix2PixModel(BaseModel):
             self.min_D_side = networks.min_input_side(self.netD)
             self.criterionGAN = networks.GANLoss(opt.gan_mode)
             self.fake_pool = ImagePool(opt.pool_size)
-            self.optimizer_D = adam(self.netD.parameters(), lr=opt.lr, betas=betas)
+            self.optimizer_D = adam(self.netD.parameters(), lr=opt.lr, betas=betas, fused=self.fast_kernels)
             self.optimizers.append(self.optimizer_D)
             if opt.lambda_gp > 0 and opt.norm == "batch" and opt.batch_size > 1 and opt.netD != "sesame":
                 warn("--lambda_gp with batch norm in D mixes the samples of a batch, which the gradient penalty "
@@ -137,12 +137,12 @@ class Pix2PixModel(BaseModel):
                             f"--num_D / --n_layers_D")
 
     def forward(self) -> None:
+        netG = self.parallel("G")
         with self.autocast():
-            if self.weight_noise > 0:  # swaps G's weights per call, which a compiled graph cannot follow
-                netG = self.ddp.get("G") or self.netG
+            if self.weight_noise > 0:
                 fake_B = networks.forward_with_weight_noise(netG, self.real_A, self.weight_noise)
             else:
-                fake_B = self.parallel("G")(self.real_A)
+                fake_B = netG(self.real_A)
         self.fake_B = fake_B.float()
 
     def discriminate(self, AB: torch.Tensor, net: nn.Module | None = None, **kwargs) -> Prediction:

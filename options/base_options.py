@@ -92,6 +92,9 @@ class BaseOptions:
         g.add_argument("--compile", nargs="?", const="on", default="auto", choices=acceleration.SWITCHES,
                        help="torch.compile the networks (the first steps compile for a while; falls back to eager "
                             "with a warning where compiling fails); auto: off")
+        g.add_argument("--kernels", default="auto", choices=acceleration.KERNELS,
+                       help="auto: DLIM's faster kernels (Adam's fused update; on CPUs, the U-Net's convolutions of "
+                            "inputs up to 8x8 as matrix products); torch: PyTorch's own, as upstream pix2pix")
         if self.is_train:
             g.add_argument("--cache_dataset", nargs="?", const="on", default="auto", choices=acceleration.SWITCHES,
                            help="decode the training images once into memory (uint8; on the GPU when training "

@@ -58,5 +58,5 @@ RUN_KEYS = {
     "dataroot", "name", "gpu_ids", "checkpoints_dir", "seed", "phase", "batch_size", "num_threads",
     "serial_batches", "no_flip", "max_dataset_size", "epoch", "load_iter", "verbose", "suffix", "is_train",
     "explicit", "results_dir", "aspect_ratio", "eval", "num_test", "display_winsize", "display_id", "load_size",
-    "n_samples", "amp", "channels_last", "compile", "cache_dataset",
+    "n_samples", "amp", "channels_last", "compile", "kernels", "cache_dataset",
 }

@@ -51,7 +51,8 @@ from util.errors import (  # noqa: E402
 from util.fileio import atomic_write_text  # noqa: E402
 
 MiB = 2**20
-PLAIN_FLAGS = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--cache_dataset", "off"]
+PLAIN_FLAGS = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--kernels", "torch",
+               "--cache_dataset", "off"]
 WORKER = "--worker"  # internal: `benchmark.py --worker TASK_JSON` measures one task and prints RESULT + json
 RESULT = "@@benchmark-result "
 
@@ -108,9 +109,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--warmup", type=nonnegative_int, default=3, help="untimed steps before each timing")
     parser.add_argument("--steps", type=positive_int, default=10, help="timed training steps (one D and one G update)")
     parser.add_argument("--test_steps", type=positive_int, default=20, help="timed test-time generator batches")
-    parser.add_argument("--configs", type=parse_configs, default="default=", metavar="NAME=FLAGS;...",
+    parser.add_argument("--configs", type=parse_configs, metavar="NAME=FLAGS;...",
                         help="named lists of extra train.py flags, e.g. 'plain=;lsgan=--gan_mode lsgan'; "
-                             "ratios are relative to the first")
+                             "ratios are relative to the first (default: one config, the defaults)")
     parser.add_argument("--compare", action="store_true",
                         help=f"measure the plain path ({' '.join(PLAIN_FLAGS)}) and the device's default fast path "
                              "first, then any --configs given")
@@ -278,14 +279,16 @@ def endless_batches(data: DataPipeline) -> Iterator[dict[str, Any]]:
         epoch += 1
 
 
-def loader_images_per_s(data: DataPipeline, warmup: int, count: int) -> float:
-    """Images per second the data loader delivers on its own, after `warmup` batches."""
+def loader_images_per_s(data: DataPipeline, warmup: int, count: int, sync: Callable[[], None]) -> float:
+    """Images per second the data pipeline delivers on its own, after `warmup` batches."""
     batches = endless_batches(data)
     for _ in range(warmup):
         next(batches)
+    sync()
     start, images = time.perf_counter(), 0
     for _ in range(count):
         images += len(next(batches)["A"])
+    sync()  # the in-memory cache on a GPU queues its work
     return images / (time.perf_counter() - start)
 
 
@@ -341,11 +344,12 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         "median_test_s_per_batch": statistics.median(test_times), "test_times_s": test_times,
     }
     if task.get("profile"):
-        result["profile_ms"] = profile_steps(train_step, sync, count=3)
+        result["profile_ms"] = profile_steps(train_step, sync, count=3, gpu=device.type == "cuda")
     if data is not None:
         result["loader_workers"] = 0 if data.cache is not None else opt.num_threads
         result["cache_mib"] = data.cache.nbytes / MiB if data.cache is not None else None
-        result["loader_img_per_s"] = loader_images_per_s(data, task["warmup"], max(task["steps"], task["test_steps"]))
+        result["loader_img_per_s"] = loader_images_per_s(data, task["warmup"], max(task["steps"], task["test_steps"]),
+                                                         sync)
     return result
 
 
@@ -363,8 +367,7 @@ PROFILE_ROOTS = {
     "aten::to": "dtype and layout copies", "aten::_to_copy": "dtype and layout copies",
     "aten::contiguous": "dtype and layout copies", "aten::copy_": "dtype and layout copies",
     "data": "data (loading, augmentation)",
-    "Torch-Compiled Region": "compiled graphs", "CompiledFunction": "compiled graphs",
-    "CompiledFunctionBackward": "compiled graphs",
+    "CompiledFunction": "compiled graphs", "CompiledFunctionBackward": "compiled graphs",
 }
 TRANSPOSED_ARG = {"aten::convolution": 6, "aten::_convolution": 6, "aten::convolution_backward": 7}
 
@@ -374,6 +377,8 @@ def profile_category(event: Any) -> str | None:
     name = event.name
     if name.startswith("Optimizer."):
         return "optimizer (step, zero_grad)"
+    if name.startswith("Torch-Compiled Region"):
+        return "compiled graphs"
     category = PROFILE_ROOTS.get(name)
     if category == "convolutions":
         inputs = getattr(event, "concrete_inputs", None) or []
@@ -383,27 +388,30 @@ def profile_category(event: Any) -> str | None:
     return category
 
 
-def profile_steps(step: Callable[[], None], sync: Callable[[], None], count: int) -> dict[str, float]:
-    """Milliseconds per training step spent in each category, from torch.profiler over `count` steps."""
+def profile_steps(step: Callable[[], None], sync: Callable[[], None], count: int, gpu: bool) -> dict[str, float]:
+    """Milliseconds per training step spent in each category, from torch.profiler over `count` steps: CPU time,
+    or on a GPU the time of the kernels each operator launched."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+    with profile(activities=activities, record_shapes=True) as prof:
         for _ in range(count):
             step()
         sync()
     totals: dict[str, float] = {}
+    total, own = ("device_time_total", "self_device_time_total") if gpu else ("cpu_time_total", "self_cpu_time_total")
 
     def walk(event: Any, inside: bool) -> None:
         category = None if inside else profile_category(event)
         if category is not None:
-            totals[category] = totals.get(category, 0.0) + event.cpu_time_total
+            totals[category] = totals.get(category, 0.0) + getattr(event, total)
         elif not inside:
-            totals["other"] = totals.get("other", 0.0) + event.self_cpu_time_total
+            totals["other"] = totals.get("other", 0.0) + getattr(event, own)
         for child in event.cpu_children:
             walk(child, inside or category is not None)
 
     for event in prof.events():
-        if event.cpu_parent is None:
+        if event.cpu_parent is None and event.device_type.name == "CPU":
             walk(event, False)
     return {k: v / 1000 / count for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
@@ -518,7 +526,8 @@ def print_notes(args: argparse.Namespace, passthrough: list[str], rows: list[dic
     print(f"train: one D and one G update per step on {inputs}; test: netG forward without gradients "
           "(model.test()).")
     print("GFLOP/step: forward + backward of one training step, counted by torch.utils.flop_counter; % peak: "
-          "achieved GFLOP/s over the matmul peak in the config's dtype (bf16/fp16 with --amp).")
+          "achieved GFLOP/s over the matmul peak in the config's dtype (bf16/fp16 with --amp; fp32 configs on "
+          "Ampere or newer GPUs run TF32 convolutions, which can pass the fp32 matmul peak).")
     if device == "cpu":
         base = min((r["rss_at_start_mib"] for r in rows if "error" not in r), default=0.0)
         print(f"peak MiB: peak RSS of the measuring process, including ~{base:,.0f} MiB of Python and torch "
@@ -561,8 +570,9 @@ def benchmark(argv: list[str]) -> int:
     args = build_parser().parse_args(own)
     if args.compare_compile and not args.compare:
         raise UserError("--compare_compile adds a config to --compare: pass both")
+    given = args.configs or []
+    args.configs = given or [("default", [])]
     if args.compare:
-        given = args.configs if any(a.startswith("--configs") for a in own) else []
         fixed = [("plain", PLAIN_FLAGS), ("fast", [])] + ([("fast+compile", ["--compile", "on"])]
                                                           if args.compare_compile else [])
         clash = {n for n, _ in fixed} & {n for n, _ in given}
@@ -609,8 +619,9 @@ def benchmark(argv: list[str]) -> int:
     print()
     print_notes(args, passthrough, rows, device)
     if args.profile:
-        print("\nwhere a training step's time goes (torch.profiler, mean of 3 steps; an operator's time includes "
-              "what it calls; with --amp, the weights' casts to bf16/fp16 count as copies):")
+        what = "GPU kernel time" if device != "cpu" else "CPU time"
+        print(f"\nwhere a training step's time goes (torch.profiler, {what}, mean of 3 steps; an operator's time "
+              "includes what it calls; with --amp, the weights' casts to bf16/fp16 count as copies):")
         print(profile_table(rows))
     if args.json:
         report = {"command": command, "settings": {k: str(v) if isinstance(v, Path) else v

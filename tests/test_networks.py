@@ -92,6 +92,8 @@ def test_generator_convolutions_compute_what_torchs_modules_compute(transposed, 
     reference.load_state_dict(ours.state_dict())
     x = torch.randn(2, 16, side, side, requires_grad=True)
     out, expected = ours(x), reference(x)
+    for layout in (x.contiguous(memory_format=torch.channels_last), x.transpose(2, 3)):  # NHWC, non-contiguous
+        torch.testing.assert_close(ours(layout), reference(layout))
     torch.testing.assert_close(out, expected)
     grad = torch.randn_like(out)
     for a, b in zip(torch.autograd.grad(out, [x, ours.weight], grad),

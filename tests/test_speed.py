@@ -17,7 +17,8 @@ from models import acceleration
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
 
-PLAIN = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--cache_dataset", "off"]
+TEST_PLAIN = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--kernels", "torch"]  # test.py's flags
+PLAIN = [*TEST_PLAIN, "--cache_dataset", "off"]
 FAST = ["--amp", "bf16", "--channels_last", "on", "--cache_dataset", "on"]
 GREY_LEVEL = 2 / 255  # one step of an 8-bit image in [-1, 1]
 
@@ -48,8 +49,24 @@ def test_every_part_of_the_fast_path_can_be_chosen_or_switched_off(monkeypatch):
     assert train_options("--amp", "fp16").amp == "fp16"
 
 
+def test_kernels_torch_uses_torchs_adam_and_convolutions():
+    from torch.profiler import profile
+
+    from models import create_model
+
+    for kernels, fused in (("auto", True), ("torch", None)):
+        model = create_model(train_options("--kernels", kernels, "--netG", "unet_128", "--ngf", "8"))
+        assert all(o.defaults["fused"] == fused for o in model.optimizers)
+        x = torch.rand(1, 3, 128, 128)
+        model.set_input({"A": x, "B": x, "A_paths": ["x"]})
+        with profile() as prof:
+            model.optimize_parameters()
+        ops = {e.name for e in prof.events()}
+        assert ("aten::im2col" in ops and "aten::col2im" in ops) == (kernels == "auto")  # small layers as products
+
+
 def test_unknown_values_are_one_line_errors(synth32, tmp_path):
-    for flag in ("--amp", "--channels_last", "--compile", "--cache_dataset"):
+    for flag in ("--amp", "--channels_last", "--compile", "--kernels", "--cache_dataset"):
         proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, flag, "fast")
         assert flag in one_line_error(proc)
 
@@ -66,6 +83,7 @@ def pipelines(root, *flags: str):
     (["--load_size", "36", "--crop_size", "32"], False),  # resized: torchvision's PIL-compatible bicubic
     (["--load_size", "32", "--crop_size", "24"], True),  # native size: crop and flip only
     (["--load_size", "28", "--crop_size", "24"], True),  # shrunk once, by PIL, when caching
+    (["--load_size", "28", "--crop_size", "24", "--output_nc", "1"], True),  # gray, then shrunk, as the loader
     (["--load_size", "32", "--crop_size", "24", "--input_nc", "1"], True),  # gray conversion as PIL does it
 ])
 def test_cached_batches_are_the_loaders_crops_in_the_loaders_order(synth32, flags, exact):
@@ -129,7 +147,7 @@ def test_fast_path_training_reaches_the_plain_paths_held_out_l1(tmp_path):
     for name, flags in (("plain", PLAIN), ("fast", FAST)):
         run_cli("train.py", "--dataroot", data, "--checkpoints_dir", tmp_path / "ck", "--name", name, *small, *flags,
                 check=True)
-        scores[name] = [held_out_l1(data, tmp_path, name, epoch, *PLAIN[:6]) for epoch in ("1", "15")]
+        scores[name] = [held_out_l1(data, tmp_path, name, epoch, *TEST_PLAIN) for epoch in ("1", "15")]
     for first, last in scores.values():
         assert last < 0.8 * first  # both learned
     assert scores["fast"][1] == pytest.approx(scores["plain"][1], rel=0.05)
@@ -187,13 +205,18 @@ def test_fp16_scales_gradients_and_keeps_the_scale_in_checkpoints(synth32, tmp_p
     run_cli("train.py", *common, "--n_epochs", "2", "--n_epochs_decay", "0", "--continue_train", check=True)
 
 
-def test_compile_trains_and_saves_plain_weights(synth32, tmp_path):
-    proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "c", *TINY,
-                   "--n_epochs", "1", "--n_epochs_decay", "0", "--max_dataset_size", "2", "--compile", timeout=900,
-                   check=True)
+def test_compile_trains_and_tests_a_unet_and_saves_plain_weights(synth128, tmp_path):
+    unet = ["--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--load_size", "128", "--crop_size", "128",
+            "--display_id", "0", "--direction", "BtoA"]
+    common = ["--dataroot", synth128, "--checkpoints_dir", tmp_path, "--name", "c"]
+    proc = run_cli("train.py", *common, *unet, "--n_epochs", "1", "--n_epochs_decay", "0", "--max_dataset_size", "2",
+                   "--compile", timeout=900, check=True)
     assert "torch.compile" in proc.stdout and "--compile" not in proc.stderr  # no fallback warning
     keys = torch.load(tmp_path / "c" / "latest_checkpoint.pth", weights_only=False)["nets"]["G"].keys()
     assert not any("_orig_mod" in k or k.startswith("net.") for k in keys)
+    proc = run_cli("test.py", *common, "--results_dir", tmp_path / "r", "--num_test", "2", "--compile", timeout=900,
+                   check=True)
+    assert "--compile" not in proc.stderr and len(list((tmp_path / "r").rglob("*_fake_B.png"))) == 2
 
 
 def test_compile_falls_back_to_eager_with_one_warning(synth32, tmp_path):
@@ -226,3 +249,37 @@ def test_benchmark_compares_the_plain_and_the_fast_path_and_profiles_a_step(synt
                 "data (loading, augmentation)"} <= set(profile)
         assert sum(profile.values()) > 0
     assert "where a training step's time goes" in proc.stdout
+
+
+def test_generated_images_follow_every_optimizer_step():
+    """test() after a (fused, in-place) Adam step uses the new weights, with and without model.generating()."""
+    from models import create_model
+
+    flags = ["--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--amp", "bf16"]
+    model = create_model(train_options(*flags))
+    model.setup()
+    g = torch.Generator().manual_seed(0)
+    batch = {"A": torch.rand(1, 3, 128, 128, generator=g) * 2 - 1, "B": torch.rand(1, 3, 128, 128, generator=g),
+             "A_paths": ["x"]}
+
+    def generate(model=model) -> tuple[torch.Tensor, torch.Tensor]:
+        model.eval()
+        model.set_input(batch)
+        model.test()
+        plain = model.fake_B.clone()
+        with model.generating():
+            model.test()
+            model.test()  # the weight matrices kept from the first pass
+        return plain, model.fake_B.clone()
+
+    before = generate()
+    assert torch.equal(*before)
+    model.train()
+    model.set_input(batch)
+    model.optimize_parameters()
+    after = generate()
+    fresh = create_model(train_options(*flags))  # the updated weights in a model that never saw the old ones
+    fresh.netG.load_state_dict(model.netG.state_dict())
+    fresh.setup()
+    assert torch.equal(*after) and torch.equal(after[0], generate(fresh)[0])
+    assert not torch.equal(before[0], after[0])

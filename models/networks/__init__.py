@@ -7,6 +7,7 @@ from typing import Callable
 
 from torch import nn
 
+from .conv import frozen_weights, use_matrix_products
 from .discriminators import (
     MultiscaleDiscriminator,
     NLayerDiscriminator,
@@ -67,6 +68,7 @@ __all__ = [
     "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_MODES", "GENERATORS", "INIT_TYPES",
     "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS",
     "GANLoss", "PerceptualLoss", "count_parameters", "define_D", "define_G", "define_perceptual_loss",
+    "frozen_weights", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",
     "receptive_field", "receptive_fields",
 ]

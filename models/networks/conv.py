@@ -5,41 +5,64 @@ A U-Net's deepest layers see 1x1 to 8x8 pixels through 4-8 M weights. oneDNN re-
 call, which at such sizes costs several times the arithmetic (7 ms instead of 1 ms for a 1024->512 transposed
 convolution on 2x2 pixels, bf16, on a 2-core AVX512 CPU). As a matrix product (im2col for a convolution, col2im for
 a transposed one) the weights are read in place. The parameters, their layout and the results are those of the
-torch modules; GPUs always take cuDNN's kernels.
+torch modules; GPUs, torch.compile and `use_matrix_products(False)` (--kernels torch) take torch's kernels.
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 SMALL_INPUT = 64  # input pixels (8x8) up to which the matrix product is the faster form on CPUs
+_enabled = True
+_frozen: dict[int, tuple] | None = None  # weight matrices kept while the weights are frozen, by id(module)
+
+
+def use_matrix_products(enabled: bool) -> None:
+    """Switch the matrix-product form on or off for the whole process (--kernels auto / torch)."""
+    global _enabled
+    _enabled = enabled
+
+
+@contextlib.contextmanager
+def frozen_weights() -> Iterator[None]:
+    """While the weights do not change (a series of test passes), convert each weight matrix once, not per call.
+
+    autocast keeps its casts of a weight only within its region, and only of the weight itself, not of a reshaped
+    view. Nothing in the weights may change meanwhile: the copies are not checked against them.
+    """
+    global _frozen
+    outer = _frozen is None
+    if outer:
+        _frozen = {}
+    try:
+        yield
+    finally:
+        if outer:
+            _frozen = None
 
 
 def _as_matmul(module: nn.Module, x: torch.Tensor) -> bool:
-    return (x.device.type == "cpu" and x.dim() == 4 and x.shape[-2] * x.shape[-1] <= SMALL_INPUT
+    return (_enabled and x.device.type == "cpu" and x.dim() == 4 and x.shape[-2] * x.shape[-1] <= SMALL_INPUT
             and module.groups == 1 and module.dilation == (1, 1) and module.padding_mode == "zeros"
-            and isinstance(module.padding, tuple))
+            and isinstance(module.padding, tuple) and not torch.compiler.is_compiling())
 
 
 def _weight_matrix(module: nn.Module, x: torch.Tensor, rows: int) -> torch.Tensor:
-    """The weight as a rows x columns matrix in the dtype the product runs in (autocast's, when it is on).
-
-    Without gradients (testing), the copy of a parameter is kept until it changes (an optimizer step or a loaded
-    checkpoint writes into it and bumps its version): autocast caches its casts of the weight itself, not of a
-    reshaped view, so each call would convert the weights again. Other weights (weight noise) are used as given.
-    """
+    """The weight as a rows x columns matrix in the dtype the product runs in (autocast's, when it is on)."""
     weight, device = module.weight, x.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else weight.dtype
-    if (torch.is_grad_enabled() and weight.requires_grad) or not isinstance(weight, nn.Parameter):
-        return weight.to(dtype).reshape(rows, -1)
-    cached = module.__dict__.get("_matrix")
-    if cached is None or cached[0]() is not weight or cached[1:3] != (weight._version, dtype):
-        cached = (weakref.ref(weight), weight._version, dtype, weight.detach().to(dtype).reshape(rows, -1))
-        module.__dict__["_matrix"] = cached
-    return cached[3]
+    if _frozen is None or torch.is_grad_enabled() or not isinstance(weight, nn.Parameter):
+        return weight.to(dtype).reshape(rows, -1)  # weight noise passes fresh tensors: never kept
+    kept = _frozen.get(id(module))
+    if kept is None or kept[0]() is not weight or kept[1] != dtype:
+        kept = (weakref.ref(weight), dtype, weight.detach().to(dtype).reshape(rows, -1))
+        _frozen[id(module)] = kept
+    return kept[2]
 
 
 def _bias(module: nn.Module, out: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
