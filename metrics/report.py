@@ -135,7 +135,7 @@ def write_json(report: dict[str, Any], path: str | Path) -> None:
 
 def format_scores(metrics: dict[str, dict[str, Any]]) -> str:
     """A small aligned table for the terminal: metric, value (± std), sample size."""
-    lines = []
+    rows = []
     for name, score in metrics.items():
         value = _number(score["value"]) + (f" ± {_number(score['std'])}" if "std" in score else "")
         if "n_real" in score:
@@ -145,5 +145,7 @@ def format_scores(metrics: dict[str, dict[str, Any]]) -> str:
         else:
             samples = f" x {score['n_samples']} samples" if score["n_samples"] > 1 else ""
             size = f"{score['n_images']} images{samples}"
-        lines.append(f"{name:<16}{value:<24}{size}")
-    return "\n".join(lines)
+        rows.append((name, value, size))
+    name_width = max((len(row[0]) for row in rows), default=0) + 2
+    value_width = max((len(row[1]) for row in rows), default=0) + 2
+    return "\n".join(f"{name:<{name_width}}{value:<{value_width}}{size}" for name, value, size in rows)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 from unittest import mock
@@ -284,6 +285,13 @@ def test_train_test_evaluate_end_to_end(synth32, tmp_path):
     assert row["experiment"] == "e2e" and row["model"] == "stochastic" and row["batch_size"] == "2"
     assert row["netG"] == "resnet_6blocks" and float(row["fd_lite0"]) > 0 and row["n_samples"] == "3"
     assert "diversity_lite0" in proc.stdout and "4 images x 3 samples" in proc.stdout
+    # the printed scores are a table: metric, value (± std), sample size, with a gap between columns however long
+    score_lines = [line for line in proc.stdout.splitlines() if line.split(" ")[0] in report["metrics"]]
+    assert len(score_lines) == len(report["metrics"])
+    for line in score_lines:
+        assert re.fullmatch(r"\S+ {2,}\S.*\S {2,}\d+ (images|generated).*", line), line
+    value_columns = {len(line) - len(line.split(" ", 1)[1].lstrip()) for line in score_lines}
+    assert len(value_columns) == 1  # values aligned
     # a partial test run is scored, with a warning that says how to score the whole test set
     run_cli("test.py", *common, "--results_dir", tmp_path / "part", "--num_test", "2", check=True)
     proc = run_cli("evaluate.py", "--results_dir", tmp_path / "part" / "e2e" / "test_latest", "--metrics", "l1",
