@@ -35,4 +35,8 @@ for experiment in batch_size adversarial_losses discriminators perceptual stocha
     mkdir -p "imgs/experiments/$experiment"
     cp "$OUT/$experiment/metrics.csv" "$OUT/$experiment"/*.png "$OUT/$experiment"/*_table.md \
         "imgs/experiments/$experiment/"
+    # the README's copy of the example grid in 256 colours (a third of the size); the full-colour one stays in $OUT
+    "${PYTHON:-python}" -c 'import sys; from PIL import Image
+Image.open(sys.argv[1]).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(sys.argv[1], optimize=True)' \
+        "imgs/experiments/$experiment/${experiment}_examples.png"
 done
