@@ -104,11 +104,11 @@ class BaseModel:
         """
         from torch.nn.parallel import DistributedDataParallel
 
-        for name, net in self.nets().items():
-            if sync_bn:
-                net = nn.SyncBatchNorm.convert_sync_batchnorm(net)  # keeps the Parameter objects the optimizer holds
-                setattr(self, "net" + name, net)
-        self._make_runners()
+        if sync_bn:
+            for name, net in self.nets().items():
+                # keeps the Parameter objects the optimizer holds
+                setattr(self, "net" + name, nn.SyncBatchNorm.convert_sync_batchnorm(net))
+            self._make_runners()  # setup() compiled the networks these replace
         for name in self.nets():
             devices = [self.device.index] if self.device.type == "cuda" else None
             self.ddp[name] = DistributedDataParallel(self.runner(name), device_ids=devices)
