@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler, default_collate
 
 from util.errors import UserError
+from util.util import run_device
 
 from .aligned_dataset import AlignedDataset
 from .base_dataset import BaseDataset
@@ -69,7 +70,7 @@ class DataPipeline:
         shuffle = opt.is_train and not opt.serial_batches
         self.sampler = EpochSampler(len(self.dataset), shuffle, opt.seed, rank, world)
         self.cache: ImageCache | None = None
-        device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
+        device = run_device(opt.gpu_ids)
         if opt.is_train and hasattr(opt, "cache_dataset"):
             cached = should_cache(opt.cache_dataset, self.dataset, device)
             opt.cache_dataset = "on" if cached else "off"  # what the run did, in opt.txt and the checkpoint

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from util.errors import warn
+from util.util import run_device
 
 SWITCHES = ("auto", "on", "off")
 AMP_MODES = (*SWITCHES, "bf16", "fp16")
@@ -44,7 +45,7 @@ def best_amp_dtype(device: torch.device) -> str:
 
 def resolve_speed_options(opt: argparse.Namespace) -> None:
     """Replace auto/on in opt.amp, opt.channels_last and opt.compile by what this run will do."""
-    device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
+    device = run_device(opt.gpu_ids)
     if opt.amp == "on":
         opt.amp = best_amp_dtype(device)
     elif opt.amp == "auto":

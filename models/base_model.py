@@ -15,7 +15,7 @@ from torch.optim import lr_scheduler
 
 from util.errors import UserError, warn
 from util.fileio import atomic_torch_save, atomic_write_text
-from util.util import options_to_dict
+from util.util import options_to_dict, run_device
 
 from . import acceleration, networks
 from .checkpoint import CHECKPOINT_FORMAT, read_checkpoint, rng_state, set_rng_state
@@ -57,7 +57,7 @@ class BaseModel:
     def __init__(self, opt: argparse.Namespace):
         self.opt = opt
         self.is_train = opt.is_train
-        self.device = torch.device(f"cuda:{opt.gpu_ids[0]}") if opt.gpu_ids else torch.device("cpu")
+        self.device = run_device(opt.gpu_ids)
         self.save_dir = Path(opt.checkpoints_dir) / opt.name
         self.loss_names: list[str] = []
         self.model_names: list[str] = []

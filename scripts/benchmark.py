@@ -49,6 +49,7 @@ from util.errors import (  # noqa: E402
     main_guard,
 )
 from util.fileio import atomic_write_text  # noqa: E402
+from util.util import run_device  # noqa: E402
 
 MiB = 2**20
 PLAIN_FLAGS = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--kernels", "torch",
@@ -590,7 +591,7 @@ def benchmark(argv: list[str]) -> int:
     if busy is not None and busy > 0.25:
         print(f"warning: {busy:.0%} of the CPUs are busy with other processes: the figures will be low and noisy",
               file=sys.stderr, flush=True)
-    device = f"cuda:{opt.gpu_ids[0]}" if opt.gpu_ids else "cpu"
+    device = str(run_device(opt.gpu_ids))
     info = run_task({"kind": "probe", "device": device, "matmul_size": args.matmul_size,
                      "amp_dtypes": sorted(amps - {"off"})}, "device probe")
     if "error" in info:

@@ -1,4 +1,4 @@
-"""Tensor <-> image conversion and atomic image saving."""
+"""Tensor <-> image conversion, atomic image saving, the run's device."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,11 @@ import torch
 from PIL import Image
 
 from .fileio import atomic_path
+
+
+def run_device(gpu_ids: list[int]) -> torch.device:
+    """The device a run computes on: the first of --gpu_ids, else the CPU."""
+    return torch.device(f"cuda:{gpu_ids[0]}") if gpu_ids else torch.device("cpu")
 
 
 def tensor2im(image: torch.Tensor) -> np.ndarray:
