@@ -13,12 +13,13 @@ import time
 from collections.abc import Iterator
 
 import torch
+import torchvision.transforms.v2.functional as TF2
 from PIL import Image
 
 from util.errors import UserError, warn
 
 from .aligned_dataset import AlignedDataset
-from .transforms import apply_to_tensor, get_params, scaled_size, to_uint8_tensor
+from .transforms import apply_to_tensor, get_params, scaled_size
 
 MiB = 2**20
 MAX_AUTO_BYTES = 4 * 2**30  # auto caches at most this much per process
@@ -100,7 +101,7 @@ class ImageCache:
             img = img.convert("L")
         if size is not None:
             img = img.resize(size, Image.BICUBIC)
-        return to_uint8_tensor(img, channels)
+        return TF2.pil_to_tensor(img)
 
     def batch(self, keys: list[tuple[int, int]]) -> dict:
         """The batch of samples (epoch, index): the same pixels, crops and flips as the plain loader's."""

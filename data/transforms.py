@@ -63,13 +63,6 @@ def apply(img: Image.Image, params: Params, opt: Namespace, channels: int) -> to
     return tensor * 2.0 - 1.0
 
 
-def to_uint8_tensor(img: Image.Image, channels: int) -> torch.Tensor:
-    """A decoded image as a CxHxW uint8 tensor with `channels` channels (gray converted as PIL does)."""
-    if channels == 1:
-        img = img.convert("L")
-    return TF2.pil_to_tensor(img)
-
-
 def apply_to_tensor(images: torch.Tensor, params: list[Params], opt: Namespace) -> torch.Tensor:
     """`apply` for a batch of same-sized uint8 images (BxCxHxW, any device): resize, crop, flip, map to [-1, 1]."""
     size = params[0].size
