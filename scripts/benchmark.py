@@ -356,20 +356,16 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
 
 # where a training step's time goes: the profiler's operator (or record_function) names that start each category;
 # the time of everything an operator calls is counted with it
-PROFILE_ROOTS = {
-    "aten::convolution": "convolutions", "aten::_convolution": "convolutions",
-    "aten::convolution_backward": "convolutions",
-    "aten::batch_norm": "normalisation", "aten::instance_norm": "normalisation",
-    "aten::native_batch_norm": "normalisation", "aten::_native_batch_norm_legit": "normalisation",
-    "aten::native_batch_norm_backward": "normalisation",
-    "aten::im2col": "small convolutions as matrix products", "aten::col2im": "small convolutions as matrix products",
-    "aten::matmul": "small convolutions as matrix products", "aten::mm": "small convolutions as matrix products",
-    "aten::bmm": "small convolutions as matrix products",
-    "aten::to": "dtype and layout copies", "aten::_to_copy": "dtype and layout copies",
-    "aten::contiguous": "dtype and layout copies", "aten::copy_": "dtype and layout copies",
-    "data": "data (loading, augmentation)",
-    "CompiledFunction": "compiled graphs", "CompiledFunctionBackward": "compiled graphs",
+PROFILE_CATEGORIES = {
+    "convolutions": ("aten::convolution", "aten::_convolution", "aten::convolution_backward"),
+    "normalisation": ("aten::batch_norm", "aten::instance_norm", "aten::native_batch_norm",
+                      "aten::_native_batch_norm_legit", "aten::native_batch_norm_backward"),
+    "small convolutions as matrix products": ("aten::im2col", "aten::col2im", "aten::matmul", "aten::mm", "aten::bmm"),
+    "dtype and layout copies": ("aten::to", "aten::_to_copy", "aten::contiguous", "aten::copy_"),
+    "data (loading, augmentation)": ("data",),
+    "compiled graphs": ("CompiledFunction", "CompiledFunctionBackward"),
 }
+PROFILE_ROOTS = {name: category for category, names in PROFILE_CATEGORIES.items() for name in names}
 TRANSPOSED_ARG = {"aten::convolution": 6, "aten::_convolution": 6, "aten::convolution_backward": 7}
 
 
@@ -483,15 +479,23 @@ def table(rows: list[dict[str, Any]], info: dict[str, Any], loader: bool) -> str
                  fmt(r["train_gflops"], 1), fmt(100 * r["train_gflops"] / peak_for(info, r["amp"]), 1),
                  fmt(r.get("train_ratio")), fmt(r.get("test_ratio"))]
         lines.append(cells + ([fmt(r.get("loader_img_per_s"))] if loader else []))
-    widths = [max(len(line[i]) for line in lines if len(line) == len(head)) for i in range(len(head))]
-    out = []
-    for line in lines:
-        if len(line) == len(head):
-            out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
-        else:
-            out.append(f"{line[0].ljust(widths[0])}  {line[1].rjust(widths[1])}  {line[2]}")
-    rule = "-" * max(len(x) for x in out)
-    return "\n".join([out[0], rule, *out[1:]])
+    return aligned(lines)
+
+
+def aligned(lines: list[list[str]]) -> str:
+    """Rows of cells as columns under the first row and a rule: the first column left-aligned, the others right.
+    A shorter row (a failed measurement) is aligned up to its last cell, which is free text."""
+    n = len(lines[0])
+    widths = [max(len(line[i]) for line in lines if len(line) == n) for i in range(n)]
+
+    def row(line: list[str]) -> str:
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        if len(line) < n:
+            cells[-1] = line[-1]
+        return "  ".join(cells)
+
+    out = [row(line) for line in lines]
+    return "\n".join([out[0], "-" * max(len(x) for x in out), *out[1:]])
 
 
 def add_ratios(rows: list[dict[str, Any]], first: str) -> None:
@@ -559,10 +563,7 @@ def profile_table(rows: list[dict[str, Any]]) -> str:
     for c in categories:
         lines.append([c] + [fmt(r["profile_ms"].get(c, 0.0), 1) for r in rows])
     lines.append(["total (profiled)"] + [fmt(sum(r["profile_ms"].values()), 1) for r in rows])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    out = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
-           for line in lines]
-    return "\n".join([out[0], "-" * len(out[0]), *out[1:]])
+    return aligned(lines)
 
 
 def benchmark(argv: list[str]) -> int:
