@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from data.image_folder import IMG_EXTENSIONS, load_rgb
 from options.demo_options import DemoOptions
 from util.errors import UserError, main_guard, warn
+from util.images import TooLargeImage, is_image_file, load_rgb
 from util.inference import Translator
 from util.palettes import PALETTES, resize_label_map
 
@@ -57,9 +56,10 @@ class LabelPainter:
     def upload(self, path: str) -> np.ndarray:
         """An uploaded label map at the generator's size, snapped to the palette."""
         try:
-            with Image.open(path) as image:
-                rgb = np.asarray(image.convert("RGB"))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            rgb = np.asarray(load_rgb(path))
+        except TooLargeImage as exc:
+            raise UserError(str(exc).replace(str(path), Path(path).name)) from None
+        except UserError:
             raise UserError(f"{Path(path).name} is not an image: upload a label map as a PNG or JPEG file") from None
         return self.palette.snap(resize_label_map(rgb, self.translator.size))
 
@@ -84,7 +84,7 @@ def _dataset_images(folder: Path) -> dict[str, Path]:
     """Image files of a dataset split by file name (none when the folder is not here)."""
     if not folder.is_dir():
         return {}
-    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMG_EXTENSIONS}
+    return {p.name: p for p in sorted(folder.iterdir()) if is_image_file(p)}
 
 
 def legend_html(palette_name: str) -> str:

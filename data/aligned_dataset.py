@@ -8,7 +8,7 @@ from PIL import Image
 from util.errors import UserError
 
 from .base_dataset import BaseDataset
-from .image_folder import image_size, list_images, load_rgb
+from .image_folder import image_size, list_images, load_rgb, result_ids
 from .transforms import apply, get_params
 
 
@@ -29,6 +29,7 @@ class AlignedDataset(BaseDataset):
             raise UserError(f"{self.dir_AB} does not exist: --dataroot must hold a '{opt.phase}' folder "
                             f"of A|B images (or pass --phase with the folder's name)")
         self.AB_paths = list_images(self.dir_AB, opt.max_dataset_size)
+        self.ids = result_ids(self.AB_paths, self.dir_AB)  # names of test.py's result files
         self._check_layout()
 
     def _check_layout(self) -> None:
@@ -58,4 +59,4 @@ class AlignedDataset(BaseDataset):
         params = get_params(self.opt, src.size, rng)
         return {"A": apply(src, params, self.opt, self.opt.input_nc),
                 "B": apply(dst, params, self.opt, self.opt.output_nc),
-                "A_paths": path, "B_paths": path}
+                "A_paths": path, "B_paths": path, "id": self.ids[index]}

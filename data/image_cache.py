@@ -122,8 +122,8 @@ class ImageCache:
                 raise UserError(f"images of different sizes in one batch ({named}): use --batch_size 1, or a "
                                 f"--preprocess that crops every image to --crop_size")
             A_out, B_out = torch.stack(A_out), torch.stack(B_out)
-        paths = [self.paths[i] for _, i in keys]
-        return {"A": A_out, "B": B_out, "A_paths": paths, "B_paths": paths}
+        paths, ids = [self.paths[i] for _, i in keys], [self.dataset.ids[i] for _, i in keys]
+        return {"A": A_out, "B": B_out, "A_paths": paths, "B_paths": paths, "id": ids}
 
     def batches(self, keys: Iterator[tuple[int, int]], batch_size: int) -> Iterator[dict]:
         """Batches of batch_size samples (the last one may be smaller), in the order of keys."""

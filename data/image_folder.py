@@ -1,14 +1,14 @@
-"""Listing and reading image files, with errors that name the file."""
+"""Listing the image files of a dataset folder, and naming each one uniquely for test.py's results."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from util.errors import UserError, warn
+from util.images import IMG_EXTENSIONS, image_size, is_image_file, load_rgb
 
-IMG_EXTENSIONS = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp"}
+__all__ = ["IMG_EXTENSIONS", "image_size", "list_images", "load_rgb", "result_ids"]
 
 
 def list_images(folder: str | os.PathLike, max_size: float = float("inf")) -> list[str]:
@@ -21,7 +21,7 @@ def list_images(folder: str | os.PathLike, max_size: float = float("inf")) -> li
         for name in sorted(files):
             if name.startswith("."):
                 continue
-            (images if Path(name).suffix.lower() in IMG_EXTENSIONS else others).append(os.path.join(root, name))
+            (images if is_image_file(name) else others).append(os.path.join(root, name))
     if others:
         warn(f"skipped {len(others)} non-image file(s) in {folder}, e.g. {others[0]}")
     if not images:
@@ -29,21 +29,30 @@ def list_images(folder: str | os.PathLike, max_size: float = float("inf")) -> li
     return images[: int(min(max_size, len(images)))]
 
 
-def image_size(path: str) -> tuple[int, int]:
-    """(width, height) from the file header; a file that is not an image raises a UserError naming it."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise UserError(f"cannot read image {path} ({exc}): replace or remove the file") from None
+def result_ids(paths: list[str], root: str | os.PathLike) -> list[str]:
+    """A distinct name per image for test.py's result files: the file name without its extension, prefixed by
+    its subfolders when it is in one (siteA/1.jpg -> siteA_1); names that still clash keep their extension
+    (1.jpg and 1.png -> 1_jpg, 1_png), and a number when even that clashes."""
+    relative = [Path(os.path.relpath(p, root)) for p in paths]
+    ids = ["_".join((*r.parent.parts, r.stem)) for r in relative]
+    clashes = Counter(ids)
+    ids = [i if clashes[i] == 1 else "_".join((*r.parent.parts, r.name.replace(".", "_")))
+           for i, r in zip(ids, relative)]
+    taken, unique = set(ids), []
+    for image_id, count in zip(ids, _running_count(ids)):
+        k = count
+        while count > 1 and f"{image_id}_{k}" in taken:
+            k += 1
+        unique.append(image_id if count == 1 else f"{image_id}_{k}")
+        taken.add(unique[-1])
+    return unique
 
 
-def load_rgb(path: str) -> Image.Image:
-    """Decode an image as RGB (grayscale and RGBA are converted); unreadable files raise a UserError."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"cannot read image {path} ({exc}): the file is corrupt or truncated; "
-                        f"replace or remove it") from None
+def _running_count(items: list[str]) -> list[int]:
+    """For each item, how many times it has occurred so far (1 for its first occurrence)."""
+    seen: Counter[str] = Counter()
+    counts = []
+    for item in items:
+        seen[item] += 1
+        counts.append(seen[item])
+    return counts

@@ -6,7 +6,7 @@ import os
 from util.errors import UserError
 
 from .base_dataset import BaseDataset
-from .image_folder import list_images, load_rgb
+from .image_folder import list_images, load_rgb, result_ids
 from .transforms import apply, get_params
 
 
@@ -20,6 +20,7 @@ class SingleDataset(BaseDataset):
         phase_dir = os.path.join(opt.dataroot, opt.phase)
         self.dir_A = phase_dir if os.path.isdir(phase_dir) else opt.dataroot
         self.A_paths = list_images(self.dir_A, opt.max_dataset_size)
+        self.ids = result_ids(self.A_paths, self.dir_A)  # names of test.py's result files
 
     def __len__(self) -> int:
         return len(self.A_paths)
@@ -28,4 +29,5 @@ class SingleDataset(BaseDataset):
         index, rng = self.sample_rng(key)
         path = self.A_paths[index]
         img = load_rgb(path)
-        return {"A": apply(img, get_params(self.opt, img.size, rng), self.opt, self.opt.input_nc), "A_paths": path}
+        return {"A": apply(img, get_params(self.opt, img.size, rng), self.opt, self.opt.input_nc), "A_paths": path,
+                "id": self.ids[index]}

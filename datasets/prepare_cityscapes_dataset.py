@@ -17,12 +17,13 @@ import sys
 from multiprocessing import Pool
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from options.types import positive_int  # noqa: E402
 from util.errors import ArgumentParser, UserError, main_guard  # noqa: E402
 from util.fileio import atomic_path  # noqa: E402
+from util.images import load_rgb  # noqa: E402
 
 PHOTO_SUFFIX, LABEL_SUFFIX = "_leftImg8bit.png", "_gtFine_color.png"
 SAVE_OPTIONS = {"jpg": {"format": "JPEG", "quality": 100, "subsampling": 0}, "png": {"format": "PNG"}}
@@ -61,12 +62,8 @@ def find_pairs(leftimg8bit_dir: Path, gtfine_dir: Path, split: str) -> list[tupl
 def write_pair(task: tuple[Path, Path, Path, tuple[int, int], str]) -> None:
     """Resize photo (bicubic) and label map (nearest: only official colours) and write them side by side."""
     photo_path, label_path, out, (width, height), fmt = task
-    try:
-        with Image.open(photo_path) as photo, Image.open(label_path) as label:
-            photo = photo.convert("RGB").resize((width, height), Image.BICUBIC)
-            label = label.convert("RGB").resize((width, height), Image.NEAREST)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"cannot read {photo_path} or {label_path} ({exc}): re-download or remove the pair") from None
+    photo = load_rgb(photo_path).resize((width, height), Image.BICUBIC)
+    label = load_rgb(label_path).resize((width, height), Image.NEAREST)
     ab = Image.new("RGB", (2 * width, height))
     ab.paste(photo, (0, 0))
     ab.paste(label, (width, 0))

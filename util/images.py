@@ -1,0 +1,122 @@
+"""Reading image files, the one way every part of DLIM does it: training, testing, evaluation, the dataset tools
+and the demo.
+
+- One list of file extensions (IMG_EXTENSIONS).
+- Orientation as photo viewers show it: the EXIF orientation tag is applied (and `image_size` swaps width and
+  height when it says the picture is turned by 90 degrees).
+- 8 bits per channel: 16-bit integer images (PIL modes I;16 and I, e.g. 16-bit PNG and TIFF) are scaled from
+  0..65535 to 0..255, float images (mode F) from 0..1 to 0..255, so a 16-bit ramp stays a ramp instead of being
+  clipped to white. Values outside those ranges are refused, naming the file.
+- A file that is not an image, is truncated, or is larger than PIL's decompression-bomb limit gives a UserError
+  that names it and says what to do.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import UserError
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
+_INT16_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+# EXIF orientation -> the transposition that shows the picture as a viewer does (5 to 8 turn it by 90 degrees)
+_ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                 4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+                 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
+
+
+class TooLargeImage(UserError):
+    """An image above PIL's decompression-bomb limit."""
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """Whether the file name has one of the image extensions DLIM reads (hidden files are not images)."""
+    name = Path(path).name
+    return not name.startswith(".") and Path(name).suffix.lower() in IMG_EXTENSIONS
+
+
+def _bomb_message(path: str | os.PathLike) -> str:
+    """What to say about an image above PIL's decompression-bomb limit, with its size read from the header."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with Image.open(path) as img:  # the header only: nothing is decoded
+            width, height = img.size
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    return (f"{path} is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the "
+            f"{2 * (limit or 0) / 1e6:.0f} megapixels that PIL decodes safely: downscale it (e.g. to the size you "
+            f"train at)")
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1 = as stored) from what PIL read when opening the file, without decoding it.
+    PIL turns TIFF images itself (their size already is the turned one): 1 for them."""
+    if "exif" not in img.info or img.format == "TIFF":
+        return 1
+    exif = Image.Exif()
+    exif.load(img.info["exif"])
+    return exif.get(0x0112, 1)
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) as shown by a photo viewer, read from the file header only."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            turned = _orientation(img) in (5, 6, 7, 8)
+    except Image.DecompressionBombError:
+        raise TooLargeImage(_bomb_message(path)) from None
+    except _READ_ERRORS as exc:
+        raise UserError(f"cannot read image {path} ({type(exc).__name__}: {exc}): replace or remove the "
+                        f"file") from None
+    return (height, width) if turned else (width, height)
+
+
+def to_8bit(img: Image.Image, path: str | os.PathLike) -> Image.Image:
+    """A 16-bit or float image as 8-bit gray ("L") with its range scaled; other images as they are."""
+    if img.mode not in _INT16_MODES and img.mode != "F":
+        return img
+    values = np.asarray(img)
+    if img.mode == "F":
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if not (np.isfinite(values).all() and low >= 0 and high <= 1):
+            raise UserError(f"{path} is a floating-point image with values from {low:g} to {high:g}; DLIM reads "
+                            f"float images as 0..1: rescale it to 0..1, or save it as an 8- or 16-bit image")
+        scaled = values.astype(np.float64) * 255
+    else:
+        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+        if low < 0 or high > 65535:
+            raise UserError(f"{path} holds integers from {low} to {high}; DLIM reads integer images as 8 or 16 "
+                            f"bits (0..65535): save it as an 8- or 16-bit image")
+        scaled = values.astype(np.float64) / 257
+    return Image.fromarray(np.round(scaled).astype(np.uint8))
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """The decoded image, turned as EXIF says and with 8 bits per channel (RGB, RGBA, L, P, ... as stored)."""
+    try:
+        with Image.open(path) as img:
+            orientation = _orientation(img)
+            img.load()
+            if orientation in _ORIENTATIONS:
+                img = img.transpose(_ORIENTATIONS[orientation])
+    except Image.DecompressionBombError:
+        raise TooLargeImage(_bomb_message(path)) from None
+    except _READ_ERRORS as exc:
+        raise UserError(f"cannot read image {path} ({type(exc).__name__}: {exc}): the file is corrupt or "
+                        f"truncated; replace or remove it") from None
+    return to_8bit(img, path)
+
+
+def load_rgb(path: str | os.PathLike) -> Image.Image:
+    """The image as 8-bit RGB (gray, palette, RGBA and CMYK are converted; alpha is dropped)."""
+    return open_image(path).convert("RGB")
+
+
+def load_uint8(path: str | os.PathLike) -> np.ndarray:
+    """The image as an HxWx3 uint8 array."""
+    return np.asarray(load_rgb(path))
