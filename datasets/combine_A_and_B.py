@@ -1,24 +1,27 @@
 #!/usr/bin/env python3
-"""Combine paired A and B image folders into pix2pix AB images (A on the left, B on the right)."""
+"""Combine paired A and B image folders into pix2pix AB images (A on the left, B on the right).
+
+Images are read as everywhere in DLIM (util.images): turned as their EXIF orientation says, 16-bit scaled to 8.
+A split is written only whole: its pairs go to a hidden staging folder, which is moved into place when every
+pair was written; an unreadable file or a full disk leaves nothing of that split behind.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from multiprocessing import Pool
 from pathlib import Path
 
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from util.errors import ArgumentParser  # noqa: E402
-
-IMG_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
-
-
-class CombineError(Exception):
-    """A problem with the input folders that ends the run with exit code 2."""
+from util.errors import ArgumentParser, UserError, main_guard, os_error_message  # noqa: E402
+from util.fileio import atomic_path  # noqa: E402
+from util.images import image_size, is_image_file, load_rgb  # noqa: E402
 
 
 def find_pairs(
@@ -26,7 +29,7 @@ def find_pairs(
 ) -> tuple[list[tuple[Path, Path, str]], int]:
     """Return (A path, B path, output name) for the first num_imgs pairs of a split, and how many A had no B."""
     pairs, skipped = [], 0
-    for path_a in sorted(p for p in split_a.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS):
+    for path_a in sorted(p for p in split_a.iterdir() if p.is_file() and is_image_file(p)):
         if use_ab:
             if not path_a.stem.endswith("_A"):
                 continue
@@ -47,55 +50,87 @@ def find_pairs(
 def check_sizes(pairs: list[tuple[Path, Path, str]]) -> None:
     """Fail before writing anything if the two images of a pair differ in size (reads headers only)."""
     for path_a, path_b, _ in pairs:
-        with Image.open(path_a) as im_a, Image.open(path_b) as im_b:
-            if im_a.size != im_b.size:
-                raise CombineError(
-                    f"size mismatch: {path_a} is {im_a.size[0]}x{im_a.size[1]} but {path_b} is "
-                    f"{im_b.size[0]}x{im_b.size[1]}"
-                )
+        size_a, size_b = image_size(path_a), image_size(path_b)
+        if size_a != size_b:
+            raise UserError(f"size mismatch: {path_a} is {size_a[0]}x{size_a[1]} but {path_b} is "
+                            f"{size_b[0]}x{size_b[1]}")
 
 
-def combine_pair(task: tuple[Path, Path, Path]) -> None:
-    """Write A and B side by side (RGB) to the output path."""
+def check_folders(fold_a: Path, fold_b: Path, fold_ab: Path) -> None:
+    """The inputs must exist, and the output must not be (or be inside) an input: it would be read as input."""
+    for flag, fold in (("--fold_A", fold_a), ("--fold_B", fold_b)):
+        if not fold.is_dir():
+            raise UserError(f"folder not found: {fold} ({flag})")
+        if fold_ab.resolve() == fold.resolve() or fold.resolve() in fold_ab.resolve().parents:
+            raise UserError(f"--fold_AB {fold_ab} is inside {flag} {fold}: the combined images would mix with "
+                            f"the inputs; pick an output folder outside both inputs")
+
+
+def combine_pair(task: tuple[Path, Path, Path]) -> str | None:
+    """Write A and B side by side (RGB) to the output path; the error message when that fails, else None."""
     path_a, path_b, path_ab = task
-    with Image.open(path_a) as im_a, Image.open(path_b) as im_b:
-        a, b = im_a.convert("RGB"), im_b.convert("RGB")
-    ab = Image.new("RGB", (a.width + b.width, a.height))
-    ab.paste(a, (0, 0))
-    ab.paste(b, (a.width, 0))
-    # Upstream's OpenCV writer saves JPEG at quality 95; keep that rather than PIL's default of 75.
-    ab.save(path_ab, **({"quality": 95} if path_ab.suffix.lower() in {".jpg", ".jpeg"} else {}))
+    try:
+        a, b = load_rgb(path_a), load_rgb(path_b)
+        ab = Image.new("RGB", (a.width + b.width, a.height))
+        ab.paste(a, (0, 0))
+        ab.paste(b, (a.width, 0))
+        # Upstream's OpenCV writer saves JPEG at quality 95; keep that rather than PIL's default of 75.
+        with atomic_path(path_ab) as tmp:
+            ab.save(tmp, format=Image.registered_extensions()[path_ab.suffix.lower()],
+                    **({"quality": 95} if path_ab.suffix.lower() in {".jpg", ".jpeg"} else {}))
+    except UserError as exc:
+        return str(exc)
+    except OSError as exc:
+        return os_error_message(exc) if exc.filename else f"cannot write {path_ab}: {exc}"
+    return None
+
+
+def write_split(tasks: list[tuple[Path, Path, str]], out: Path, workers: int) -> None:
+    """Write one split's pairs into a staging folder beside `out`, then move them into `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        jobs = [(a, b, staging / name) for a, b, name in tasks]
+        if workers > 1 and len(jobs) > 1:
+            with Pool(min(workers, len(jobs))) as pool:
+                errors = pool.imap(combine_pair, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
+                error = next((e for e in errors if e), None)
+        else:
+            error = next((e for e in map(combine_pair, jobs) if e), None)
+        if error:
+            raise UserError(f"{error} (nothing of {out} was written)")
+        out.mkdir(exist_ok=True)
+        for _, _, name in tasks:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def combine(
     fold_a: Path, fold_b: Path, fold_ab: Path, num_imgs: int | None, use_ab: bool, workers: int
 ) -> dict[str, int]:
     """Combine every split subfolder of fold_a with its fold_b partner; return pairs written per split."""
-    for fold in (fold_a, fold_b):
-        if not fold.is_dir():
-            raise CombineError(f"folder not found: {fold}")
+    check_folders(fold_a, fold_b, fold_ab)
     splits = sorted(p.name for p in fold_a.iterdir() if p.is_dir())
     if not splits:
-        raise CombineError(f"no split subfolders (e.g. train/val/test) in {fold_a}")
-    tasks, written, skipped = [], {}, 0
+        raise UserError(f"no split subfolders (e.g. train/val/test) in {fold_a}")
+    found, skipped = {}, 0
     for split in splits:
         pairs, n_skipped = find_pairs(fold_a / split, fold_b / split, use_ab, num_imgs)
         check_sizes(pairs)
         skipped += n_skipped
         if pairs:
-            written[split] = len(pairs)
-        tasks += [(a, b, fold_ab / split / name) for a, b, name in pairs]
+            found[split] = pairs
     if skipped:
         print(f"warning: skipped {skipped} image(s) in {fold_a} with no partner in {fold_b}", file=sys.stderr)
-    for split in written:
-        (fold_ab / split).mkdir(parents=True, exist_ok=True)
-    if workers > 1 and len(tasks) > 1:
-        with Pool(min(workers, len(tasks))) as pool:
-            pool.map(combine_pair, tasks, chunksize=max(1, len(tasks) // (4 * workers)))
-    else:
-        for task in tasks:
-            combine_pair(task)
-    return written
+    existed = fold_ab.exists()
+    try:
+        for split, pairs in found.items():
+            write_split(pairs, fold_ab / split, workers)
+    finally:
+        if not existed and fold_ab.is_dir() and not any(fold_ab.iterdir()):
+            fold_ab.rmdir()
+    return {split: len(pairs) for split, pairs in found.items()}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,18 +154,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+@main_guard
 def main(argv: list[str] | None = None) -> int:
     """Run the tool; return the process exit code."""
     args = parse_args(argv)
     workers = 1 if args.no_multiprocessing else (os.cpu_count() or 1)
-    try:
-        written = combine(args.fold_A, args.fold_B, args.fold_AB, args.num_imgs, args.use_AB, workers)
-    except CombineError as e:
-        print(f"combine_A_and_B.py: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # unreadable or non-image input, unwritable output
-        print(f"combine_A_and_B.py: error: {e}", file=sys.stderr)
-        return 2
+    written = combine(args.fold_A, args.fold_B, args.fold_AB, args.num_imgs, args.use_AB, workers)
     summary = ", ".join(f"{split}: {n}" for split, n in written.items()) or "nothing"
     print(f"combined {sum(written.values())} pairs into {args.fold_AB} ({summary})")
     return 0

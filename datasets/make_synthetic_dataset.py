@@ -11,7 +11,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from util.errors import ArgumentParser  # noqa: E402
+from util.errors import ArgumentParser, main_guard  # noqa: E402
+from util.fileio import atomic_path  # noqa: E402
 from util.palettes import FACADES_PALETTE  # noqa: E402
 
 (BACKGROUND, FACADE, WINDOW, DOOR, CORNICE, SILL, BALCONY, BLIND, DECO, MOLDING, PILLAR, SHOP) = range(12)
@@ -259,23 +260,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+@main_guard
 def main(argv: list[str] | None = None) -> int:
     """Generate the dataset; return the process exit code."""
     args = parse_args(argv)
     counts = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
     # 4:4:4 chroma: the default 4:2:0 subsampling smears the saturated label colours of small images so much
     # that about a quarter of a 64x64 label map decodes to the wrong class.
-    save_kwargs = {"quality": 95, "subsampling": 0} if args.format == "jpg" else {}
-    try:
-        for split, n in counts.items():
-            folder = args.out / split
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(1, n + 1):
-                ab = make_pair(args.seed, split, i, args.size)
-                Image.fromarray(ab).save(folder / f"{i}.{args.format}", **save_kwargs)
-    except OSError as e:
-        print(f"make_synthetic_dataset.py: error: cannot write to {args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
+    save_kwargs = {"format": "JPEG", "quality": 95, "subsampling": 0} if args.format == "jpg" else {"format": "PNG"}
+    for split, n in counts.items():
+        (args.out / split).mkdir(parents=True, exist_ok=True)
+        for i in range(1, n + 1):
+            ab = make_pair(args.seed, split, i, args.size)
+            with atomic_path(args.out / split / f"{i}.{args.format}") as tmp:
+                Image.fromarray(ab).save(tmp, **save_kwargs)
     print(
         f"wrote {args.n_train} train / {args.n_val} val / {args.n_test} test synthetic facades "
         f"({2 * args.size}x{args.size} {args.format}, photo|label, use --direction BtoA) to {args.out}"
