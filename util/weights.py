@@ -1,0 +1,64 @@
+"""Reading PyTorch files without running code from them.
+
+torch.load(weights_only=True) rebuilds tensors, numbers, strings, lists and dicts (and here numpy arrays, which
+older checkpoints and torch-fidelity's caches hold), never arbitrary pickled objects, whose loading can run code
+planted in the file. Every checkpoint, weights file and cache DLIM reads goes through this module.
+"""
+from __future__ import annotations
+
+import contextlib
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import UserError
+
+
+def _numpy_globals() -> list:
+    """What pickled numpy arrays need from numpy: building arrays of a dtype, nothing that runs other code."""
+    multiarray = getattr(np, "_core", None) or np.core  # numpy 2 moved it
+    return [np.ndarray, np.dtype, multiarray.multiarray._reconstruct,
+            *{type(np.dtype(t)) for t in (np.uint8, np.uint32, np.int64, np.float32, np.float64, np.bool_)}]
+
+
+@contextlib.contextmanager
+def weights_only_loading() -> Iterator[None]:
+    """Within this block, every torch.load reads weights only (numpy arrays allowed), whatever its caller asks:
+    for libraries that load their caches and weights with weights_only=False (torch-fidelity 0.3)."""
+    original = torch.load
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        kwargs["weights_only"] = True
+        with torch.serialization.safe_globals(_numpy_globals()):
+            return original(*args, **kwargs)
+
+    torch.load = load
+    try:
+        yield
+    finally:
+        torch.load = original
+
+
+def safe_load(path: str | Path, **kwargs: Any) -> Any:
+    """torch.load(weights_only=True) on the CPU, numpy arrays allowed; a file that needs more raises a UserError
+    saying why it is refused (other failures, such as a damaged file, raise as torch.load does)."""
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
+    except pickle.UnpicklingError as exc:
+        if "GLOBAL" not in str(exc):  # not a pickle of objects at all: a damaged or foreign file
+            raise
+        raise UserError(refusal(path, exc)) from None
+
+
+def refusal(path: str | Path, exc: Exception) -> str:
+    """Why a file that weights-only loading rejects is not loaded, in one line."""
+    what = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), "")
+    detail = f" ({what[:160]})" if what else ""
+    return (f"refusing to load {path}: it holds pickled Python objects, not only weights{detail}, and loading them "
+            f"could run code planted in the file; DLIM loads tensors, numbers and strings only: use a checkpoint "
+            f"written by train.py or a plain state dict of tensors")
