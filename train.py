@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -21,6 +22,8 @@ from models.checkpoint import checkpoint_label, seed_everything
 from options.train_options import TrainOptions
 from util import distributed
 from util.errors import UserError, main_guard
+from util.fileio import remove_stale_temp_files
+from util.locks import FolderLock
 from util.visualizer import SilentVisualizer, Visualizer
 
 
@@ -74,6 +77,25 @@ def train(world: distributed.World, argv: list[str] | None, defaults: dict | Non
     if opt.sync_bn and not (world.distributed and opt.gpu_ids):
         raise UserError("--sync_bn needs several GPU processes (torchrun --nproc_per_node N train.py ... on CUDA): "
                         "leave it out on a CPU or a single process")
+    lock = take_experiment(opt) if world.is_main else None
+    try:
+        return run_training(world, opt, options)
+    finally:
+        if lock:
+            lock.release()
+
+
+def take_experiment(opt) -> FolderLock:
+    """The experiment folder for this run alone (a second train.py of the same --name stops with the first's
+    pid); temporary files that a killed run left in it are removed."""
+    folder = Path(opt.checkpoints_dir) / opt.name
+    lock = FolderLock(folder / ".train.lock").acquire(
+        f"experiment {folder}", "wait for that run to finish (or stop it), or pick another --name or --checkpoints_dir")
+    remove_stale_temp_files(folder, folder / "web", folder / "web" / "images")
+    return lock
+
+
+def run_training(world: distributed.World, opt, options: TrainOptions) -> int:
     seed_everything(opt.seed)  # the same initial weights in every process
     data = create_dataset(opt, world.rank, world.size)
     model = create_model(opt)
@@ -81,9 +103,7 @@ def train(world: distributed.World, argv: list[str] | None, defaults: dict | Non
     # samples_done counts images of the current epoch (all processes), so a resumed run may change --batch_size
     progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0, "l1_sum": 0.0}
     if opt.continue_train:
-        progress.update(model.load_checkpoint(checkpoint_label(opt)))
-        if world.is_main:
-            print(f"resuming at epoch {progress['epoch']}, image {progress['samples_done']}")
+        progress.update(resume(model, opt, options.changed, world.is_main))
     if world.distributed:
         # each process its own random stream (dropout, image pool); the data order is shared through the sampler
         seed_everything(opt.seed + 1_000_003 * world.rank + progress["total_iters"])
@@ -161,6 +181,26 @@ def train(world: distributed.World, argv: list[str] | None, defaults: dict | Non
     return 0
 
 
+def resume(model, opt, changed: dict, verbose: bool) -> dict:
+    """Load the checkpoint to continue from; say where the run resumes, at which learning rate, and which
+    options differ from the checkpoint's. A run that has trained all its epochs is an error."""
+    label = checkpoint_label(opt)
+    progress = model.load_checkpoint(label)
+    last_epoch = opt.n_epochs + opt.n_epochs_decay
+    if progress["epoch"] > last_epoch:
+        raise UserError(f"{model.checkpoint_path(label)} has trained all {last_epoch} epochs (--n_epochs "
+                        f"{opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}): to train longer, pass larger "
+                        f"--n_epochs or --n_epochs_decay with --continue_train")
+    if verbose:
+        if changed:
+            print("options changed since the checkpoint: " + ", ".join(
+                f"--{key} {new} (was {old})" for key, (old, new) in changed.items()))
+        lr = model.optimizers[0].param_groups[0]["lr"]
+        print(f"resuming at epoch {progress['epoch']}, image {progress['samples_done']}, "
+              f"learning rate {lr:.7g} ({opt.lr_policy} schedule over {last_epoch} epochs)")
+    return progress
+
+
 def use_gpus(opt, world: distributed.World) -> None:
     """Under torchrun with CUDA, process k of a machine trains on its GPU k."""
     if not opt.gpu_ids:
@@ -175,11 +215,7 @@ def use_gpus(opt, world: distributed.World) -> None:
 
 def run(defaults: dict | None = None) -> None:
     """The command-line entry point (also used by trainSesame.py with its own defaults)."""
-    try:
-        sys.exit(main(defaults=defaults))
-    except KeyboardInterrupt:
-        print("\ninterrupted without saving", file=sys.stderr)
-        sys.exit(130)
+    sys.exit(main(defaults=defaults))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from util.fileio import atomic_torch_save, atomic_write_text
 from util.util import options_to_dict, run_device
 
 from . import acceleration, networks
-from .checkpoint import CHECKPOINT_FORMAT, read_checkpoint, rng_state, set_rng_state
+from .checkpoint import CHECKPOINT_FORMAT, READABLE_FORMATS, read_checkpoint, rng_state, set_rng_state
 from .networks import count_parameters, receptive_fields
 
 # options that fix a network's shape: a checkpoint only loads into the same values
@@ -29,23 +30,27 @@ DISCRIMINATOR_OPTIONS = {"basic": ("norm",), "pixel": ("norm",), "n_layers": ("n
                          "multiscale": ("n_layers_D", "num_D", "norm"), "sesame": ("n_layers_D", "num_D")}
 
 
-def get_scheduler(optimizer: torch.optim.Optimizer, opt: argparse.Namespace) -> lr_scheduler.LRScheduler:
-    """Learning-rate schedule stepped once per epoch.
+def lr_factor(opt: argparse.Namespace, epochs_done: int) -> float:
+    """The learning rate of the epoch after `epochs_done` completed epochs, as a multiple of --lr.
 
     linear: constant for n_epochs, then linear decay that reaches 0 after n_epochs_decay more epochs;
-    step: x0.1 every lr_decay_iters epochs; plateau: x0.2 when the epoch's L1 loss stops improving;
-    cosine: cosine annealing to 0 over all epochs.
+    step: x0.1 every lr_decay_iters epochs; cosine: cosine annealing to 0 over all epochs. A closed form of the
+    epoch, so that a resumed run whose schedule was changed (extended) trains at the rate its schedule gives.
     """
-    total = opt.n_epochs + opt.n_epochs_decay
     if opt.lr_policy == "linear":
-        def rule(epoch: int) -> float:
-            return 1.0 - max(0, epoch + opt.epoch_count - opt.n_epochs) / float(opt.n_epochs_decay + 1)
-        return lr_scheduler.LambdaLR(optimizer, lr_lambda=rule)
+        return 1.0 - max(0, epochs_done + opt.epoch_count - opt.n_epochs) / float(opt.n_epochs_decay + 1)
     if opt.lr_policy == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=opt.lr_decay_iters, gamma=0.1)
+        return 0.1 ** (epochs_done // opt.lr_decay_iters)
+    total = max(1, opt.n_epochs + opt.n_epochs_decay)
+    return (1 + math.cos(math.pi * min(epochs_done, total) / total)) / 2
+
+
+def get_scheduler(optimizer: torch.optim.Optimizer, opt: argparse.Namespace) -> lr_scheduler.LRScheduler:
+    """Learning-rate schedule stepped once per epoch: lr_factor's, or x0.2 when the epoch's L1 loss stops
+    improving (plateau)."""
     if opt.lr_policy == "plateau":
         return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.2, threshold=0.01, patience=5)
-    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total), eta_min=0)
+    return lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda epochs_done: lr_factor(opt, epochs_done))
 
 
 LR_POLICIES = ["linear", "step", "plateau", "cosine"]
@@ -276,7 +281,7 @@ class BaseModel:
             raise UserError(f"no checkpoint {path}: train first, or check --name, --checkpoints_dir, "
                             f"--epoch and --load_iter (existing: {_existing(self.save_dir)})")
         state = read_checkpoint(path)
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
             raise UserError(f"{path} is not a DLIM checkpoint: pass a file saved by train.py")
         names = ["G"] if nets_only else self.model_names
         for name in names:
@@ -286,18 +291,29 @@ class BaseModel:
                                 f"use the options it was trained with ({path.parent / 'opt.txt'})")
             self._load_net(name, state["nets"][name], path)
         if not nets_only:
-            for opt_, sd in zip(self.optimizers, state["optimizers"]):
-                opt_.load_state_dict(sd)
-                _match_layouts(opt_)
-            if self.scaler.is_enabled() and state.get("scaler"):
-                self.scaler.load_state_dict(state["scaler"])
-            for sched, sd in zip(self.schedulers, state["schedulers"]):
-                sched.load_state_dict(sd)
-            set_rng_state(state["rng"], self.opt.gpu_ids)
-            self.load_extra_state(state.get("extra", {}))
-            # the schedule counts epochs from where the run first started, whatever --epoch_count says now
-            self.opt.epoch_count = state["options"].get("epoch_count", self.opt.epoch_count)
+            self._load_training_state(state)
         return state["progress"]
+
+    def _load_training_state(self, state: dict[str, Any]) -> None:
+        """Optimizers, scaler, schedules, random generators and extra state of a full checkpoint. Hyperparameters
+        come from the options (a resumed run may change --beta1, --lr or the schedule), moments and positions
+        from the checkpoint."""
+        saved_options = state["options"]
+        # the schedule counts epochs from where the run first started, whatever --epoch_count says now
+        self.opt.epoch_count = saved_options.get("epoch_count", self.opt.epoch_count)
+        lr_ratio = self.opt.lr / float(saved_options.get("lr", self.opt.lr))
+        for optimizer, saved in zip(self.optimizers, state["optimizers"]):
+            fresh = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+            optimizer.load_state_dict(saved)
+            for group, hyper in zip(optimizer.param_groups, fresh):
+                group.update(betas=hyper["betas"], initial_lr=hyper.get("initial_lr", hyper["lr"]))
+            _match_layouts(optimizer)
+        if self.scaler.is_enabled() and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+            resume_schedule(scheduler, saved, lr_ratio)
+        set_rng_state(state["rng"], self.opt.gpu_ids)
+        self.load_extra_state(state.get("extra", {}))
 
     def _check_architecture(self, name: str, saved: dict[str, Any], path: Path) -> None:
         keys = ARCH_KEYS.get(name, ())
@@ -323,6 +339,21 @@ class BaseModel:
             raise UserError(f"{path} does not fit net{name} ({self.opt.netG if name == 'G' else self.opt.netD}, "
                             f"norm {self.opt.norm}, ngf {self.opt.ngf}): {first[:200]}; pass the --netG/--norm/"
                             f"--ngf/--no_dropout/--input_nc/--output_nc it was trained with") from None
+
+
+def resume_schedule(scheduler: Any, saved: dict[str, Any], lr_ratio: float) -> None:
+    """Put a fresh scheduler at the saved one's epoch and set its optimizer's learning rate to what the current
+    schedule gives there. A plateau schedule keeps its saved (reduced) rate, times lr_ratio when --lr changed."""
+    if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+        if "patience" in saved:  # saved by the same policy
+            scheduler.load_state_dict(saved)
+        for group in scheduler.optimizer.param_groups:
+            group["lr"] *= lr_ratio
+        return
+    scheduler.last_epoch, scheduler._step_count = saved.get("last_epoch", 0), saved.get("_step_count", 1)
+    for group, base, rule in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["lr"] = base * rule(scheduler.last_epoch)
+    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
 
 
 def _scalar(value: torch.Tensor | float) -> float:

@@ -15,7 +15,14 @@ from util.errors import ArgumentParser, HelpFormatter, UserError, warn
 from util.fileio import atomic_write_text
 from util.util import options_to_dict
 
-from .types import dropout_probability, nonnegative_int, positive_float, positive_int
+from .types import (
+    count_or_inf,
+    dropout_probability,
+    nonnegative_int,
+    positive_finite,
+    positive_int,
+    workers,
+)
 
 _GIVEN = object()  # marks options that the user did not give on the command line
 
@@ -60,7 +67,7 @@ class BaseOptions:
         g.add_argument("--norm", default="instance", choices=sorted(networks.NORMS), help="normalization")
         g.add_argument("--init_type", default="normal", choices=sorted(networks.INIT_TYPES),
                        help="weight initialization")
-        g.add_argument("--init_gain", type=float, default=0.02, help="scale for normal/xavier/orthogonal")
+        g.add_argument("--init_gain", type=positive_finite, default=0.02, help="scale for normal/xavier/orthogonal")
         g.add_argument("--no_dropout", action="store_true", help="no dropout layers in the generator")
         g.add_argument("--dropout_rate", type=dropout_probability, default=0.5,
                        help="rate of the generator's dropout layers, in training and at test time (the seed's "
@@ -72,12 +79,12 @@ class BaseOptions:
         g.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"],
                        help="AtoB translates the left half into the right half; BtoA the reverse")
         g.add_argument("--serial_batches", action="store_true", help="take images in order, no shuffling")
-        g.add_argument("--num_threads", type=int, default=-1,
+        g.add_argument("--num_threads", type=workers, default=-1,
                        help="data-loading workers; -1 picks a number that does not oversubscribe the CPU")
         g.add_argument("--batch_size", type=positive_int, default=1, help="input batch size")
         g.add_argument("--load_size", type=positive_int, default=286, help="scale images to this size")
         g.add_argument("--crop_size", type=positive_int, default=256, help="then crop to this size")
-        g.add_argument("--max_dataset_size", type=positive_float, default=float("inf"),
+        g.add_argument("--max_dataset_size", type=count_or_inf, default=float("inf"),
                        help="use at most this many images of the folder")
         g.add_argument("--preprocess", default="resize_and_crop", choices=data.PREPROCESS_MODES,
                        help="scaling and cropping of images at load time")
@@ -161,11 +168,42 @@ class BaseOptions:
         self.opt = opt
         return opt
 
+    # options that describe this run, never taken from a checkpoint (subclasses list theirs)
+    run_keys: frozenset[str] = frozenset()
+
+    def inherit_from_checkpoint(self, opt: argparse.Namespace, argv: list[str] | None,
+                                defaults: dict[str, Any] | None = None) -> tuple[argparse.Namespace, dict]:
+        """Take the options of the checkpoint that opt names for every option not given on the command line
+        (except run_keys). Returns the options and {key: (checkpoint's value, given value)} for the options given
+        with another value than the checkpoint's."""
+        from models.checkpoint import saved_options
+
+        saved = saved_options(opt)
+        if saved is None:
+            return opt, {}
+        if "model" not in opt.explicit and saved.get("model", opt.model) != opt.model:
+            opt = BaseOptions.parse(self, argv, defaults={**(defaults or {}), "model": saved["model"]})
+        changed, given = {}, options_to_dict(opt)
+        for key in vars(opt):
+            if key not in saved or key in self.run_keys:
+                continue
+            if key not in opt.explicit:
+                setattr(opt, key, _from_json(saved[key]))
+            elif saved[key] != given[key]:
+                changed[key] = (saved[key], getattr(opt, key))
+        self.complete(opt)
+        self.check(opt)
+        return opt, changed
+
     def complete(self, opt: argparse.Namespace) -> None:
         """Fill in options that follow from others (subclasses)."""
 
     def check(self, opt: argparse.Namespace) -> None:
         """Reject option combinations that cannot work, with a message that says what to change."""
+        name = Path(opt.name)
+        if not opt.name.strip() or name.is_absolute() or ".." in name.parts:
+            raise UserError(f"--name {opt.name!r} must name a folder inside --checkpoints_dir (not empty, not an "
+                            f"absolute path, no '..'): pass a plain experiment name such as facades_pix2pix")
         if opt.preprocess in ("resize_and_crop", "scale_width_and_crop") and opt.crop_size > opt.load_size:
             raise UserError(f"--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}: "
                             f"pass --load_size >= crop_size or a smaller --crop_size")
@@ -191,6 +229,11 @@ class BaseOptions:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / "opt.txt", text + "\n")
         atomic_write_text(folder / "opt.json", json.dumps(options_to_dict(opt), indent=2, sort_keys=True) + "\n")
+
+
+def _from_json(value: Any) -> Any:
+    """An option value as saved in a checkpoint back to its parsed form ('inf' was written for infinity)."""
+    return float("inf") if value == "inf" else value
 
 
 def parse_gpu_ids(text: str) -> list[int]:

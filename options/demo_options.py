@@ -8,7 +8,7 @@ from util.errors import UserError
 from util.palettes import PALETTES, guess_palette
 
 from .test_options import TestOptions
-from .types import positive_int
+from .types import port
 
 
 class DemoOptions(TestOptions):
@@ -23,7 +23,7 @@ class DemoOptions(TestOptions):
         g = parser.add_argument_group("demo")
         g.add_argument("--host", default="127.0.0.1",
                        help="address to serve on; 0.0.0.0 makes the page reachable from other machines")
-        g.add_argument("--port", type=positive_int, default=7860, help="port to serve on")
+        g.add_argument("--port", type=port, default=7860, help="port to serve on")
         g.add_argument("--palette", default="auto", choices=["auto", *PALETTES],
                        help="label colours to paint with; auto: cityscapes when the dataset's path (--dataroot or "
                             "the checkpoint's) contains 'cityscapes', else facades")

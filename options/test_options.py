@@ -4,13 +4,19 @@ from __future__ import annotations
 import argparse
 
 from .base_options import BaseOptions
-from .types import positive_int
+from .types import positive_finite, positive_int
 
 
 class TestOptions(BaseOptions):
     """Options of test.py; architecture options default to the checkpoint's."""
 
     is_train = False
+    run_keys = frozenset({
+        "dataroot", "name", "gpu_ids", "checkpoints_dir", "seed", "phase", "batch_size", "num_threads",
+        "serial_batches", "no_flip", "max_dataset_size", "epoch", "load_iter", "verbose", "suffix", "is_train",
+        "explicit", "results_dir", "aspect_ratio", "eval", "num_test", "display_winsize", "display_id", "load_size",
+        "n_samples", "amp", "channels_last", "compile", "kernels", "cache_dataset",
+    })
     description = ("Translate test images with a trained model and write an HTML page of results. Architecture "
                    "and data options are read from the checkpoint unless given here.")
 
@@ -18,7 +24,7 @@ class TestOptions(BaseOptions):
         parser = super().initialize(parser)
         g = parser.add_argument_group("testing")
         g.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/")
-        g.add_argument("--aspect_ratio", type=float, default=1.0, help="width/height of the saved images")
+        g.add_argument("--aspect_ratio", type=positive_finite, default=1.0, help="width/height of the saved images")
         g.add_argument("--phase", default="test", help="dataset subfolder: train, val, test, ...")
         g.add_argument("--eval", action="store_true",
                        help="eval mode: no dropout, batch norm uses running statistics (the pix2pix paper keeps "
@@ -37,26 +43,5 @@ class TestOptions(BaseOptions):
 
     def parse_with_checkpoint(self, argv=None) -> argparse.Namespace:
         """Parse, then take the model's options from the checkpoint unless given on the command line."""
-        from models.checkpoint import saved_options
-
-        opt = self.parse(argv)
-        saved = saved_options(opt)
-        if saved is None:
-            return opt
-        if "model" not in opt.explicit and saved.get("model", opt.model) != opt.model:
-            opt = self.parse(argv, defaults={"model": saved["model"]})
-        for key in vars(opt):
-            if key in saved and key not in opt.explicit and key not in RUN_KEYS:
-                setattr(opt, key, saved[key])
-        self.complete(opt)
-        self.check(opt)
+        opt, _ = self.inherit_from_checkpoint(self.parse(argv), argv)
         return opt
-
-
-# options that describe this run, never inherited from the checkpoint
-RUN_KEYS = {
-    "dataroot", "name", "gpu_ids", "checkpoints_dir", "seed", "phase", "batch_size", "num_threads",
-    "serial_batches", "no_flip", "max_dataset_size", "epoch", "load_iter", "verbose", "suffix", "is_train",
-    "explicit", "results_dir", "aspect_ratio", "eval", "num_test", "display_winsize", "display_id", "load_size",
-    "n_samples", "amp", "channels_last", "compile", "kernels", "cache_dataset",
-}

@@ -8,7 +8,7 @@ from models.networks import GAN_MODES
 from util.errors import UserError
 
 from .base_options import BaseOptions
-from .types import nonnegative_float, nonnegative_int, positive_float, positive_int
+from .types import beta, nonnegative_float, nonnegative_int, port, positive_finite, positive_float, positive_int
 
 
 class TrainOptions(BaseOptions):
@@ -16,6 +16,23 @@ class TrainOptions(BaseOptions):
 
     is_train = True
     description = "Train a paired image-to-image translation model (pix2pix family)."
+    # a resumed run (--continue_train) takes every other option from its checkpoint unless given again
+    run_keys = frozenset({
+        "dataroot", "name", "gpu_ids", "checkpoints_dir", "num_threads", "epoch", "load_iter", "verbose", "suffix",
+        "is_train", "explicit", "continue_train", "epoch_count", "display_freq", "display_ncols", "display_id",
+        "display_server", "display_env", "display_port", "display_winsize", "update_html_freq", "print_freq",
+        "no_html", "save_latest_freq", "save_epoch_freq", "save_by_iter", "amp", "channels_last", "compile",
+        "kernels", "cache_dataset", "sync_bn", "dist_timeout",
+    })
+
+    def parse(self, argv: list[str] | None = None, defaults: dict | None = None) -> argparse.Namespace:
+        """Parse; with --continue_train, options not given again are the checkpoint's, and those given with
+        another value are listed in self.changed ({key: (checkpoint's value, new value)})."""
+        opt = super().parse(argv, defaults)
+        self.changed: dict = {}
+        if opt.continue_train:
+            opt, self.changed = self.inherit_from_checkpoint(opt, argv, defaults)
+        return opt
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser = super().initialize(parser)
@@ -25,7 +42,7 @@ class TrainOptions(BaseOptions):
         g.add_argument("--display_id", type=int, default=1, help="visdom window id; 0 or less turns visdom off")
         g.add_argument("--display_server", default="http://localhost", help="visdom server")
         g.add_argument("--display_env", default="main", help="visdom environment")
-        g.add_argument("--display_port", type=int, default=8097, help="visdom port")
+        g.add_argument("--display_port", type=port, default=8097, help="visdom port")
         g.add_argument("--update_html_freq", type=nonnegative_int, default=1000,
                        help="save training results to HTML every N images")
         g.add_argument("--print_freq", type=nonnegative_int, default=100, help="log losses every N images")
@@ -50,8 +67,8 @@ class TrainOptions(BaseOptions):
         g = parser.add_argument_group("optimisation")
         g.add_argument("--n_epochs", type=nonnegative_int, default=100, help="epochs at the initial learning rate")
         g.add_argument("--n_epochs_decay", type=nonnegative_int, default=100, help="epochs of linear decay to zero")
-        g.add_argument("--beta1", type=float, default=0.5, help="Adam momentum term")
-        g.add_argument("--lr", type=float, default=0.0002, help="initial Adam learning rate")
+        g.add_argument("--beta1", type=beta, default=0.5, help="Adam momentum term, in [0, 1)")
+        g.add_argument("--lr", type=positive_finite, default=0.0002, help="initial Adam learning rate")
         g.add_argument("--gan_mode", default="lsgan", choices=list(GAN_MODES),
                        help="adversarial loss: original (= vanilla) cross-entropy GAN, ls (= lsgan) least squares, "
                             "hinge, w (Wasserstein critic, unconstrained), wgangp (w plus a gradient penalty)")
@@ -70,9 +87,14 @@ class TrainOptions(BaseOptions):
 
     def check(self, opt: argparse.Namespace) -> None:
         super().check(opt)
-        if opt.n_epochs + opt.n_epochs_decay < 1:
+        last = opt.n_epochs + opt.n_epochs_decay
+        if last < 1:
             raise UserError(f"--n_epochs {opt.n_epochs} --n_epochs_decay {opt.n_epochs_decay}: "
                             "train for at least one epoch")
+        if opt.epoch_count > last and not opt.continue_train:
+            raise UserError(f"--epoch_count {opt.epoch_count} is past the last epoch ({last} = --n_epochs "
+                            f"{opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}): nothing would be trained; "
+                            f"raise --n_epochs, or resume a run with --continue_train (without --epoch_count)")
         if opt.dataset_mode == "single":
             raise UserError("--dataset_mode single has no target images to learn from: train with aligned A|B "
                             "pairs (single is for test.py)")

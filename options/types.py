@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def positive_int(text: str) -> int:
@@ -21,10 +22,10 @@ def nonnegative_int(text: str) -> int:
 
 
 def nonnegative_float(text: str) -> float:
-    """argparse type: a number >= 0."""
+    """argparse type: a finite number >= 0."""
     value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number of 0 or more, got {text}")
     return value
 
 
@@ -36,9 +37,51 @@ def dropout_probability(text: str) -> float:
     return value
 
 
+def positive_finite(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """argparse type: a number > 0 (inf allowed)."""
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def count_or_inf(text: str) -> float:
+    """argparse type: a whole number >= 1, or inf (no limit)."""
+    if text.strip().lower() in ("inf", "infinity"):
+        return float("inf")
+    try:
+        return positive_int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, or inf, got {text}") from None
+
+
+def beta(text: str) -> float:
+    """argparse type: an Adam beta in [0, 1)."""
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value
+
+
+def port(text: str) -> int:
+    """argparse type: a TCP port, 1..65535."""
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text}")
+    return value
+
+
+def workers(text: str) -> int:
+    """argparse type: a number of loader workers, or -1 for automatic."""
+    value = int(text)
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, or -1 for automatic, got {text}")
     return value

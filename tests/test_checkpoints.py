@@ -1,6 +1,7 @@
 """Checkpoints: exact resumption (explicit and after Ctrl-C), atomic writes, upstream-format weights."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -8,7 +9,6 @@ import subprocess
 import sys
 import time
 from argparse import Namespace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ RUN = [*TINY, "--n_epochs", "2", "--n_epochs_decay", "2", "--batch_size", "2", "
 
 
 def final_weights(folder) -> dict[str, dict[str, torch.Tensor]]:
-    return torch.load(folder / "latest_checkpoint.pth", weights_only=False)["nets"]
+    return torch.load(folder / "latest_checkpoint.pth", weights_only=True)["nets"]
 
 
 def assert_same_weights(a, b):
@@ -70,7 +70,7 @@ def test_ctrl_c_saves_and_continue_train_matches_an_uninterrupted_run(synth32, t
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out[-2000:], err[-2000:])
     assert "Traceback" not in err
-    progress = torch.load(broken / "run" / "latest_checkpoint.pth", weights_only=False)["progress"]
+    progress = torch.load(broken / "run" / "latest_checkpoint.pth", weights_only=True)["progress"]
     assert progress["total_iters"] < 30 * 8, "the run finished before Ctrl-C: make it longer"
 
     run_cli("train.py", "--dataroot", synth32, *args, "--checkpoints_dir", broken, "--continue_train", check=True)
@@ -90,7 +90,7 @@ def test_sigterm_saves_and_stops_like_ctrl_c(synth32, tmp_path):
     proc.send_signal(signal.SIGTERM)  # SLURM and torchrun may both deliver it: a repeat changes nothing
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "SIGTERM: saving a checkpoint" in out, (out[-2000:], err[-2000:])
-    progress = torch.load(tmp_path / "run" / "latest_checkpoint.pth", weights_only=False)["progress"]
+    progress = torch.load(tmp_path / "run" / "latest_checkpoint.pth", weights_only=True)["progress"]
     assert 0 < progress["total_iters"] < 100 * 8
 
 
@@ -106,12 +106,13 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
     atomic_torch_save({"v": 1}, path)
 
     def broken_save(obj, f):
-        Path(f).write_bytes(b"half a checkp")
-        raise OSError("disk full")
+        f.write(b"half a checkp")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as failure:
         atomic_torch_save({"v": 2}, path)
+    assert failure.value.errno == errno.ENOSPC and failure.value.filename == str(path)  # the target, not the temp
     monkeypatch.undo()
     assert torch.load(path) == {"v": 1}
     assert os.listdir(tmp_path) == ["latest_checkpoint.pth"]

@@ -166,7 +166,7 @@ def test_trainsesame_runs_the_seeds_command_then_test_py(synth32, tmp_path):
     assert "receptive field 70x70, 141x141 px (2 scales)" in summary and "SesameDiscriminator" in summary
     saved = json.loads((exp / "opt.json").read_text())
     assert (saved["netD"], saved["num_D"], saved["lambda_feat"]) == ("sesame", 2, 10.0)  # sesam is an alias
-    state = torch.load(exp / "latest_checkpoint.pth", weights_only=False)
+    state = torch.load(exp / "latest_checkpoint.pth", weights_only=True)
     assert any("parametrizations.weight.original" in k for k in state["nets"]["D"])
     logged = json.loads((exp / "loss_log.jsonl").read_text().splitlines()[-1])
     assert {"G_GAN", "G_feat", "G_L1", "D_real", "D_fake"} <= set(logged)
@@ -192,6 +192,7 @@ def test_resume_checks_only_the_options_that_shape_the_saved_discriminator(synth
     run_cli("train.py", *common, "--name", "basic", "--n_epochs", "2", "--num_D", "3", "--continue_train", check=True)
     run_cli("train.py", *common, "--name", "multi", "--n_epochs", "1", "--netD", "multiscale", "--num_D", "1",
             check=True)
-    proc = run_cli("train.py", *common, "--name", "multi", "--n_epochs", "2", "--netD", "multiscale",
-                   "--continue_train")
+    proc = run_cli("train.py", *common, "--name", "multi", "--n_epochs", "2", "--num_D", "2", "--continue_train")
     assert one_line_error(proc).endswith("pass --num_D 1 as in training")
+    # what is not given again is the checkpoint's: the resume goes on with its 1-scale discriminator
+    run_cli("train.py", *common, "--name", "multi", "--n_epochs", "2", "--continue_train", check=True)
