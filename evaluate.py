@@ -16,9 +16,20 @@ from pathlib import Path
 
 from metrics import ALIASES, DEFAULT_METRICS, METRICS, evaluate, image_sets, is_default, parse_metrics
 from metrics.folders import ImageSets
-from metrics.report import format_scores, merge_previous, run_info, table_row, upsert_row, write_json
+from metrics.report import (
+    LITE0_METRICS,
+    check_table,
+    format_scores,
+    is_lite0_trained,
+    merge_previous,
+    run_info,
+    table_row,
+    upsert_row,
+    write_json,
+)
 from options.types import nonnegative_int, positive_int
 from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn
+from util.fileio import check_writable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,23 +89,45 @@ def main(argv: list[str] | None = None) -> int:
     sets = image_sets(args.results_dir) if args.results_dir else image_sets(args.fake, args.real)
     info = run_info(sets.folder)
     check_against_test_run(sets, info)
+    json_path = Path(args.json) if args.json else (sets.folder / "metrics.json" if sets.folder else None)
+    table = args.table or (sets.folder.parent.parent / "metrics.csv" if sets.folder else None)
+    check_outputs(json_path, None if args.no_table else table, args)
+    warn_if_judged_by_own_loss(names, info.get("options", {}))
     report = evaluate(sets, names, settings, explicit=not is_default(args.metrics or "default"))
     report = {"experiment": args.name or sets.name, "run": sets.run, **_epoch(sets.run, info),
               "fake": str(Path(args.results_dir or args.fake).resolve()), "real": str(Path(args.real).resolve())
               if args.real else None, **report, "options": info.get("options", {})}
 
-    json_path = Path(args.json) if args.json else (sets.folder / "metrics.json" if sets.folder else None)
     if json_path:
         report = merge_previous(report, json_path)
     print(format_scores(report["metrics"]))
     if json_path:
         write_json(report, json_path)
         print(f"report: {json_path}")
-    table = args.table or (sets.folder.parent.parent / "metrics.csv" if sets.folder else None)
     if table and not args.no_table:
         upsert_row(table, table_row(report))
         print(f"table: {table}")
     return 0
+
+
+def check_outputs(json_path: Path | None, table: Path | None, args: argparse.Namespace) -> None:
+    """Before computing anything: the report's folder must be writable and the table readable and writable."""
+    if json_path:
+        if json_path.is_dir():
+            raise UserError(f"--json {json_path} is a folder: pass the path of a file")
+        check_writable(json_path.parent, f"--json {args.json}" if args.json else "the results folder")
+    if table:
+        check_table(table)
+
+
+def warn_if_judged_by_own_loss(names: list[str], options: dict) -> None:
+    """A model trained with the EfficientNet-Lite0 perceptual loss was optimised against the network that
+    fd_lite0/kid_lite0 use: those scores flatter it."""
+    lite0 = [n for n in names if n in LITE0_METRICS]
+    if lite0 and is_lite0_trained(options):
+        warn(f"this model was trained with the EfficientNet-Lite0 perceptual loss, so {', '.join(lite0)} judge it "
+             f"with the network it was trained against and flatter it: compare it by fid/kid (Inception) or "
+             f"pixel metrics instead (the table marks the row: lite0_trained)")
 
 
 def check_against_test_run(sets: ImageSets, info: dict) -> None:

@@ -20,8 +20,10 @@ from models import create_model
 from models.checkpoint import checkpoint_label, saved_options, seed_everything
 from options.test_options import TestOptions
 from util.errors import main_guard, warn
-from util.fileio import atomic_write_text
+from util.fileio import atomic_write_text, remove_stale_temp_files
 from util.html import HTML
+from util.locks import FolderLock
+from util.results import IN_PROGRESS, RESULT_NAME, is_result_file
 from util.util import save_image, tensor2im
 
 
@@ -44,7 +46,34 @@ def main(argv: list[str] | None = None) -> int:
 
     run = f"{opt.phase}_{opt.epoch}" + (f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
     web_dir = Path(opt.results_dir) / opt.name / run
-    page = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}")
+    # the mark of a run in progress: evaluate.py refuses the folder until this run has written all of it
+    lock = FolderLock(web_dir / IN_PROGRESS).acquire(
+        f"{web_dir}", "wait until that test.py finishes, or pass another --results_dir")
+    try:
+        remove_stale_temp_files(web_dir, web_dir / "images")
+        clear_earlier_run(web_dir)
+        page = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}")
+        translate(model, data, page, opt)
+        index = page.save()
+        # for evaluate.py: the options the generator was trained with (none for upstream files), how long, and
+        # what this run wrote
+        done = len(ids_on_disk(page.img_dir))
+        info = {"checkpoint": str(model.checkpoint_path(checkpoint_label(opt))), "progress": progress,
+                "options": saved_options(opt) or {}, "translated": done, "n_samples": opt.n_samples,
+                "test_set_size": len(data)}
+        atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
+    except BaseException:
+        lock.release(remove=False)  # the mark stays: the folder is incomplete
+        raise
+    lock.release()
+    if done < len(data):
+        print(f"translated {done} of {len(data)} images (raise --num_test to translate all)")
+    print(f"results: {index}")
+    return 0
+
+
+def translate(model, data, page: HTML, opt) -> None:
+    """Translate the first --num_test inputs, writing <id>_<visual>.png and a row of the page for each."""
     done = 0
     with model.generating():
         for batch in data:
@@ -52,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             model.set_input(batch)
             visuals = sample_visuals(model, opt.n_samples)
-            for i, path in enumerate(batch["A_paths"][: opt.num_test - done]):
-                image_id = Path(path).stem
+            for i, image_id in enumerate(batch["id"][: opt.num_test - done]):
                 names = []
                 for label, tensor in visuals.items():
                     name = f"{image_id}_{label}.png"
@@ -62,17 +90,24 @@ def main(argv: list[str] | None = None) -> int:
                 page.add_header(image_id)
                 page.add_images(names, list(visuals), width=opt.display_winsize)
                 done += 1
-    index = page.save()
-    # for evaluate.py: the options the generator was trained with (none for upstream files), how long, and what
-    # this run wrote
-    info = {"checkpoint": str(model.checkpoint_path(checkpoint_label(opt))), "progress": progress,
-            "options": saved_options(opt) or {}, "translated": done, "n_samples": opt.n_samples,
-            "test_set_size": len(data)}
-    atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
-    if done < len(data):
-        print(f"translated {done} of {len(data)} images (raise --num_test to translate all)")
-    print(f"results: {index}")
-    return 0
+
+
+def clear_earlier_run(web_dir: Path) -> None:
+    """Delete what an earlier test.py run wrote into this folder (its result images, page and reports), so that
+    the folder never mixes two runs."""
+    images = [p for p in (web_dir / "images").glob("*") if p.is_file() and is_result_file(p)]
+    files = [web_dir / name for name in ("index.html", "checkpoint.json", "metrics.json")]
+    files = [f for f in files if f.is_file()]
+    if images:
+        print(f"replacing the {len(images)} images of an earlier run in {web_dir}")
+    for file in images + files:
+        file.unlink(missing_ok=True)
+
+
+def ids_on_disk(folder: Path) -> set[str]:
+    """The ids that have a generated image in the folder."""
+    matches = (RESULT_NAME.match(p.stem) for p in folder.glob("*_fake_B*"))
+    return {m["id"] for m in matches if m and m["label"] == "fake_B"}
 
 
 def sample_visuals(model, n_samples: int) -> OrderedDict[str, torch.Tensor]:

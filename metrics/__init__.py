@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from util.errors import UserError
+from util.errors import UserError, option, python_api
 
+from . import fidelity  # noqa: F401 (registers the EfficientNet-Lite0 extractor in torch-fidelity on import)
 from .folders import ImageSets, content_digest, plain_folders, results_folder
 
 
@@ -60,9 +62,6 @@ def _lazy(module: str, function: str) -> Callable[..., Any]:
     return compute
 
 
-# settings the groups read (evaluate.py's flags); anything else given to calculate_metrics is a mistake
-SETTINGS = {"inception_weights", "device", "batch_size", "cache", "cache_root", "kid_subsets", "kid_subset_size",
-            "isc_splits", "seed", "verbose"}
 # group -> function(image sets, metric names, settings) -> scores, or (scores, per-image values)
 GROUPS: dict[str, Callable[[ImageSets, list[str], dict[str, Any]], Any]] = {
     "inception": _lazy("fidelity", "inception_metrics"),
@@ -86,10 +85,11 @@ def parse_metrics(text: str) -> list[str]:
         elif word in ALIASES:
             names.update(ALIASES[word])
         elif word:
-            raise UserError(f"--metrics: unknown metric {word!r} (choose from {', '.join(METRICS)}, "
+            raise UserError(f"{option('metrics')}: unknown metric {word!r} (choose from {', '.join(METRICS)}, "
                             f"or the groups {', '.join(ALIASES)})")
     if not names:
-        raise UserError("--metrics is empty: name at least one metric, e.g. --metrics fd_lite0,psnr")
+        raise UserError(f"{option('metrics')} is empty: name at least one metric, e.g. "
+                        f"{option('metrics', 'fd_lite0,psnr')}")
     return [name for name in METRICS if name in names]
 
 
@@ -121,9 +121,56 @@ def evaluate(sets: ImageSets, names: list[str], settings: dict[str, Any] | None 
             "date": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
-def image_sets(input1: str | Path, input2: str | Path | None = None) -> ImageSets:
-    """A test.py results folder (input2 None), or generated images `input1` against real images `input2`."""
-    return results_folder(input1) if input2 is None else plain_folders(input1, input2)
+def image_sets(input1: str | Path, input2: str | Path | None = None,
+               labels: tuple[str, str, str] = ("--results_dir", "--fake", "--real")) -> ImageSets:
+    """A test.py results folder (input2 None), or generated images `input1` against real images `input2`;
+    `labels` name the inputs in messages (the flags, or the Python arguments)."""
+    if input2 is None:
+        return results_folder(input1, labels[0])
+    return plain_folders(input1, input2, labels[1:])
+
+
+# calculate_metrics' settings: (check, what the value must be)
+_SETTING_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "inception_weights": (lambda v: v is None or isinstance(v, (str, os.PathLike)), "a file path or None"),
+    "device": (lambda v: v in ("cpu", "cuda"), "'cpu' or 'cuda'"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "cache": (lambda v: isinstance(v, bool), "True or False"),
+    "cache_root": (lambda v: v is None or isinstance(v, (str, os.PathLike)), "a folder path or None"),
+    "kid_subsets": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "kid_subset_size": (lambda v: v is None or (_is_int(v) and v >= 2), "an integer of at least 2, or None"),
+    "isc_splits": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "an integer of at least 0"),
+    "verbose": (lambda v: isinstance(v, bool), "True or False"),
+}
+SETTINGS = set(_SETTING_TYPES)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_api_arguments(input1: Any, input2: Any, metrics: Any, flags: dict[str, Any],
+                         settings: dict[str, Any]) -> None:
+    """ValueErrors for arguments of the wrong type, saying what each must be."""
+    for name, value in (("input1", input1), ("input2", input2)):
+        if not (isinstance(value, (str, os.PathLike)) or (name == "input2" and value is None)):
+            raise ValueError(f"calculate_metrics: {name} must be a folder path (str or pathlib.Path), "
+                             f"got {type(value).__name__}")
+    if metrics is not None and not isinstance(metrics, str):
+        raise ValueError(f"calculate_metrics: metrics must be a comma-separated string such as 'fid,pixel', "
+                         f"got {type(metrics).__name__}")
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"calculate_metrics: {name} must be True or False, got {value!r}")
+    unknown = set(settings) - SETTINGS
+    if unknown:
+        raise ValueError(f"calculate_metrics: unknown keyword {sorted(unknown)[0]!r} (metrics: "
+                         f"{', '.join(METRICS)}; settings: {', '.join(sorted(SETTINGS))})")
+    for name, value in settings.items():
+        check, what = _SETTING_TYPES[name]
+        if not check(value):
+            raise ValueError(f"calculate_metrics: {name} must be {what}, got {value!r}")
 
 
 def calculate_metrics(input1: str | Path, input2: str | Path | None = None, *, metrics: str | None = None,
@@ -133,26 +180,23 @@ def calculate_metrics(input1: str | Path, input2: str | Path | None = None, *, m
     input1: a test.py results folder (fake_B against real_B of the same ids), or a folder of generated images
     with input2 a folder of real ones. Choose metrics with boolean keywords (fid=True, psnr=True, ...) or
     metrics='fid,pixel'. Other keywords are settings: inception_weights, device ('cpu' or 'cuda'), batch_size,
-    cache, cache_root, kid_subsets, kid_subset_size, isc_splits, seed, verbose.
+    cache, cache_root, kid_subsets, kid_subset_size, isc_splits, seed, verbose. Bad arguments raise ValueError.
     """
     flags = {k: kwargs.pop(k) for k in list(kwargs) if k in METRICS or k in ALIASES}
-    chosen = [k for k, on in flags.items() if on]
-    if metrics:
-        chosen.append(metrics)
-    if not chosen:
-        raise UserError("calculate_metrics: choose metrics, e.g. fid=True or metrics='fd_lite0,pixel'")
     if "cuda" in kwargs:  # torch-fidelity's spelling
         kwargs["device"] = "cuda" if kwargs.pop("cuda") else "cpu"
+    _check_api_arguments(input1, input2, metrics, flags, kwargs)
+    chosen = [k for k, on in flags.items() if on] + ([metrics] if metrics else [])
+    if not chosen:
+        raise ValueError("calculate_metrics: choose metrics, e.g. fid=True or metrics='fd_lite0,pixel'")
     if "device" not in kwargs:  # like torch-fidelity: the GPU when there is one
         import torch
 
         kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
-    unknown = set(kwargs) - SETTINGS
-    if unknown:
-        raise UserError(f"calculate_metrics: unknown keyword {sorted(unknown)[0]!r} (metrics: {', '.join(METRICS)}; "
-                        f"settings: {', '.join(sorted(SETTINGS))})")
-    names = parse_metrics(",".join(chosen))
-    report = evaluate(image_sets(input1, input2), names, kwargs, explicit=not is_default(",".join(chosen)))
+    with python_api():
+        names = parse_metrics(",".join(chosen))
+        sets = image_sets(input1, input2, ("input1", "input1", "input2"))
+        report = evaluate(sets, names, kwargs, explicit=not is_default(",".join(chosen)))
     flat: dict[str, float] = {}
     for name, score in report["metrics"].items():
         flat[name] = score["value"]

@@ -6,15 +6,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
+from util import images as image_io
 from util.errors import UserError, warn
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-# test.py's file names: <id>_<label>.png, and <id>_fake_B_<k>.png for the k-th of several samples
-RESULT_NAME = re.compile(r"^(?P<id>.+)_(?P<label>fake_B|real_B|real_A)(?:_(?P<k>\d+))?$")
+from util.results import RESULT_NAME, check_finished
 
 
 @dataclass
@@ -36,7 +32,7 @@ class ImageSets:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return sorted(p for p in folder.iterdir() if image_io.is_image_file(p) and p.is_file())
 
 
 def _natural_key(text: str) -> tuple:
@@ -44,15 +40,17 @@ def _natural_key(text: str) -> tuple:
     return tuple(int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", text))
 
 
-def results_folder(path: str | Path) -> ImageSets:
-    """The images test.py wrote to results/<name>/<phase>_<epoch>/ (or its images/ subfolder)."""
+def results_folder(path: str | Path, label: str = "--results_dir") -> ImageSets:
+    """The images test.py wrote to results/<name>/<phase>_<epoch>/ (or its images/ subfolder); `label` names
+    the path in messages."""
     path = Path(path).expanduser()
     if not path.is_dir():
-        raise UserError(f"--results_dir {path} is not a folder: pass the folder test.py wrote, "
+        raise UserError(f"{label} {path} is not a folder: pass the folder test.py wrote, "
                         f"e.g. results/<name>/test_latest")
     path = path.resolve()  # so that a relative path still names the experiment
     images = path / "images" if (path / "images").is_dir() else path
     folder = images.parent if images.name == "images" else images
+    check_finished(folder)
     fakes: dict[str, dict[int, Path]] = {}
     reals: dict[str, Path] = {}
     for file in _image_files(images):
@@ -94,45 +92,64 @@ def results_folder(path: str | Path) -> ImageSets:
     return sets
 
 
-def plain_folders(fake: str | Path, real: str | Path) -> ImageSets:
-    """Every image of two folders; they are paired by file name when both hold the same names."""
+def plain_folders(fake: str | Path, real: str | Path, labels: tuple[str, str] = ("--fake", "--real")) -> ImageSets:
+    """Every image of two folders; they are paired by file name when both hold the same names. A folder that
+    test.py wrote contributes only its generated (fake) or its real (real) images, by id."""
     folders = []
-    for flag, path in (("--fake", fake), ("--real", real)):
+    for label, path, keep in ((labels[0], fake, "fake_B"), (labels[1], real, "real_B")):
         path = Path(path).expanduser()
         if not path.is_dir():
-            raise UserError(f"{flag} {path} is not a folder: pass a folder of images")
+            raise UserError(f"{label} {path} is not a folder: pass a folder of images")
         files = _image_files(path)
         if not files:
-            raise UserError(f"{flag} {path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-        folders.append(files)
+            raise UserError(f"{label} {path} holds no images ({', '.join(image_io.IMG_EXTENSIONS)})")
+        folders.append(_only_results(files, keep, label, path))
     fakes, reals = folders
-    _warn_if_side_by_side(reals[0], real)
-    by_stem = {p.stem: p for p in reals}
-    stems = {p.stem for p in fakes}
+    _warn_if_side_by_side(reals[0], real, labels[1])
+    by_stem = {_stem(p): p for p in reals}
+    stems = {_stem(p) for p in fakes}
     # paired when both folders hold the same names, each once (a.png and a.jpg would be ambiguous)
     paired = len(stems) == len(fakes) and len(by_stem) == len(reals) and stems == set(by_stem)
-    samples = {p.stem: [p] for p in fakes}
-    pairs = {p.stem: by_stem[p.stem] for p in fakes} if paired else {}
+    samples = {_stem(p): [p] for p in fakes}
+    pairs = {_stem(p): by_stem[_stem(p)] for p in fakes} if paired else {}
     sets = ImageSets(fake=fakes, real=reals, samples=samples, pairs=pairs, name=Path(fake).resolve().name)
     if paired:
         check_sizes(sets)
     return sets
 
 
-def _warn_if_side_by_side(file: Path, folder: str | Path) -> None:
+def _stem(path: Path) -> str:
+    """A file's name without extension, or its id when test.py named it (<id>_fake_B.png -> <id>)."""
+    match = RESULT_NAME.match(path.stem)
+    return match["id"] if match else path.stem
+
+
+def _only_results(files: list[Path], keep: str, label: str, folder: Path) -> list[Path]:
+    """From a folder test.py wrote (real_A, fake_B and real_B images), only the `keep` images, one per id (the
+    first sample); other folders as they are. Says so when it leaves images out."""
+    matches = [(f, RESULT_NAME.match(f.stem)) for f in files]
+    if not any(m and m["label"] != keep for _, m in matches):
+        return files
+    kept = [f for f, m in matches if m and m["label"] == keep and m["k"] in (None, "1")]
+    if not kept:
+        raise UserError(f"{label} {folder} holds test.py results but no *_{keep} images: pass the folder of "
+                        f"{'generated' if keep == 'fake_B' else 'real'} images")
+    warn(f"{label} {folder} holds test.py's results: using only its {len(kept)} *_{keep} images, not the other "
+         f"{len(files) - len(kept)} (real_A label maps, {'real_B photos' if keep == 'fake_B' else 'fake_B outputs'}"
+         f"{', further samples' if keep == 'fake_B' else ''})")
+    return kept
+
+
+def _warn_if_side_by_side(file: Path, folder: str | Path, label: str) -> None:
     width, height = image_size(file)
     if width == 2 * height:
-        warn(f"--real {folder}: {file.name} is twice as wide as it is tall, like an A|B training pair; FID needs "
+        warn(f"{label} {folder}: {file.name} is twice as wide as it is tall, like an A|B training pair; FID needs "
              f"photos only (e.g. test.py's *_real_B.png), not label maps and photos side by side")
 
 
 def image_size(file: Path) -> tuple[int, int]:
     """(width, height) of an image file, with a one-line error for an unreadable one."""
-    try:
-        with Image.open(file) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"cannot read image {file} ({type(exc).__name__}): delete or replace it") from None
+    return image_io.image_size(file)
 
 
 def check_sizes(sets: ImageSets) -> None:
@@ -148,13 +165,9 @@ def check_sizes(sets: ImageSets) -> None:
 
 
 def load_uint8(file: Path) -> torch.Tensor:
-    """An image as a 3xHxW uint8 tensor (gray and RGBA become RGB), with a one-line error when unreadable."""
-    try:
-        with Image.open(file) as img:
-            array = np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"cannot read image {file} ({type(exc).__name__}): delete or replace it") from None
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+    """An image as a 3xHxW uint8 tensor, read as training reads it (EXIF-turned, 16-bit scaled, gray and RGBA as
+    RGB), with a one-line error when unreadable."""
+    return torch.from_numpy(image_io.load_uint8(file).copy()).permute(2, 0, 1)
 
 
 class ImageFiles(torch.utils.data.Dataset):

@@ -42,8 +42,9 @@ def pixel_metrics(sets: ImageSets, names: list[str], settings: dict[str, Any]
     With several samples per input, an input's value is the mean over its samples.
     """
     if not sets.pairs:
-        raise UserError(f"{', '.join(names)} compare each generated image with its ground truth, but --fake and "
-                        f"--real do not hold the same file names: pass matching folders, or only fid/kid metrics")
+        raise UserError(f"{', '.join(names)} compare each generated image with its ground truth, but the generated "
+                        f"and real folders do not hold the same file names: pass matching folders, or only "
+                        f"fid/kid metrics")
     per_image = {}
     for image_id, real_file in sets.pairs.items():
         real = load_uint8(real_file).permute(1, 2, 0).numpy()

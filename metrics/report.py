@@ -1,24 +1,31 @@
 """What evaluate.py writes: metrics.json in the results folder and one row per experiment in a CSV table."""
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from util.fileio import atomic_write_text
+from util.errors import UserError
+from util.fileio import atomic_write_text, check_writable
+from util.locks import FolderLock
 
 # training options that tell experiments apart in the table (those the run's checkpoint has)
 TABLE_OPTIONS = ("model", "netG", "netD", "num_D", "gan_mode", "lambda_L1", "lambda_GAN", "lambda_perceptual",
                  "perceptual_net", "lambda_feat", "lambda_gp", "dropout_rate", "weight_noise", "norm", "batch_size",
                  "n_epochs", "n_epochs_decay", "lr", "crop_size", "direction", "dataroot")
 KEY_COLUMNS = ("experiment", "run")  # a re-run replaces the row with the same key
+LITE0_METRICS = ("fd_lite0", "kid_lite0", "diversity_lite0")
+
+
+def is_lite0_trained(options: dict[str, Any]) -> bool:
+    """Whether the run's generator was trained with the EfficientNet-Lite0 perceptual loss."""
+    weight = options.get("lambda_perceptual") or 0
+    return options.get("perceptual_net") == "efficientnet_lite0" and float(weight) > 0
 
 
 def summarise(per_image: dict[str, dict[str, float]], names: list[str], n_samples: int) -> dict[str, dict[str, Any]]:
@@ -56,6 +63,8 @@ def table_row(report: dict[str, Any]) -> dict[str, Any]:
     row["n_images"] = max(sizes, default="")
     row["n_real"] = max((s["n_real"] for s in report["metrics"].values() if "n_real" in s), default="")
     row["n_samples"] = report.get("n_samples", 1)
+    if is_lite0_trained(options) and any(name in LITE0_METRICS for name in report["metrics"]):
+        row["lite0_trained"] = "yes"  # its lite0 scores come from the network it was trained against
     row["date"] = report["date"]
     return row
 
@@ -64,32 +73,56 @@ def _number(value: float | None) -> str:
     return f"{value:.6g}" if value is not None and math.isfinite(value) else ""
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside `path`, so evaluations run in parallel by a sweep do not lose rows."""
+def read_table(table: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The columns and rows of an evaluate.py CSV table; a table a person edited into something that is not one
+    (another delimiter, a row with more or fewer cells than the header, binary data) is a UserError naming the
+    line, so that the table is never overwritten with rows lost."""
+    if not table.exists():
+        return [], []
+    if table.is_dir():
+        raise UserError(f"--table {table} is a folder: pass the path of a CSV file")
     try:
-        import fcntl
-    except ImportError:  # Windows: no lock, the atomic write still keeps the file whole
-        yield
-        return
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+        text = table.read_text(encoding="utf-8-sig")  # -sig: also a table saved by Excel
+    except UnicodeDecodeError:
+        raise UserError(f"--table {table} is not a text CSV file: pass another --table (it was not changed)") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        columns = next(reader, [])
+        missing = [k for k in KEY_COLUMNS if k not in columns]
+        if missing:
+            raise UserError(f"--table {table} has no {missing[0]!r} column in its first line (comma-separated): it "
+                            f"is not an evaluate.py table; pass another --table (it was not changed)")
+        rows = []
+        for cells in reader:
+            if not cells:  # a blank line
+                continue
+            if len(cells) != len(columns):
+                raise UserError(f"--table {table} line {reader.line_num} has {len(cells)} cells where the header has "
+                                f"{len(columns)}: fix or delete that row (the table was not changed)")
+            rows.append(dict(zip(columns, cells)))
+    except csv.Error as exc:
+        raise UserError(f"--table {table} line {reader.line_num} is not valid CSV ({exc}): fix or delete that row "
+                        f"(the table was not changed)") from None
+    return columns, rows
+
+
+def check_table(table: str | Path) -> None:
+    """Fail before any metric is computed if the table cannot be read back or its folder cannot be written."""
+    table = Path(table)
+    read_table(table)
+    check_writable(table.parent, f"the folder of --table {table}")
 
 
 def upsert_row(table: str | Path, row: dict[str, Any]) -> None:
-    """Add `row` to the CSV table, replacing the row of the same experiment and run; columns are merged."""
+    """Add `row` to the CSV table, replacing the row of the same experiment and run; columns are merged. Writers
+    in parallel (a sweep's evaluations) take turns, so no row is lost."""
     table = Path(table)
-    table.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(table):
-        rows: list[dict[str, Any]] = []
-        columns: list[str] = []
-        if table.is_file():
-            with open(table, newline="", encoding="utf-8-sig") as f:  # -sig: also a table saved by Excel
-                reader = csv.DictReader(f)
-                columns = list(reader.fieldnames or [])
-                rows = [r for r in reader if tuple(r.get(k) for k in KEY_COLUMNS) !=
-                        tuple(str(row[k]) for k in KEY_COLUMNS)]
+    lock = FolderLock(table.with_name(f".{table.name}.lock"))
+    lock.acquire(f"--table {table}", "", wait=True)
+    try:
+        columns, rows = read_table(table)
+        key = tuple(str(row[k]) for k in KEY_COLUMNS)
+        rows = [r for r in rows if tuple(r.get(k) for k in KEY_COLUMNS) != key]
         rows.append(row)
         new = [c for c in row if c not in columns]
         if "date" in columns and new:  # keep the date last
@@ -100,6 +133,8 @@ def upsert_row(table: str | Path, row: dict[str, Any]) -> None:
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(table, out.getvalue())
+    finally:
+        lock.release()
 
 
 def merge_previous(report: dict[str, Any], path: Path) -> dict[str, Any]:

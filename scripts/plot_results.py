@@ -12,6 +12,8 @@ Metrics keep the names evaluate.py reported: fd_lite0 is never called FID.
 from __future__ import annotations
 
 import csv
+import io
+import math
 import re
 import sys
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from options.types import positive_int  # noqa: E402
 from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn  # noqa: E402
 from util.fileio import atomic_write_text  # noqa: E402
 
@@ -27,16 +30,26 @@ DISTANCE = ("fid", "fd_lite0")  # the first one in the table is the figure's "FI
 SECOND = ("isc", "kid", "kid_lite0")
 HIGHER_IS_BETTER = {"isc", "psnr", "ssim", "diversity_l1", "diversity_lite0"}
 BAR_METRICS = ("fid", "fd_lite0", "kid", "kid_lite0", "isc", "l1", "psnr", "ssim")
+NUMERIC = {*BAR_METRICS, "diversity_l1", "diversity_lite0", "batch_size", "n_images", "n_real", "n_samples"}
 
 
 def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
-    """The table's rows, in the order of `settings` when given."""
+    """The table's rows, in the order of `settings` when given. Tables written by hand are read too: another
+    delimiter (; tab |) is detected, and cells that should hold numbers but do not ("n/a") are left out with a
+    warning; what cannot be read is a one-line error naming the file."""
     if not path.is_file():
         raise UserError(f"--table {path} does not exist: run evaluate.py (or an experiment script) first")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"--table {path} is not a text file: pass the CSV table evaluate.py wrote") from None
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text, path)))
+    except csv.Error as exc:
+        raise UserError(f"--table {path} is not a readable CSV table ({exc}): fix the file") from None
     if not rows:
         raise UserError(f"--table {path} has no rows: run evaluate.py first")
+    rows = [_numbers_only(row, line, path) for line, row in enumerate(rows, start=2)]
     if settings:
         by_name = {row["experiment"]: row for row in rows}
         missing = [s for s in settings if s not in by_name]
@@ -46,12 +59,45 @@ def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
     return rows
 
 
+def _delimiter(text: str, path: Path) -> str:
+    """The delimiter whose header has an 'experiment' column (comma first)."""
+    header = text.splitlines()[0] if text.strip() else ""
+    for delimiter in (",", ";", "\t", "|"):
+        if "experiment" in next(csv.reader([header], delimiter=delimiter), []):
+            return delimiter
+    raise UserError(f"--table {path} has no 'experiment' column in its first line (looked for comma-, "
+                    f"semicolon-, tab- and |-separated headers): add one naming each row's setting")
+
+
+def _numbers_only(row: dict, line: int, path: Path) -> dict[str, str]:
+    """The row with cells of numeric columns that hold no number (n/a, -, text) emptied, with a warning each."""
+    clean = {}
+    for column, cell in row.items():
+        if column is None:  # more cells than the header has columns
+            raise UserError(f"--table {path} line {line} has more cells than the header: fix or delete that row")
+        cell = (cell or "").strip()
+        numeric = column in NUMERIC or column.endswith("_std")
+        if numeric and cell and not _is_number(cell):
+            warn(f"--table {path} line {line}: {column} is {cell!r}, not a number: left out")
+            cell = ""
+        clean[column] = cell
+    return clean
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 def first_metric(rows: list[dict[str, str]], names: tuple[str, ...]) -> str | None:
-    return next((n for n in names if all(row.get(n) for row in rows)), None)
+    return next((n for n in names if any(row.get(n) for row in rows)), None)
 
 
 def value(row: dict[str, str], name: str) -> float:
-    return float(row[name])
+    """The cell as a number; NaN (drawn as a gap) when the cell is empty."""
+    return float(row[name]) if row.get(name) else math.nan
 
 
 def label(name: str) -> str:
@@ -68,7 +114,7 @@ def plot_batch_size(rows: list[dict[str, str]], title: str, out: Path) -> Path:
 
     distance, second = first_metric(rows, DISTANCE), first_metric(rows, SECOND)
     if distance is None:
-        raise UserError(f"the table has no {' or '.join(DISTANCE)} column for every row: evaluate with them")
+        raise UserError(f"the table has no {' or '.join(DISTANCE)} values: evaluate with them")
     if not all(row.get("batch_size", "").isdecimal() for row in rows):
         raise UserError("--kind batch_size needs the batch_size column in every row (results of train.py runs)")
     rows = sorted(rows, key=lambda r: int(r["batch_size"]))
@@ -91,9 +137,9 @@ def plot_batch_size(rows: list[dict[str, str]], title: str, out: Path) -> Path:
 def plot_bars(rows: list[dict[str, str]], title: str, out: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    metrics = [m for m in BAR_METRICS if all(row.get(m) for row in rows)]
+    metrics = [m for m in BAR_METRICS if any(row.get(m) for row in rows)]
     if not metrics:
-        raise UserError(f"the table has none of {', '.join(BAR_METRICS)} for every row: evaluate with them")
+        raise UserError(f"the table has no values of {', '.join(BAR_METRICS)}: evaluate with them")
     names = [row["experiment"] for row in rows]
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
@@ -111,7 +157,7 @@ def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
 
     quality = first_metric(rows, DISTANCE)
     panels = [(d, q) for d in ("diversity_lite0", "diversity_l1") for q in (quality, "ssim")
-              if q and all(row.get(d) and row.get(q) for row in rows)]
+              if q and any(row.get(d) and row.get(q) for row in rows)]
     if not panels:
         raise UserError("the table has no diversity metrics: run test.py --n_samples K and evaluate.py")
     panels = panels[:2]
@@ -119,6 +165,8 @@ def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
     for ax, (diversity, metric) in zip(axes[0], panels):
         for row in rows:
             x, y = value(row, diversity), value(row, metric)
+            if math.isnan(x) or math.isnan(y):
+                continue
             ax.scatter(x, y, s=40)
             ax.annotate(row["experiment"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.set_xlabel(label(diversity))
@@ -131,11 +179,11 @@ def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
 
 def markdown_table(rows: list[dict[str, str]]) -> str:
     """The table's scores as Markdown (mean ± std where there is one), for a README or slides."""
-    metrics = [m for m in (*BAR_METRICS, "diversity_l1", "diversity_lite0") if all(row.get(m) for row in rows)]
+    metrics = [m for m in (*BAR_METRICS, "diversity_l1", "diversity_lite0") if any(row.get(m) for row in rows)]
     lines = ["| setting | " + " | ".join(metrics) + " | images |", "|---" * (len(metrics) + 2) + "|"]
     for row in rows:
-        cells = [f"{value(row, m):.4g}" + (f" ± {value(row, m + '_std'):.2g}" if row.get(m + "_std") else "")
-                 for m in metrics]
+        cells = [(f"{value(row, m):.4g}" if row.get(m) else "–") + (
+                 f" ± {value(row, m + '_std'):.2g}" if row.get(m) and row.get(m + "_std") else "") for m in metrics]
         size = row.get("n_images", "") + (f" x {row['n_samples']}" if row.get("n_samples", "1") != "1" else "")
         lines.append(f"| {row['experiment']} | " + " | ".join(cells) + f" | {size} |")
     return "\n".join(lines) + "\n"
@@ -148,7 +196,8 @@ def _natural(text: str) -> tuple:
 def plot_examples(rows: list[dict[str, str]], results: Path, n: int, title: str, out: Path) -> Path:
     """A grid: one row per test input; columns real A, each setting's (first) fake B, real B."""
     import matplotlib.pyplot as plt
-    from PIL import Image
+
+    from util.images import load_rgb
 
     folders = [results / row["experiment"] / row.get("run", "test_latest") / "images" for row in rows]
     for folder in folders:
@@ -170,8 +219,7 @@ def plot_examples(rows: list[dict[str, str]], results: Path, n: int, title: str,
     for r, image_id in enumerate(ids):
         for c, (name, path_of) in enumerate(columns):
             ax = axes[r][c]
-            with Image.open(path_of(image_id)) as img:
-                ax.imshow(img.convert("RGB"))
+            ax.imshow(load_rgb(path_of(image_id)))
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -200,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
     parser.add_argument("--settings", help="comma-separated experiment names, in this order (default: every row)")
     parser.add_argument("--results_dir", type=Path, help="test.py's results folder: also draw the example grid")
-    parser.add_argument("--n_images", type=int, default=4, help="test inputs in the example grid")
+    parser.add_argument("--n_images", type=positive_int, default=4, help="test inputs in the example grid")
     parser.add_argument("--title", help="figure title (default: the --out folder's name)")
     args = parser.parse_args(argv)
     import matplotlib

@@ -356,5 +356,5 @@ def test_images_left_from_an_earlier_test_run_are_refused(tmp_path, reals):
 def test_python_api_names_unknown_keywords(tmp_path, reals):
     folder = results_with(tmp_path, reals, "noise", 0.1)
     assert calculate_metrics(folder, l1=True, cuda=False)["l1"] > 0  # torch-fidelity's cuda= is understood
-    with pytest.raises(UserError, match="unknown keyword 'cache_dir'"):
+    with pytest.raises(ValueError, match="unknown keyword 'cache_dir'"):
         calculate_metrics(folder, l1=True, cache_dir="x")

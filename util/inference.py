@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -11,6 +12,7 @@ from data.transforms import Params, apply
 from models import create_model
 from models.checkpoint import checkpoint_label, seed_everything
 from util.errors import UserError
+from util.images import to_8bit
 from util.palettes import resize_label_map
 from util.util import tensor2im
 
@@ -52,15 +54,22 @@ class Translator:
         """Reload the weights if the checkpoint file was rewritten since they were loaded; True if it was."""
         path = self._file()
         if not path.exists():
-            raise UserError(f"checkpoint {path} is gone: pick another checkpoint, or restart the demo with an "
-                            f"existing --name/--epoch")
+            raise UserError(f"checkpoint {path} is gone: load another checkpoint (its name and epoch)")
         if _stamp(path) == self.loaded:
             return False
         self._load()
         return True
 
-    def __call__(self, label_map: np.ndarray, n_samples: int = 1, seed: int | None = None) -> list[np.ndarray]:
-        """n_samples photos (HxWx3 uint8) for an HxWx3 uint8 label map; a seed makes the draws repeatable."""
+    def __call__(self, label_map: np.ndarray | Image.Image, n_samples: int = 1,
+                 seed: int | None = None) -> list[np.ndarray]:
+        """n_samples photos (HxWx3 uint8) for a label map: an HxW or HxWxC (C = 1, 3 or 4) uint8 array, or a PIL
+        image, read as the loaders read files (gray to RGB, alpha dropped); a seed makes the draws repeatable.
+        Arguments of the wrong type or shape raise a ValueError."""
+        label_map = as_rgb_array(label_map)
+        if not (isinstance(n_samples, int) and not isinstance(n_samples, bool) and n_samples >= 1):
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)):
+            raise ValueError(f"seed must be an integer or None, got {seed!r}")
         self.refresh()
         image = Image.fromarray(resize_label_map(label_map, self.size))
         real_A = apply(image, Params(size=image.size, crop=None, flip=False), self.opt, self.opt.input_nc)
@@ -73,6 +82,26 @@ class Translator:
                 self.model.test()
                 photos.append(tensor2im(self.model.fake_B))
         return photos
+
+
+def as_rgb_array(label_map: Any) -> np.ndarray:
+    """An HxWx3 uint8 array from what Translator accepts; a ValueError that says what is expected otherwise."""
+    if isinstance(label_map, Image.Image):
+        return np.asarray(to_8bit(label_map, "label_map").convert("RGB"))
+    if not isinstance(label_map, np.ndarray):
+        raise ValueError(f"label_map must be a numpy array (HxW or HxWxC uint8, C = 1, 3 or 4) or a PIL image, "
+                         f"got {type(label_map).__name__}")
+    if label_map.dtype != np.uint8:
+        raise ValueError(f"label_map must hold uint8 values 0..255, got dtype {label_map.dtype}: convert it, e.g. "
+                         f"np.round(x * 255).astype(np.uint8) for values in 0..1")
+    shape = label_map.shape
+    if not (label_map.ndim == 2 or (label_map.ndim == 3 and shape[2] in (1, 3, 4))) or 0 in shape:
+        raise ValueError(f"label_map must be HxW or HxWxC with C = 1, 3 or 4 channels, got shape {shape}")
+    if label_map.ndim == 2:
+        label_map = label_map[:, :, None]
+    if label_map.shape[2] == 1:
+        label_map = np.repeat(label_map, 3, axis=2)
+    return np.ascontiguousarray(label_map[:, :, :3])
 
 
 def _stamp(path: Path) -> tuple[int, int]:
