@@ -40,7 +40,7 @@ def test_training_writes_checkpoints_options_logs_and_html(trained):
 
 def test_checkpoint_holds_the_full_training_state(trained):
     _, ckpt, _ = trained
-    state = torch.load(ckpt / "tiny" / "latest_checkpoint.pth", weights_only=False)
+    state = torch.load(ckpt / "tiny" / "latest_checkpoint.pth", weights_only=True)
     assert set(state["nets"]) == {"G", "D"}
     assert len(state["optimizers"]) == 2 and len(state["schedulers"]) == 2
     assert state["progress"]["epoch"] == 3 and state["progress"]["total_iters"] == 16

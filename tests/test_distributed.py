@@ -27,7 +27,7 @@ def torchrun(*args, nproc: int = 2, script: str = "train.py"):
 
 
 def trained(ckpt: Path, name: str) -> dict[str, dict[str, torch.Tensor]]:
-    return torch.load(ckpt / name / "latest_checkpoint.pth", weights_only=False)["nets"]
+    return torch.load(ckpt / name / "latest_checkpoint.pth", weights_only=True)["nets"]
 
 
 def assert_close(a: dict, b: dict, **tolerance) -> None:
@@ -40,7 +40,7 @@ def assert_close(a: dict, b: dict, **tolerance) -> None:
 def outputs(ckpt: Path, name: str) -> dict[str, torch.Tensor]:
     """What the trained G and D compute on a fixed input. (Parameters alone would not do: a conv bias followed by
     instance norm has no effect and a zero gradient, which Adam turns into arbitrary steps from float noise.)"""
-    state = torch.load(ckpt / name / "latest_checkpoint.pth", weights_only=False)
+    state = torch.load(ckpt / name / "latest_checkpoint.pth", weights_only=True)
     opt = Namespace(**state["options"])
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     out = {}
@@ -162,5 +162,5 @@ def test_ctrl_c_under_torchrun_saves_once_after_the_same_step(synth32, tmp_path)
     finally:
         proc.kill()
     assert out.count("saved ") == 1 and "stopped in epoch" in out, (out[-2000:], err[-2000:])
-    progress = torch.load(tmp_path / "run" / "latest_checkpoint.pth", weights_only=False)["progress"]
+    progress = torch.load(tmp_path / "run" / "latest_checkpoint.pth", weights_only=True)["progress"]
     assert 0 < progress["total_iters"] < 200 * 8

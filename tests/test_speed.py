@@ -178,7 +178,7 @@ def test_checkpoints_move_between_the_plain_and_the_fast_path(synth32, tmp_path)
     common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "x", *TINY, "--n_epochs", "1",
               "--n_epochs_decay", "0"]
     run_cli("train.py", *common, *FAST, check=True)
-    state = torch.load(tmp_path / "x" / "latest_checkpoint.pth", weights_only=False)
+    state = torch.load(tmp_path / "x" / "latest_checkpoint.pth", weights_only=True)
     assert all(t.is_contiguous() for t in state["nets"]["G"].values())  # saved NCHW, whatever the run used
     assert state["options"]["amp"] == "bf16" and state["options"]["cache_dataset"] == "on"
     # resumed on the plain path, then tested on the fast one: the layouts and dtypes are the run's own
@@ -200,7 +200,7 @@ def test_fp16_scales_gradients_and_keeps_the_scale_in_checkpoints(synth32, tmp_p
     log = [json.loads(line) for line in (tmp_path / "h" / "loss_log.jsonl").read_text().splitlines()]
     assert log and all(np.isfinite(v) for entry in log for v in entry.values() if isinstance(v, float))
     assert {"G_GAN", "D_GP", "G_L1"} <= set(log[-1])
-    scaler = torch.load(tmp_path / "h" / "latest_checkpoint.pth", weights_only=False)["scaler"]
+    scaler = torch.load(tmp_path / "h" / "latest_checkpoint.pth", weights_only=True)["scaler"]
     assert scaler["scale"] > 1  # a real scale, 2**16 at first, halved on overflow
     run_cli("train.py", *common, "--n_epochs", "2", "--n_epochs_decay", "0", "--continue_train", check=True)
 
@@ -212,7 +212,7 @@ def test_compile_trains_and_tests_a_unet_and_saves_plain_weights(synth128, tmp_p
     proc = run_cli("train.py", *common, *unet, "--n_epochs", "1", "--n_epochs_decay", "0", "--max_dataset_size", "2",
                    "--compile", timeout=900, check=True)
     assert "torch.compile" in proc.stdout and "--compile" not in proc.stderr  # no fallback warning
-    keys = torch.load(tmp_path / "c" / "latest_checkpoint.pth", weights_only=False)["nets"]["G"].keys()
+    keys = torch.load(tmp_path / "c" / "latest_checkpoint.pth", weights_only=True)["nets"]["G"].keys()
     assert not any("_orig_mod" in k or k.startswith("net.") for k in keys)
     proc = run_cli("test.py", *common, "--results_dir", tmp_path / "r", "--num_test", "2", "--compile", timeout=900,
                    check=True)

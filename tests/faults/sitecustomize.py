@@ -1,0 +1,55 @@
+"""Test helper, not part of DLIM: with this folder on PYTHONPATH and DLIM_TEST_FULL_DISK=<folder> in the
+environment, every file opened for writing under <folder> fails on write as on a full disk (ENOSPC), so that the
+tests can drive the command-line tools into a full disk without filling one."""
+from __future__ import annotations
+
+import builtins
+import errno
+import io
+import os
+
+_FULL = os.environ.get("DLIM_TEST_FULL_DISK")
+
+
+class _FullDiskFile:
+    """A file whose writes fail with ENOSPC; everything else is the real file's."""
+
+    def __init__(self, file):
+        self._file = file
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def writelines(self, lines):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def fileno(self):  # so that writers such as PIL's encoders go through write()
+        raise io.UnsupportedOperation("fileno")
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+    def __iter__(self):
+        return iter(self._file)
+
+
+def _patched(real_open):
+    def open_(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        writing = any(flag in mode for flag in "wax+")
+        if writing and isinstance(file, (str, bytes, os.PathLike)):
+            path = os.path.abspath(os.fsdecode(os.fspath(file)))
+            if path.startswith(os.path.abspath(_FULL) + os.sep):
+                return _FullDiskFile(handle)
+        return handle
+    return open_
+
+
+if _FULL:
+    builtins.open = io.open = _patched(io.open)
