@@ -13,13 +13,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from models.networks.backbones import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    efficientnet_lite0,
-    load_state_dict_file,
-    pretrained_weights_file,
-)
+from util.backbones import ImageNetNormalize, efficientnet_lite0, load_state_dict_file, pretrained_weights_file
 from util.errors import UserError, option, warn
 from util.weights import safe_load, weights_only_loading
 
@@ -43,15 +37,14 @@ class FeatureExtractorLite0(FeatureExtractorBase):
     def __init__(self, name: str, features_list: list[str], **kwargs: Any):
         super().__init__(name, features_list)
         self.net = efficientnet_lite0().eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
+        self.imagenet = ImageNetNormalize(value_range=255)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected a Bx3xHxW uint8 batch, got {x.dtype} {tuple(x.shape)}")
         size = (self.INPUT_IMAGE_SIZE, self.INPUT_IMAGE_SIZE)
         x = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
-        features = self.net.extract_features((x - self.mean) / self.std)
+        features = self.net.extract_features(self.imagenet(x))
         return (features.mean(dim=(2, 3)),)
 
     def train(self, mode: bool = True) -> FeatureExtractorLite0:
