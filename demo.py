@@ -72,7 +72,10 @@ class LabelPainter:
         """Photos for the canvas (background + painted layers) and a line saying how long they took."""
         if not canvas or canvas.get("background") is None:
             raise UserError("the canvas is empty: start from a dataset image, upload a label map or click Blank")
-        label_map = self.palette.paint(canvas["background"], canvas.get("layers") or [])
+        try:
+            label_map = self.palette.paint(canvas["background"], canvas.get("layers") or [])
+        except ValueError as exc:
+            raise UserError(f"the page sent a canvas DLIM cannot read ({exc}): reload the page") from None
         n_samples = n_samples if self.translator.stochastic else 1
         start = time.perf_counter()
         photos = self.translator(label_map, n_samples, seed)

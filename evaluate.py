@@ -27,7 +27,7 @@ from metrics.report import (
     upsert_row,
     write_json,
 )
-from options.types import nonnegative_int, positive_int
+from options.types import at_least_two, positive_int, seed
 from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn
 from util.fileio import check_writable
 
@@ -48,10 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth for fid/isc/kid "
                            "(default: $TORCH_HOME/hub/checkpoints/, downloaded there when missing)")
     what.add_argument("--kid_subsets", type=positive_int, default=100, help="random subsets KID averages over")
-    what.add_argument("--kid_subset_size", type=positive_int,
+    what.add_argument("--kid_subset_size", type=at_least_two,
                       help="images per KID subset (default: half the images, at most 1000, so subsets differ)")
     what.add_argument("--isc_splits", type=positive_int, default=10, help="splits of the Inception Score")
-    what.add_argument("--seed", type=nonnegative_int, default=2020, help="seed of KID's subsets and IS's splits")
+    what.add_argument("--seed", type=seed, default=2020, help="seed of KID's subsets and IS's splits")
     run = parser.add_argument_group("run")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--batch_size", type=positive_int, default=32, help="images per forward pass")

@@ -19,7 +19,7 @@ from data import create_dataset
 from models import create_model
 from models.checkpoint import checkpoint_label, saved_options, seed_everything
 from options.test_options import TestOptions
-from util.errors import main_guard, warn
+from util.errors import UserError, main_guard, warn
 from util.fileio import atomic_write_text, remove_stale_temp_files
 from util.html import HTML
 from util.locks import FolderLock
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     run = f"{opt.phase}_{opt.epoch}" + (f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
     web_dir = Path(opt.results_dir) / opt.name / run
+    check_outside(web_dir, Path(data.dataset.root))
     # the mark of a run in progress: evaluate.py refuses the folder until this run has written all of it
     lock = FolderLock(web_dir / IN_PROGRESS).acquire(
         f"{web_dir}", "wait until that test.py finishes, or pass another --results_dir")
@@ -70,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"translated {done} of {len(data)} images (raise --num_test to translate all)")
     print(f"results: {index}")
     return 0
+
+
+def check_outside(web_dir: Path, dataset: Path) -> None:
+    """Results written inside the folder test.py reads would be read back as inputs by the next run."""
+    web_dir, dataset = web_dir.resolve(), dataset.resolve()
+    if web_dir == dataset or dataset in web_dir.parents:
+        raise UserError(f"--results_dir puts the results in {web_dir}, inside the dataset folder {dataset} that "
+                        f"test.py reads: the next run would translate them too; pick a --results_dir outside it")
 
 
 def translate(model, data, page: HTML, opt) -> None:

@@ -77,12 +77,25 @@ def train(world: distributed.World, argv: list[str] | None, defaults: dict | Non
     if opt.sync_bn and not (world.distributed and opt.gpu_ids):
         raise UserError("--sync_bn needs several GPU processes (torchrun --nproc_per_node N train.py ... on CUDA): "
                         "leave it out on a CPU or a single process")
+    new_folders = missing_folders(Path(opt.checkpoints_dir) / opt.name)
     lock = take_experiment(opt) if world.is_main else None
     try:
         return run_training(world, opt, options)
     finally:
         if lock:
             lock.release()
+            for folder in new_folders:  # a run that failed before writing anything leaves no empty folders
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def take_experiment(opt) -> FolderLock:

@@ -28,6 +28,7 @@ class AlignedDataset(BaseDataset):
         if not os.path.isdir(self.dir_AB):
             raise UserError(f"{self.dir_AB} does not exist: --dataroot must hold a '{opt.phase}' folder "
                             f"of A|B images (or pass --phase with the folder's name)")
+        self.root = self.dir_AB  # the folder the images come from
         self.AB_paths = list_images(self.dir_AB, opt.max_dataset_size)
         self.ids = result_ids(self.AB_paths, self.dir_AB)  # names of test.py's result files
         self._check_layout()
@@ -41,6 +42,10 @@ class AlignedDataset(BaseDataset):
                     f"{path} is {w}x{h}, but aligned images hold A and B side by side (width = 2 x height): "
                     f"combine pairs with datasets/combine_A_and_B.py, or use --dataset_mode single for A-only "
                     f"images")
+            if self.opt.preprocess == "crop" and min(w // 2, h) < self.opt.crop_size:
+                raise UserError(f"{path} holds {w // 2}x{h} halves, smaller than --crop_size {self.opt.crop_size} "
+                                f"(--preprocess crop does not resize): pass a --crop_size of at most {min(w // 2, h)}"
+                                f", or --preprocess resize_and_crop")
 
     def __len__(self) -> int:
         return len(self.AB_paths)

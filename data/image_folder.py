@@ -12,12 +12,13 @@ __all__ = ["IMG_EXTENSIONS", "image_size", "list_images", "load_rgb", "result_id
 
 
 def list_images(folder: str | os.PathLike, max_size: float = float("inf")) -> list[str]:
-    """Sorted image paths under folder (recursive); other files are skipped with one warning."""
+    """Sorted image paths under folder (recursive, following links to folders, each folder once); other files are
+    skipped with one warning."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"image folder {folder} does not exist: check --dataroot and --phase")
     images, others = [], []
-    for root, _, files in sorted(os.walk(folder)):
+    for root, files in _walk(folder):
         for name in sorted(files):
             if name.startswith("."):
                 continue
@@ -27,6 +28,22 @@ def list_images(folder: str | os.PathLike, max_size: float = float("inf")) -> li
     if not images:
         raise UserError(f"no images in {folder}: put .jpg/.png files there or point --dataroot elsewhere")
     return images[: int(min(max_size, len(images)))]
+
+
+def _walk(folder: Path) -> list[tuple[str, list[str]]]:
+    """(folder, file names) of every folder under `folder`, sorted by path; links to folders are followed, each
+    real folder once (a link back up the tree is not followed again)."""
+    found, seen = [], {os.path.realpath(folder)}
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(os.path.join(root, name))
+            if real not in seen:
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
+        found.append((root, files))
+    return sorted(found)
 
 
 def result_ids(paths: list[str], root: str | os.PathLike) -> list[str]:

@@ -15,10 +15,13 @@ class SingleDataset(BaseDataset):
 
     def __init__(self, opt):
         super().__init__(opt)
+        if os.path.isfile(opt.dataroot):
+            raise UserError(f"--dataroot {opt.dataroot} is a file: pass the folder that holds it")
         if not os.path.isdir(opt.dataroot):
             raise UserError(f"--dataroot {opt.dataroot} does not exist: point it at a folder of input images")
         phase_dir = os.path.join(opt.dataroot, opt.phase)
         self.dir_A = phase_dir if os.path.isdir(phase_dir) else opt.dataroot
+        self.root = self.dir_A  # the folder the images come from
         self.A_paths = list_images(self.dir_A, opt.max_dataset_size)
         self.ids = result_ids(self.A_paths, self.dir_A)  # names of test.py's result files
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from util.errors import ArgumentParser, UserError, main_guard, os_error_message  # noqa: E402
-from util.fileio import atomic_path  # noqa: E402
+from util.fileio import atomic_path, staged_folder  # noqa: E402
 from util.images import image_size, is_image_file, load_rgb  # noqa: E402
 
 
@@ -87,9 +85,12 @@ def combine_pair(task: tuple[Path, Path, Path]) -> str | None:
 
 def write_split(tasks: list[tuple[Path, Path, str]], out: Path, workers: int) -> None:
     """Write one split's pairs into a staging folder beside `out`, then move them into `out`."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    old = [p.name for p in out.iterdir() if is_image_file(p)] if out.is_dir() else []
+    kept = sorted(set(old) - {name for _, _, name in tasks})
+    if kept:
+        print(f"warning: {out} already holds {len(kept)} other image(s), e.g. {kept[0]}; they stay beside the new "
+              f"ones (use an empty --fold_AB for a clean split)", file=sys.stderr)
+    with staged_folder(out) as staging:
         jobs = [(a, b, staging / name) for a, b, name in tasks]
         if workers > 1 and len(jobs) > 1:
             with Pool(min(workers, len(jobs))) as pool:
@@ -99,11 +100,6 @@ def write_split(tasks: list[tuple[Path, Path, str]], out: Path, workers: int) ->
             error = next((e for e in map(combine_pair, jobs) if e), None)
         if error:
             raise UserError(f"{error} (nothing of {out} was written)")
-        out.mkdir(exist_ok=True)
-        for _, _, name in tasks:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def combine(
@@ -123,6 +119,11 @@ def combine(
             found[split] = pairs
     if skipped:
         print(f"warning: skipped {skipped} image(s) in {fold_a} with no partner in {fold_b}", file=sys.stderr)
+    if not found:
+        missing = [s for s in splits if not (fold_b / s).is_dir()]
+        why = (f"{fold_b} has no {', '.join(missing)} folder" if missing else
+               f"no file of {fold_a} ends with _A" if use_ab else f"no file of {fold_a} has a namesake in {fold_b}")
+        raise UserError(f"no pairs to combine: {why}; check --fold_A, --fold_B and --use_AB")
     existed = fold_ab.exists()
     try:
         for split, pairs in found.items():

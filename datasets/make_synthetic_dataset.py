@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from options.types import seed  # noqa: E402
 from util.errors import ArgumentParser, main_guard  # noqa: E402
 from util.fileio import atomic_path  # noqa: E402
 from util.palettes import FACADES_PALETTE  # noqa: E402
@@ -244,7 +245,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n_val", type=int, default=8, help="number of validation images (default: 8)")
     p.add_argument("--n_test", type=int, default=8, help="number of test images (default: 8)")
     p.add_argument("--size", type=int, default=256, help="side of each half in pixels, even, >= 16 (default: 256)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same arguments give the same files")
+    p.add_argument("--seed", type=seed, default=0, help="random seed; same arguments give the same files")
     p.add_argument(
         "--format",
         choices=("jpg", "png"),
@@ -269,7 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     # that about a quarter of a 64x64 label map decodes to the wrong class.
     save_kwargs = {"format": "JPEG", "quality": 95, "subsampling": 0} if args.format == "jpg" else {"format": "PNG"}
     for split, n in counts.items():
-        (args.out / split).mkdir(parents=True, exist_ok=True)
+        folder = args.out / split
+        others = sorted(p.name for p in folder.iterdir() if p.suffix in (".jpg", ".png") and not (
+            p.suffix == f".{args.format}" and p.stem.isdecimal() and 1 <= int(p.stem) <= n)) if folder.is_dir() else []
+        if others:
+            print(f"warning: {folder} already holds {len(others)} other image(s), e.g. {others[0]}; they stay "
+                  f"beside the new ones (pass an empty --out for a clean dataset)", file=sys.stderr)
+        folder.mkdir(parents=True, exist_ok=True)
         for i in range(1, n + 1):
             ab = make_pair(args.seed, split, i, args.size)
             with atomic_path(args.out / split / f"{i}.{args.format}") as tmp:

@@ -22,7 +22,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from options.types import positive_int  # noqa: E402
 from util.errors import ArgumentParser, UserError, main_guard  # noqa: E402
-from util.fileio import atomic_path  # noqa: E402
+from util.fileio import atomic_path, staged_folder  # noqa: E402
 from util.images import load_rgb  # noqa: E402
 
 PHOTO_SUFFIX, LABEL_SUFFIX = "_leftImg8bit.png", "_gtFine_color.png"
@@ -94,15 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     """Convert the splits; return the process exit code."""
     args = parse_args(argv)
     pairs = {split: find_pairs(args.leftImg8bit_dir, args.gtFine_dir, split) for split in args.splits}
-    tasks = [(photo, label, args.output_dir / split / f"{key}.{args.format}", args.size, args.format)
-             for split, found in pairs.items() for photo, label, key in found]
-    if args.workers > 1 and len(tasks) > 1:
-        with Pool(min(args.workers, len(tasks))) as pool:
-            for _ in pool.imap_unordered(write_pair, tasks, chunksize=8):
-                pass
-    else:
-        for task in tasks:
-            write_pair(task)
+    for split, found in pairs.items():  # each split whole or not at all: through a staging folder
+        with staged_folder(args.output_dir / split) as staging:
+            tasks = [(photo, label, staging / f"{key}.{args.format}", args.size, args.format)
+                     for photo, label, key in found]
+            if args.workers > 1 and len(tasks) > 1:
+                with Pool(min(args.workers, len(tasks))) as pool:
+                    for _ in pool.imap_unordered(write_pair, tasks, chunksize=8):
+                        pass
+            else:
+                for task in tasks:
+                    write_pair(task)
     counts = " / ".join(f"{len(found)} {split}" for split, found in pairs.items())
     width, height = args.size
     print(f"wrote {counts} pairs ({2 * width}x{height} {args.format}, photo|label, use --direction BtoA) "

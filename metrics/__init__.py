@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from util.errors import UserError, option, python_api
+from util.errors import UserError, option, python_api, warn
 
 from . import fidelity  # noqa: F401 (registers the EfficientNet-Lite0 extractor in torch-fidelity on import)
 from .folders import ImageSets, content_digest, plain_folders, results_folder
@@ -102,9 +102,13 @@ def evaluate(sets: ImageSets, names: list[str], settings: dict[str, Any] | None 
     """
     settings = settings or {}
     if not explicit:
-        names = [n for n in names if not (METRICS[n].group == "diversity" and sets.n_samples < 2)
-                 and not (METRICS[n].group == "pixel" and not sets.pairs)
-                 and not (METRICS[n].group in ("inception", "lite0") and min(len(sets.fake), len(sets.real)) < 2)]
+        few = min(len(sets.fake), len(sets.real)) < 2
+        applicable = [n for n in names if not (METRICS[n].group == "diversity" and sets.n_samples < 2)
+                      and not (METRICS[n].group == "pixel" and not sets.pairs)]
+        if few and any(METRICS[n].group in ("inception", "lite0") for n in applicable):
+            warn(f"{min(len(sets.fake), len(sets.real))} image(s) on a side: no distribution metrics (fd_lite0, "
+                 f"kid_lite0 need at least 2 generated and 2 real images)")
+        names = [n for n in applicable if not (few and METRICS[n].group in ("inception", "lite0"))]
     metrics: dict[str, dict[str, Any]] = {}
     per_image: dict[str, dict[str, float]] = {}
     for group, compute in GROUPS.items():

@@ -104,7 +104,14 @@ def _weights_tag(extractor: str, weights: Path | None) -> str:
 def check_cache(root: str | None, name: str) -> None:
     """Read the cached features of the real images weights-only before torch-fidelity does: a damaged file is
     deleted (it is recomputed), a file that needs arbitrary unpickling is refused."""
+    given = bool(root)
     root = Path(root) if root else Path(torch.hub.get_dir()).parent / "fidelity_cache"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = option("cache_dir", root) if given else f"{root} (under $TORCH_HOME)"
+        raise UserError(f"cannot create the feature cache {where}: {exc.strerror}; pass a writable "
+                        f"{option('cache_dir')} or {option('no_cache')}") from None
     for file in sorted(root.glob(f"{name}*.pt")) if root.is_dir() else []:
         try:
             safe_load(file)
@@ -136,8 +143,11 @@ def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, 
             check_cache(settings.get("cache_root"), kwargs["input2_cache_name"])
     # KID subsets: by default half the images (at most 1000), so that subsets differ and the std means something
     n = min(n_fake, n_real) if n_real else n_fake
-    kid_subset_size = min(settings["kid_subset_size"], n) if settings.get("kid_subset_size") else min(1000, n // 2)
-    kid_subset_size = max(2, kid_subset_size)  # KID divides by m (m - 1)
+    kid_subset_size = max(2, settings.get("kid_subset_size") or min(1000, n // 2))  # KID divides by m (m - 1)
+    if kid_subset_size > n and "kid" in " ".join(names):
+        warn(f"{option('kid_subset_size', kid_subset_size)} is more than the {n} images: every KID subset is the "
+             f"whole set (its std is 0); using {n}")
+    kid_subset_size = min(kid_subset_size, n)
     isc_splits = min(settings.get("isc_splits", 10), n_fake)
     # images of different sizes cannot share a batch; both networks resize each image, so scores are the same
     batch_size = settings.get("batch_size", 32) if len(set(map(image_size, sets.fake + sets.real))) == 1 else 1

@@ -72,6 +72,9 @@ def results_folder(path: str | Path, label: str = "--results_dir") -> ImageSets:
         raise UserError(f"no *_fake_B.png images in {images}: run test.py first, and pass its results folder")
     missing = sorted(set(fakes) - set(reals), key=_natural_key)
     extra = sorted(set(reals) - set(fakes), key=_natural_key)
+    if not reals:
+        raise UserError(f"{images} has no *_real_B ground truth (test.py --dataset_mode single writes none): score "
+                        f"its generated images against a folder of real photos with --fake {images} --real DIR")
     if missing or extra:
         side, ids = ("real_B", missing) if missing else ("fake_B", extra)
         raise UserError(f"{images}: {len(ids)} ids have no {side} image (e.g. {', '.join(ids[:3])}); generated "
@@ -112,10 +115,19 @@ def plain_folders(fake: str | Path, real: str | Path, labels: tuple[str, str] = 
     paired = len(stems) == len(fakes) and len(by_stem) == len(reals) and stems == set(by_stem)
     samples = {_stem(p): [p] for p in fakes}
     pairs = {_stem(p): by_stem[_stem(p)] for p in fakes} if paired else {}
-    sets = ImageSets(fake=fakes, real=reals, samples=samples, pairs=pairs, name=Path(fake).resolve().name)
+    name, run = _experiment_of(Path(fake).expanduser().resolve())
+    sets = ImageSets(fake=fakes, real=reals, samples=samples, pairs=pairs, name=name, run=run)
     if paired:
         check_sizes(sets)
     return sets
+
+
+def _experiment_of(folder: Path) -> tuple[str, str]:
+    """(experiment, run) for a table row: those of test.py's results/<experiment>/<run>/images folder, else the
+    folder's name and no run."""
+    if folder.name == "images" and (folder.parent / "checkpoint.json").is_file():
+        return folder.parent.parent.name, folder.parent.name
+    return folder.name, ""
 
 
 def _stem(path: Path) -> str:
@@ -159,7 +171,7 @@ def check_sizes(sets: ImageSets) -> None:
         for fake in sets.samples[image_id]:
             got = image_size(fake)
             if got != want:
-                raise UserError(f"{fake.name} is {got[0]}x{got[1]} but {real.name} is {want[0]}x{want[1]}: "
+                raise UserError(f"{fake} is {got[0]}x{got[1]} but {real} is {want[0]}x{want[1]}: "
                                 f"generated and real images must have the same size (check test.py's "
                                 f"--crop_size and --preprocess)")
 

@@ -148,9 +148,11 @@ class Pix2PixModel(BaseModel):
                             f"or pick another --netG")
         if self.is_train and self.use_D and min(h, w) < self.min_D_side:
             opt, side = self.opt, self.min_D_side
-            raise UserError(f"--netD {opt.netD} (--n_layers_D {opt.n_layers_D}, --num_D {opt.num_D}) needs images of "
-                            f"at least {side}x{side} px, got {w}x{h}: raise --crop_size (and --load_size), or lower "
-                            f"--num_D / --n_layers_D")
+            shape = ("--n_layers_D", "--num_D") if opt.netD in ("multiscale", "sesame") else ("--n_layers_D",)
+            given = ", ".join(f"{flag} {getattr(opt, flag[2:])}" for flag in shape) if opt.netD != "basic" else ""
+            raise UserError(f"--netD {opt.netD}{f' ({given})' if given else ''} needs images of at least "
+                            f"{side}x{side} px, got {w}x{h}: raise --crop_size (and --load_size)"
+                            f"{', or lower ' + ' / '.join(shape) if given else ', or pick another --netD'}")
 
     def forward(self) -> None:
         netG = self.trained_net("G")

@@ -43,10 +43,14 @@ def step(scheduler: Any, metric: float) -> None:
 
 def resume(scheduler: Any, saved: dict[str, Any], lr_ratio: float) -> None:
     """Put a fresh scheduler at the saved one's epoch and set its optimizer's learning rate to what the current
-    schedule gives there. A plateau schedule keeps its saved (reduced) rate, times lr_ratio when --lr changed."""
+    schedule gives there. A plateau schedule keeps its saved (reduced) rate, times lr_ratio when --lr changed; one
+    that replaces another policy starts from --lr."""
     if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
-        if "patience" in saved:  # saved by the same policy
-            scheduler.load_state_dict(saved)
+        if "patience" not in saved:  # the run switches to plateau: it starts again from --lr
+            for group in scheduler.optimizer.param_groups:
+                group["lr"] = group["initial_lr"]
+            return
+        scheduler.load_state_dict(saved)
         for group in scheduler.optimizer.param_groups:
             group["lr"] *= lr_ratio
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import string
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from .types import (
     nonnegative_int,
     positive_finite,
     positive_int,
+    seed,
     workers,
 )
 
@@ -43,7 +45,7 @@ class BaseOptions:
         g.add_argument("--gpu_ids", default="auto",
                        help="GPU ids, e.g. 0  0,1,2  or -1 for CPU; 'auto' uses GPU 0 when CUDA is available")
         g.add_argument("--checkpoints_dir", default="./checkpoints", help="where experiments are saved")
-        g.add_argument("--seed", type=int, default=0,
+        g.add_argument("--seed", type=seed, default=0,
                        help="random seed for weights, data order, augmentation and dropout")
 
         g = parser.add_argument_group("model")
@@ -152,17 +154,13 @@ class BaseOptions:
         opt, explicit = self.gather_options(argv, defaults or {})
         opt.is_train = self.is_train
         opt.explicit = sorted(explicit)
-        if opt.suffix:
-            try:
-                opt.name = f"{opt.name}_{opt.suffix.format(**vars(opt))}"
-            except (KeyError, IndexError, ValueError) as exc:
-                raise UserError(f"--suffix {opt.suffix!r} names no option ({exc}): use option names in braces, "
-                                "e.g. {netG}_bs{batch_size}") from None
         opt.netD = networks.DISCRIMINATOR_ALIASES.get(opt.netD, opt.netD)
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
         if opt.num_threads < 0:
             opt.num_threads = auto_num_workers(opt.gpu_ids)
         acceleration.resolve_speed_options(opt)
+        if opt.suffix:
+            opt.name = f"{opt.name}_{format_suffix(opt.suffix, vars(opt))}"
         self.complete(opt)
         self.check(opt)
         self.opt = opt
@@ -201,7 +199,7 @@ class BaseOptions:
     def check(self, opt: argparse.Namespace) -> None:
         """Reject option combinations that cannot work, with a message that says what to change."""
         name = Path(opt.name)
-        if not opt.name.strip() or name.is_absolute() or ".." in name.parts:
+        if not opt.name.strip() or name.is_absolute() or ".." in name.parts or not name.parts:
             raise UserError(f"--name {opt.name!r} must name a folder inside --checkpoints_dir (not empty, not an "
                             f"absolute path, no '..'): pass a plain experiment name such as facades_pix2pix")
         if opt.preprocess in ("resize_and_crop", "scale_width_and_crop") and opt.crop_size > opt.load_size:
@@ -229,6 +227,20 @@ class BaseOptions:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / "opt.txt", text + "\n")
         atomic_write_text(folder / "opt.json", json.dumps(options_to_dict(opt), indent=2, sort_keys=True) + "\n")
+
+
+def format_suffix(suffix: str, values: dict[str, Any]) -> str:
+    """--suffix with each {option} (and {option:spec}) replaced by the option's value; anything else in braces
+    (attributes, indices, unknown names) is a one-line error."""
+    fix = "use option names in braces, e.g. {netG}_bs{batch_size}"
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(suffix) if field is not None]
+        unknown = next((f for f in fields if not f.isidentifier() or f not in values), None)
+        if unknown is not None:
+            raise UserError(f"--suffix {suffix!r}: {{{unknown}}} is not an option name: {fix}")
+        return suffix.format(**values)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"--suffix {suffix!r} cannot be formatted ({exc}): {fix}") from None
 
 
 def _from_json(value: Any) -> Any:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from util.errors import UserError, warn
+
 from .base_options import BaseOptions
 from .types import positive_finite, positive_int
 
@@ -42,6 +44,15 @@ class TestOptions(BaseOptions):
             opt.load_size = opt.crop_size  # no random crop at test time
 
     def parse_with_checkpoint(self, argv=None) -> argparse.Namespace:
-        """Parse, then take the model's options from the checkpoint unless given on the command line."""
-        opt, _ = self.inherit_from_checkpoint(self.parse(argv), argv)
+        """Parse, then take the model's options from the checkpoint unless given on the command line. A
+        --direction other than the checkpoint's is an error (the generator would translate the wrong way); another
+        --crop_size or --preprocess is allowed, with a warning."""
+        opt, changed = self.inherit_from_checkpoint(self.parse(argv), argv)
+        if "direction" in changed:
+            trained = changed["direction"][0]
+            raise UserError(f"the checkpoint translates {trained}, not {opt.direction}: pass --direction {trained} "
+                            f"or leave it out (test.py takes it from the checkpoint)")
+        for key in ("crop_size", "preprocess"):
+            if key in changed:
+                warn(f"--{key} {changed[key][1]}: the checkpoint was trained with --{key} {changed[key][0]}")
         return opt

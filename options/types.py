@@ -85,3 +85,19 @@ def workers(text: str) -> int:
     if value < -1:
         raise argparse.ArgumentTypeError(f"must be 0 or more, or -1 for automatic, got {text}")
     return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, 0 to 2**32 - 1 (what numpy and torch both take)."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {2**32 - 1}, got {text}")
+    return value
+
+
+def at_least_two(text: str) -> int:
+    """argparse type: an integer >= 2 (a sample size that a variance needs)."""
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {text}")
+    return value

@@ -16,6 +16,7 @@ import io
 import math
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,13 +50,27 @@ def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
         raise UserError(f"--table {path} is not a readable CSV table ({exc}): fix the file") from None
     if not rows:
         raise UserError(f"--table {path} has no rows: run evaluate.py first")
-    rows = [_numbers_only(row, line, path) for line, row in enumerate(rows, start=2)]
+    rows = _name_settings([_numbers_only(row, line, path) for line, row in enumerate(rows, start=2)])
     if settings:
-        by_name = {row["experiment"]: row for row in rows}
-        missing = [s for s in settings if s not in by_name]
+        by_name = {row["setting"]: row for row in rows}
+        unique = {row["experiment"]: row for row in rows if row["setting"] == row["experiment"]}
+        missing = [s for s in settings if s not in by_name and s not in unique]
         if missing:
-            raise UserError(f"--settings {', '.join(missing)} not in {path} (it has {', '.join(by_name)})")
-        rows = [by_name[s] for s in settings]
+            raise UserError(f"--settings {', '.join(missing)} not in {path} (it has {', '.join(by_name)}; an "
+                            f"experiment with several rows is named experiment/run)")
+        rows = [by_name.get(s) or unique[s] for s in settings]
+    return rows
+
+
+def _name_settings(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Give each row the name figures show (row['setting']): its experiment, or experiment/run when the table
+    holds the experiment more than once (several checkpoints), numbered when even that repeats."""
+    counts = Counter(row["experiment"] for row in rows)
+    seen: Counter[str] = Counter()
+    for row in rows:
+        name = row["experiment"] if counts[row["experiment"]] == 1 else f"{row['experiment']}/{row.get('run', '')}"
+        seen[name] += 1
+        row["setting"] = name if seen[name] == 1 else f"{name} #{seen[name]}"
     return rows
 
 
@@ -140,7 +155,7 @@ def plot_bars(rows: list[dict[str, str]], title: str, out: Path) -> Path:
     metrics = [m for m in BAR_METRICS if any(row.get(m) for row in rows)]
     if not metrics:
         raise UserError(f"the table has no values of {', '.join(BAR_METRICS)}: evaluate with them")
-    names = [row["experiment"] for row in rows]
+    names = [row["setting"] for row in rows]
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         errors = [value(r, f"{metric}_std") if r.get(f"{metric}_std") else 0 for r in rows]
@@ -168,7 +183,7 @@ def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
             if math.isnan(x) or math.isnan(y):
                 continue
             ax.scatter(x, y, s=40)
-            ax.annotate(row["experiment"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+            ax.annotate(row["setting"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.set_xlabel(label(diversity))
         ax.set_ylabel(label(metric))
     k = sorted({row.get("n_samples", "") for row in rows} - {""})
@@ -185,7 +200,7 @@ def markdown_table(rows: list[dict[str, str]]) -> str:
         cells = [(f"{value(row, m):.4g}" if row.get(m) else "–") + (
                  f" ± {value(row, m + '_std'):.2g}" if row.get(m) and row.get(m + "_std") else "") for m in metrics]
         size = row.get("n_images", "") + (f" x {row['n_samples']}" if row.get("n_samples", "1") != "1" else "")
-        lines.append(f"| {row['experiment']} | " + " | ".join(cells) + f" | {size} |")
+        lines.append(f"| {row['setting']} | " + " | ".join(cells) + f" | {size} |")
     return "\n".join(lines) + "\n"
 
 
@@ -212,7 +227,7 @@ def plot_examples(rows: list[dict[str, str]], results: Path, n: int, title: str,
         return single if single.exists() else folder / f"{image_id}_fake_B_1.png"
 
     columns = [("real A", lambda i: folders[0] / f"{i}_real_A.png")]
-    columns += [(row["experiment"], lambda i, f=folder: fake(f, i)) for row, folder in zip(rows, folders)]
+    columns += [(row["setting"], lambda i, f=folder: fake(f, i)) for row, folder in zip(rows, folders)]
     columns += [("real B", lambda i: folders[0] / f"{i}_real_B.png")]
     fig, axes = plt.subplots(len(ids), len(columns), figsize=(1.6 * len(columns), 1.6 * len(ids) + 0.5),
                              squeeze=False)
@@ -251,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n_images", type=positive_int, default=4, help="test inputs in the example grid")
     parser.add_argument("--title", help="figure title (default: the --out folder's name)")
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} is a file: pass a folder for the figures")
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed

@@ -498,3 +498,127 @@ def test_the_lite0_extractor_is_registered_in_torch_fidelity_on_import(tmp_path)
             f"['frechet_inception_distance'])")
     proc = run_cli("-c", code, check=True)
     assert float(proc.stdout.strip().splitlines()[-1]) > 0
+
+
+# ---- found by a hostile review of the above --------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", ["{name.upper}", "{gpu_ids[0]}", "{}", "{netG"])
+def test_a_suffix_names_options_only(synth32, suffix):
+    line = one_line_error(run_cli("train.py", "--dataroot", synth32, "--suffix", suffix))
+    assert "--suffix" in line and "{netG}_bs{batch_size}" in line
+
+
+@pytest.mark.parametrize("value", ["-1", str(2**32)])
+def test_a_seed_out_of_range_is_an_argparse_error(value):
+    from options.train_options import TrainOptions
+
+    with pytest.raises(SystemExit) as stop:
+        TrainOptions().parse(["--dataroot", "x", "--seed", value])
+    assert stop.value.code == 2
+
+
+def test_a_failed_start_leaves_no_empty_experiment_folder(synth32, tmp_path):
+    line = one_line_error(run_cli("train.py", "--dataroot", synth32, *TINY, "--name", "nothing", "--continue_train",
+                                  "--checkpoints_dir", tmp_path / "ckpt"))
+    assert "no checkpoint" in line and not (tmp_path / "ckpt").exists()
+
+
+def test_switching_a_finished_run_to_plateau_starts_from_lr(synth32, tmp_path):
+    args = ["train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir", tmp_path]
+    run_cli(*args, "--n_epochs", "1", "--n_epochs_decay", "1", check=True)  # ends at learning rate 0
+    proc = run_cli(*args, "--continue_train", "--n_epochs", "2", "--lr_policy", "plateau", check=True)
+    assert "learning rate 0.0002 (plateau" in proc.stdout
+    assert lr_by_epoch(tmp_path / "run")[3] == pytest.approx(2e-4)
+
+
+def test_linked_subfolders_of_a_dataset_are_read(tiny_checkpoint, synth32, tmp_path):
+    data = tmp_path / "data" / "test"
+    (tmp_path / "elsewhere").mkdir()
+    for name in ("1.jpg", "2.jpg"):
+        (tmp_path / "elsewhere" / name).write_bytes((synth32 / "test" / name).read_bytes())
+    data.mkdir(parents=True)
+    (data / "3.jpg").write_bytes((synth32 / "test" / "3.jpg").read_bytes())
+    (data / "linked").symlink_to(tmp_path / "elsewhere")
+    (data / "linked" / "loop").symlink_to(data)  # a link back up the tree is not followed twice
+    run_cli("test.py", "--dataroot", tmp_path / "data", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint,
+            "--results_dir", tmp_path / "res", check=True)
+    fakes = sorted(p.name for p in (tmp_path / "res/tiny/test_latest/images").glob("*_fake_B.png"))
+    assert fakes == ["3_fake_B.png", "linked_1_fake_B.png", "linked_2_fake_B.png"]
+
+
+def test_test_py_refuses_another_direction_and_warns_about_another_size(tiny_checkpoint, synth32, tmp_path):
+    test = ["test.py", "--dataroot", synth32, "--name", "tiny", "--checkpoints_dir", tiny_checkpoint,
+            "--results_dir", tmp_path / "res"]
+    line = one_line_error(run_cli(*test, "--direction", "AtoB"))
+    assert "translates BtoA, not AtoB" in line
+    proc = run_cli(*test, "--crop_size", "64", "--eval", check=True)
+    assert "warning: --crop_size 64: the checkpoint was trained with --crop_size 32" in proc.stderr
+
+
+def test_results_inside_the_dataset_folder_are_refused(tiny_checkpoint, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    Image.new("RGB", (32, 32)).save(inputs / "1.png")
+    line = one_line_error(run_cli("test.py", "--dataroot", inputs, "--name", "tiny", "--checkpoints_dir",
+                                  tiny_checkpoint, "--dataset_mode", "single", "--results_dir", inputs / "out"))
+    assert "inside the dataset folder" in line and not (inputs / "out").exists()
+
+
+def test_fake_folders_of_two_experiments_get_rows_of_their_own(tmp_path):
+    for experiment in ("one", "two"):
+        images = tmp_path / "res" / experiment / "test_latest" / "images"
+        images.mkdir(parents=True)
+        (images.parent / "checkpoint.json").write_text("{}")
+        for label in ("fake_B", "real_B"):
+            Image.new("RGB", (16, 16), (10, 20, 30)).save(images / f"1_{label}.png")
+        run_cli("evaluate.py", "--fake", images, "--real", images, "--metrics", "l1", "--table", tmp_path / "t.csv",
+                check=True)
+    rows = (tmp_path / "t.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[:2] for row in rows] == [["one", "test_latest"], ["two", "test_latest"]]
+
+
+def test_plot_results_tells_rows_of_one_experiment_apart(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("experiment,run,fd_lite0\nbase,test_latest,200\nbase,test_5,250\nother,test_latest,190\n")
+    proc = plot(tmp_path, table)
+    assert proc.returncode == 0, proc.stderr
+    markdown = (tmp_path / "plots" / "plots_table.md").read_text()
+    assert "| base/test_latest | 200 |" in markdown and "| base/test_5 | 250 |" in markdown
+    assert "| other | 190 |" in markdown
+    proc = run_cli("scripts/plot_results.py", "--table", table, "--kind", "bars", "--out", tmp_path / "p2",
+                   "--settings", "base/test_5,other", check=True)
+    assert "| base/test_5 | 250 |" in (tmp_path / "p2" / "p2_table.md").read_text()
+    assert "base" in one_line_error(run_cli("scripts/plot_results.py", "--table", table, "--kind", "bars", "--out",
+                                            tmp_path / "p3", "--settings", "base"))
+
+
+def test_combine_with_nothing_to_pair_says_why(tmp_path):
+    (tmp_path / "A" / "train").mkdir(parents=True)
+    (tmp_path / "B" / "val").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(tmp_path / "A" / "train" / "1.png")
+    line = one_line_error(run_cli("datasets/combine_A_and_B.py", "--fold_A", tmp_path / "A", "--fold_B",
+                                  tmp_path / "B", "--fold_AB", tmp_path / "AB"))
+    assert "no pairs to combine" in line and "has no train folder" in line
+
+
+def test_evaluate_on_results_without_ground_truth_points_to_fake_and_real(tmp_path):
+    images = tmp_path / "res" / "test_latest" / "images"
+    images.mkdir(parents=True)
+    Image.new("RGB", (16, 16)).save(images / "1_fake_B.png")
+    Image.new("RGB", (16, 16)).save(images / "1_real_A.png")
+    line = one_line_error(run_cli("evaluate.py", "--results_dir", images.parent))
+    assert "no *_real_B ground truth" in line and "--real DIR" in line
+
+
+def test_translator_takes_numpy_integers_and_refuses_unreadable_images(tiny_checkpoint):
+    from options.demo_options import DemoOptions
+    from util.inference import Translator
+
+    translator = Translator(DemoOptions().parse_with_checkpoint(
+        ["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint)]))
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    assert len(translator(rgb, n_samples=np.int64(2), seed=np.int32(3))) == 2
+    with pytest.raises(ValueError, match="0..1"):
+        translator(Image.fromarray(np.full((8, 8), 5.0, np.float32)))
+    with pytest.raises(ValueError, match="seed"):
+        translator(rgb, seed=1.5)

@@ -62,20 +62,26 @@ def pretrained_weights_file(url: str, path: str | os.PathLike | None, flag: str,
     name = Path(url).name
     if path:
         path = Path(path).expanduser()
+        if path.is_dir():
+            raise UserError(f"{flag} {path} is a folder: pass the path of the file {name}")
         if not path.is_file():
             raise UserError(f"{flag} {path} does not exist: pass the path of {name}")
         return path
     cached = torch_hub_checkpoints() / name
     if cached.is_file():
         return cached
+    hint = f", or {offline_hint}" if offline_hint else ""
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {cached.parent} for the {what} ({exc.strerror}; it is under $TORCH_HOME): "
+                        f"set TORCH_HOME to a writable folder, or pass {flag} PATH{hint}") from None
     print(f"downloading {what} to {cached}", flush=True)
-    cached.parent.mkdir(parents=True, exist_ok=True)
     try:
         # writes to a temporary file and moves it into place, so an interrupted download leaves nothing behind
         torch.hub.download_url_to_file(url, str(cached), hash_prefix=hash_prefix, progress=True)
     except (OSError, RuntimeError) as exc:
         reason = str(getattr(exc, "reason", exc)).splitlines()[0][:120]
-        hint = f", or {offline_hint}" if offline_hint else ""
         raise UserError(f"cannot download the {what} ({reason}): fetch {url} into {cached.parent}/ "
                         f"or pass {flag} PATH{hint}") from None
     return cached

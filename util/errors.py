@@ -38,15 +38,14 @@ class UserError(Exception):
 # whether messages should name command-line flags (--batch_size 4) or Python arguments (batch_size=4)
 _PYTHON_API = contextvars.ContextVar("python_api", default=False)
 # the Python spelling of flags that have no argument of the same name
-_PYTHON_SPELLING = {"no_cache": "cache=False"}
+_PYTHON_SPELLING = {"no_cache": "cache=False", "cache_dir": "cache_root"}
 
 
 def option(name: str, value: object = None) -> str:
     """How the user spells an option in a message: '--name value' on the command line, 'name=value' in Python."""
     if _PYTHON_API.get():
-        if name in _PYTHON_SPELLING:
-            return _PYTHON_SPELLING[name]
-        return name if value is None else f"{name}={value!r}"
+        name = _PYTHON_SPELLING.get(name, name)
+        return name if value is None or "=" in name else f"{name}={value!r}"
     return f"--{name}" + (f" {value}" if value is not None else "")
 
 

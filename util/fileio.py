@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,22 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 
     with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: a full disk raises OSError(ENOSPC)
         torch.save(obj, f)
+
+
+@contextmanager
+def staged_folder(out: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden staging folder beside `out`; when the block succeeds its files move into `out` (replacing
+    files of the same name), and when it fails nothing of them reaches `out`. Either way the staging folder goes."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield staging
+        out.mkdir(exist_ok=True)
+        for file in sorted(staging.iterdir()):
+            os.replace(file, out / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def stale_temp_files(folder: str | os.PathLike) -> list[Path]:

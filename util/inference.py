@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,11 @@ class Translator:
         image, read as the loaders read files (gray to RGB, alpha dropped); a seed makes the draws repeatable.
         Arguments of the wrong type or shape raise a ValueError."""
         label_map = as_rgb_array(label_map)
-        if not (isinstance(n_samples, int) and not isinstance(n_samples, bool) and n_samples >= 1):
+        if not (_is_integer(n_samples) and n_samples >= 1):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)):
-            raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        if seed is not None and not (_is_integer(seed) and 0 <= seed < 2**32):
+            raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, or None, got {seed!r}")
+        n_samples, seed = int(n_samples), None if seed is None else int(seed)
         self.refresh()
         image = Image.fromarray(resize_label_map(label_map, self.size))
         real_A = apply(image, Params(size=image.size, crop=None, flip=False), self.opt, self.opt.input_nc)
@@ -87,7 +89,10 @@ class Translator:
 def as_rgb_array(label_map: Any) -> np.ndarray:
     """An HxWx3 uint8 array from what Translator accepts; a ValueError that says what is expected otherwise."""
     if isinstance(label_map, Image.Image):
-        return np.asarray(to_8bit(label_map, "label_map").convert("RGB"))
+        try:
+            return np.asarray(to_8bit(label_map, "label_map").convert("RGB"))
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
     if not isinstance(label_map, np.ndarray):
         raise ValueError(f"label_map must be a numpy array (HxW or HxWxC uint8, C = 1, 3 or 4) or a PIL image, "
                          f"got {type(label_map).__name__}")
@@ -102,6 +107,11 @@ def as_rgb_array(label_map: Any) -> np.ndarray:
     if label_map.shape[2] == 1:
         label_map = np.repeat(label_map, 3, axis=2)
     return np.ascontiguousarray(label_map[:, :, :3])
+
+
+def _is_integer(value: Any) -> bool:
+    """A whole number: int or numpy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _stamp(path: Path) -> tuple[int, int]:

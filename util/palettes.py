@@ -38,7 +38,18 @@ class Palette:
         return np.broadcast_to(np.array(self.classes[self.blank], np.uint8), (size[1], size[0], 3)).copy()
 
     def paint(self, background: np.ndarray, layers: list[np.ndarray]) -> np.ndarray:
-        """The label map under painted RGBA layers: stroke pixels take the nearest class colour, nothing blends."""
+        """The label map under painted RGBA layers: stroke pixels take the nearest class colour, nothing blends.
+        The background is an HxWx3 or HxWx4 uint8 image, each layer an RGBA uint8 image; else a ValueError."""
+        if not (isinstance(background, np.ndarray) and background.dtype == np.uint8 and background.ndim == 3
+                and background.shape[2] in (3, 4)):
+            raise ValueError(f"the canvas background must be an HxWx3 or HxWx4 uint8 image, got "
+                             f"{getattr(background, 'dtype', type(background).__name__)} "
+                             f"{getattr(background, 'shape', '')}")
+        bad = next((layer for layer in layers if not (isinstance(layer, np.ndarray) and layer.dtype == np.uint8
+                                                      and layer.ndim == 3 and layer.shape[2] == 4)), None)
+        if bad is not None:
+            raise ValueError(f"each painted layer must be an HxWx4 (RGBA) uint8 image, got "
+                             f"{getattr(bad, 'dtype', type(bad).__name__)} {getattr(bad, 'shape', '')}")
         label_map = self.snap(background[..., :3])
         for layer in layers:
             if layer.shape[:2] != label_map.shape[:2]:
