@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from models.inference import Translator
 from options.demo_options import DemoOptions
 from util.errors import UserError, main_guard, warn
 from util.images import TooLargeImage, is_image_file, load_rgb
-from util.inference import Translator
 from util.palettes import PALETTES, resize_label_map
 
 MAX_SAMPLES = 8

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from options.types import seed  # noqa: E402
-from util.errors import ArgumentParser, main_guard  # noqa: E402
-from util.fileio import atomic_path  # noqa: E402
-from util.palettes import FACADES_PALETTE  # noqa: E402
+from options.types import seed
+from util.errors import ArgumentParser, main_guard
+from util.fileio import atomic_path
+from util.palettes import FACADES_PALETTE
 
 (BACKGROUND, FACADE, WINDOW, DOOR, CORNICE, SILL, BALCONY, BLIND, DECO, MOLDING, PILLAR, SHOP) = range(12)
 PALETTE_ARRAY = np.array(list(FACADES_PALETTE.values()), dtype=np.uint8)

@@ -77,9 +77,10 @@ class BaseModel:
         return self.ddp.get(name) or self.net(name)
 
     def setup(self) -> None:
-        """Put the networks on the fast path's layout and kernels and compile them (test time; the trainer does
-        the same for training)."""
+        """Put the networks on the fast path's layout and kernels and compile them, and print their sizes (test
+        time; the trainer does the same for training)."""
         self.runners = acceleration.accelerate(self.nets(), self.opt, eager=self.eager_nets())
+        networks.print_summary(self.nets(), getattr(self.opt, "verbose", False))
 
     def eager_nets(self) -> set[str]:
         """Networks that must not be compiled (their weights change at every pass, say)."""

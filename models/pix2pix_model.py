@@ -74,7 +74,8 @@ class Pix2PixModel(BaseModel):
         """G's reconstruction losses (each on when its weight is positive) and, when there is one, D."""
         self.use_D = opt.netD != networks.NO_DISCRIMINATOR and opt.lambda_GAN > 0
         self.use_feat = self.use_D and opt.lambda_feat > 0
-        l1, perceptual = nn.L1Loss(), self._perceptual_loss(opt)
+        l1 = nn.L1Loss()
+        self.perceptual = perceptual = self._perceptual_loss(opt)  # a frozen network: neither trained nor saved
         # name -> (weight, loss of fake_B against real_B): adding a reconstruction loss is one entry here
         self.reconstruction: dict[str, tuple[float, Callable[[], torch.Tensor]]] = {
             "G_L1": (opt.lambda_L1, lambda: l1(self.fake_B, self.real_B)),

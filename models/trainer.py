@@ -20,16 +20,18 @@ import torch
 from torch import nn
 
 from util import distributed
-from util.seeding import set_rng_state
+from util.seeding import rng_state, set_rng_state
+from util.util import options_to_dict
 
-from . import acceleration, schedules
+from . import acceleration, checkpoint, schedules
 from .base_model import BaseModel
 
 
 class Trainer:
     """Optimises `model` with the options' optimizer, schedule and fast path, on one process or under torchrun."""
 
-    def __init__(self, model: BaseModel, opt: argparse.Namespace, world: distributed.World = distributed.World()):
+    def __init__(self, model: BaseModel, opt: argparse.Namespace, world: distributed.World | None = None):
+        world = world or distributed.World()
         self.model, self.opt = model, opt
         nets = model.nets()
         self.optimizers = {name: acceleration.adam(nets[name].parameters(), lr=opt.lr, betas=(opt.beta1, 0.999),
@@ -123,6 +125,20 @@ class Trainer:
         return {"optimizers": [o.state_dict() for o in self.optimizers.values()],
                 "schedulers": [s.state_dict() for s in self.schedulers.values()],
                 "scaler": self.scaler.state_dict(), "monitor_sum": self.monitor_sum.item()}
+
+    def checkpoint_state(self, progress: dict[str, Any]) -> dict[str, Any]:
+        """Everything a full checkpoint holds to resume exactly (checkpoint.write saves it)."""
+        return {"options": options_to_dict(self.opt), "progress": dict(progress), **self.state_dict(),
+                "nets": {name: checkpoint.plain_state(net) for name, net in self.model.nets().items()},
+                "rng": rng_state(self.opt.gpu_ids), "extra": self.model.extra_state()}
+
+    def resume(self, found: checkpoint.Checkpoint) -> dict[str, Any]:
+        """Load a checkpoint to continue training from: the networks, and with a full checkpoint everything else;
+        returns where training stood ({} for upstream's weight files)."""
+        checkpoint.load_nets(self.model.nets(), found, self.opt)
+        if found.state is not None:
+            self.load_state_dict(found.state)
+        return found.progress
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from a full checkpoint: moments, positions and random states from it; hyperparameters (--lr,

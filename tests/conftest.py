@@ -10,7 +10,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FACADES = REPO.parent / "shared" / "data" / "facades"
-sys.path.insert(0, str(REPO))
 
 # small and fast: CI runs on 2 CPU cores
 TINY = ["--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--load_size", "32", "--crop_size", "32",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import subprocess
 import sys
@@ -12,7 +13,6 @@ from conftest import REPO, TINY, one_line_error, run_cli
 from PIL import Image
 
 SCRIPTS = REPO / "scripts" / "experiments"
-sys.path.insert(0, str(REPO / "scripts"))
 # (script, its own options, the settings in table order, the option column that tells them apart)
 EXPERIMENTS = [
     ("batch_size", ["--batch_sizes", "1,4"], ["batch1", "batch4"], ("batch_size", ["1", "4"])),
@@ -108,7 +108,9 @@ def test_plot_results_draws_each_kind_with_the_metric_names_as_reported(hand_mad
     import matplotlib
 
     matplotlib.use("Agg")
-    import plot_results
+    spec = importlib.util.spec_from_file_location("plot_results", REPO / "scripts" / "plot_results.py")
+    plot_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot_results)
 
     figures = []
     monkeypatch.setattr(plot_results, "save", lambda fig, path: figures.append(fig) or path)
