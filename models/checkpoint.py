@@ -101,6 +101,9 @@ class Checkpoint:
     def net_state(self, name: str) -> tuple[dict, Path]:
         """The state dict of net `name` and the file it comes from."""
         if self.state is not None:
+            if name not in self.state["nets"]:
+                raise UserError(f"{self.path} has no net{name}: it was trained without it; use the options it was "
+                                f"trained with ({self.path.parent / 'opt.txt'})")
             return self.state["nets"][name], self.path
         return read(self.upstream[name]), self.upstream[name]
 
@@ -122,10 +125,6 @@ def find(opt: argparse.Namespace, names: list[str]) -> Checkpoint:
         state = read(path)
         if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
             raise UserError(f"{path} is not a DLIM checkpoint: pass a file saved by train.py")
-        for name in names:
-            if name not in state["nets"]:
-                raise UserError(f"{path} has no net{name}: it was trained without it; "
-                                f"use the options it was trained with ({path.parent / 'opt.txt'})")
         return Checkpoint(path, state)
     upstream = {name: upstream_file(opt, name) for name in names}
     if all(p.exists() for p in upstream.values()):

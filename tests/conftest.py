@@ -29,6 +29,17 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, check: bool = Fa
     return proc
 
 
+def load_script(path: Path):
+    """A script of the repository (scripts/, datasets/) imported as a module, to call its functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_synthetic(out: Path, size: int, n_train: int = 8, n_val: int = 2, n_test: int = 4, seed: int = 0) -> Path:
     run_cli("datasets/make_synthetic_dataset.py", "--out", out, "--size", size, "--n_train", n_train,
             "--n_val", n_val, "--n_test", n_test, "--seed", seed, check=True)

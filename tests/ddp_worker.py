@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import torch
+from conftest import REPO, load_script
 
-import train
 from models.trainer import Trainer
+
+train = load_script(REPO / "train.py")
 
 out = Path(sys.argv[1])
 end_epoch = Trainer.end_epoch

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY, one_line_error, run_cli
+from conftest import REPO, TINY, load_script, one_line_error, run_cli
 from PIL import Image
 
 SCRIPTS = REPO / "scripts" / "experiments"
@@ -108,9 +107,7 @@ def test_plot_results_draws_each_kind_with_the_metric_names_as_reported(hand_mad
     import matplotlib
 
     matplotlib.use("Agg")
-    spec = importlib.util.spec_from_file_location("plot_results", REPO / "scripts" / "plot_results.py")
-    plot_results = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plot_results)
+    plot_results = load_script(REPO / "scripts" / "plot_results.py")
 
     figures = []
     monkeypatch.setattr(plot_results, "save", lambda fig, path: figures.append(fig) or path)
