@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from models.inference import Translator
 from options.demo_options import DemoOptions
 from util.errors import UserError, main_guard, warn
 from util.images import TooLargeImage, is_image_file, load_rgb
-from util.inference import Translator
 from util.palettes import PALETTES, resize_label_map
 
 MAX_SAMPLES = 8
@@ -116,24 +116,29 @@ CSS = """
 """
 
 
+def on_page(func: Callable) -> Callable:
+    """A page handler whose user errors show on the page (and in the terminal) as one line."""
+    import gradio as gr
+
+    def handler(*args):
+        try:
+            return func(*args)
+        except UserError as exc:
+            warn(str(exc))
+            raise gr.Error(str(exc), print_exception=False) from None
+    return handler
+
+
+def canvas_value(label_map: np.ndarray) -> dict[str, Any]:
+    """What the canvas component shows for a label map: it as the background, nothing painted yet."""
+    return {"background": label_map, "layers": [], "composite": label_map}
+
+
 def build_page(painter: LabelPainter):
     """The gradio Blocks of the page: canvas and palette on the left, generated photos on the right."""
     import gradio as gr
 
     opt, translator = painter.opt, painter.translator
-
-    def on_page(func: Callable) -> Callable:
-        def handler(*args):
-            try:
-                return func(*args)
-            except UserError as exc:
-                warn(str(exc))
-                raise gr.Error(str(exc), print_exception=False) from None
-        return handler
-
-    def canvas_value(label_map: np.ndarray) -> dict[str, Any]:
-        return {"background": label_map, "layers": [], "composite": label_map}
-
     colours = ["#{:02x}{:02x}{:02x}".format(*c) for c in painter.palette.classes.values()]
     first = next(iter(painter.examples), None)
     start = painter.example(first) if first else painter.blank()

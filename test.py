@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 
 from data import create_dataset
-from models import create_model
-from models.checkpoint import checkpoint_label, saved_options, seed_everything
+from models import checkpoint, create_model
 from options.test_options import TestOptions
 from util.errors import UserError, main_guard, warn
 from util.fileio import atomic_write_text, remove_stale_temp_files
 from util.html import HTML
 from util.locks import FolderLock
 from util.results import IN_PROGRESS, RESULT_NAME, is_result_file
+from util.seeding import seed_everything
 from util.util import save_image, tensor2im
 
 
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(opt.seed)
     data = create_dataset(opt)
     model = create_model(opt)
-    progress = model.load_checkpoint(checkpoint_label(opt), nets_only=True)
+    found = checkpoint.find(opt, ["G"])
+    checkpoint.load_nets({"G": model.netG}, found, opt)
     model.setup()
     if opt.eval:
         model.eval()
@@ -59,9 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         # for evaluate.py: the options the generator was trained with (none for upstream files), how long, and
         # what this run wrote
         done = len(ids_on_disk(page.img_dir))
-        info = {"checkpoint": str(model.checkpoint_path(checkpoint_label(opt))), "progress": progress,
-                "options": saved_options(opt) or {}, "translated": done, "n_samples": opt.n_samples,
-                "test_set_size": len(data)}
+        info = {"checkpoint": str(found.path), "progress": found.progress, "options": found.options,
+                "translated": done, "n_samples": opt.n_samples, "test_set_size": len(data)}
         atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
     except BaseException:
         lock.release(remove=False)  # the mark stays: the folder is incomplete

@@ -7,23 +7,25 @@ Ctrl-C saves a checkpoint first; --continue_train resumes exactly where the run 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
-import time
-from pathlib import Path
+from collections.abc import Iterator
 
 from tqdm import tqdm
 
-from data import create_dataset
-from models import create_model
+from data import DataPipeline, create_dataset
+from models import checkpoint, create_model
 from models.acceleration import describe_speed
-from models.checkpoint import checkpoint_label, seed_everything
+from models.networks import print_summary, write_summary
+from models.trainer import Meter, Trainer
 from options.train_options import TrainOptions
 from util import distributed
 from util.errors import UserError, main_guard
 from util.fileio import remove_stale_temp_files
 from util.locks import FolderLock
+from util.seeding import seed_everything
 from util.visualizer import SilentVisualizer, Visualizer
 
 
@@ -60,170 +62,156 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
     if not world.is_main:  # one copy of the console output (errors still come from every process, on stderr)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
-        return train(world, argv, defaults)
+        options = TrainOptions()
+        opt = options.parse(argv, defaults)
+        distributed.init(world, bool(opt.gpu_ids), opt.dist_timeout)
+        with experiment(opt, world):
+            return train(opt, options, world)
     finally:
         distributed.shutdown()
 
 
-def train(world: distributed.World, argv: list[str] | None, defaults: dict | None) -> int:
-    options = TrainOptions()
-    opt = options.parse(argv, defaults)
-    if world.distributed:
-        use_gpus(opt, world)
-        distributed.init(world, bool(opt.gpu_ids), opt.dist_timeout)
-    if opt.sync_bn and opt.lambda_gp > 0 and opt.norm == "batch" and opt.netD != "sesame":
-        raise UserError("--sync_bn with a gradient penalty (--lambda_gp, wgangp) cannot work: SyncBatchNorm has no "
-                        "second derivative; use --norm instance, or leave out --sync_bn")
-    if opt.sync_bn and not (world.distributed and opt.gpu_ids):
-        raise UserError("--sync_bn needs several GPU processes (torchrun --nproc_per_node N train.py ... on CUDA): "
-                        "leave it out on a CPU or a single process")
-    new_folders = missing_folders(Path(opt.checkpoints_dir) / opt.name)
-    lock = take_experiment(opt) if world.is_main else None
-    try:
-        return run_training(world, opt, options)
-    finally:
-        if lock:
-            lock.release()
-            for folder in new_folders:  # a run that failed before writing anything leaves no empty folders
-                if folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
-
-
-def missing_folders(folder: Path) -> list[Path]:
-    """`folder` and those of its parents that do not exist yet, deepest first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
-
-
-def take_experiment(opt) -> FolderLock:
-    """The experiment folder for this run alone (a second train.py of the same --name stops with the first's
-    pid); temporary files that a killed run left in it are removed."""
-    folder = Path(opt.checkpoints_dir) / opt.name
-    lock = FolderLock(folder / ".train.lock").acquire(
-        f"experiment {folder}", "wait for that run to finish (or stop it), or pick another --name or --checkpoints_dir")
-    remove_stale_temp_files(folder, folder / "web", folder / "web" / "images")
-    return lock
-
-
-def run_training(world: distributed.World, opt, options: TrainOptions) -> int:
+def train(opt, options: TrainOptions, world: distributed.World) -> int:
+    """The training run: data, model and trainer, then epochs until the last or until a stop is requested."""
     seed_everything(opt.seed)  # the same initial weights in every process
     data = create_dataset(opt, world.rank, world.size)
-    model = create_model(opt)
-    model.setup()
+    trainer = Trainer(create_model(opt), opt, world)
     # samples_done counts images of the current epoch (all processes), so a resumed run may change --batch_size
-    progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0, "l1_sum": 0.0}
+    progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0}
     if opt.continue_train:
-        progress.update(resume(model, opt, options.changed, world.is_main))
-    if world.distributed:
-        # each process its own random stream (dropout, image pool); the data order is shared through the sampler
+        progress.update(resume(trainer, opt, options.changed, world.is_main))
+    if world.distributed:  # each process its own random stream (dropout, image pool); the data order is shared
         seed_everything(opt.seed + 1_000_003 * world.rank + progress["total_iters"])
-        model.distribute(opt.sync_bn)
-    if world.is_main:
-        options.save_options(opt, model.save_dir)
-        model.save_network_summary()
-    visualizer = Visualizer(opt) if world.is_main else SilentVisualizer()
-    stop = StopRequest()
-    last_epoch = opt.n_epochs + opt.n_epochs_decay
-    if world.is_main:
-        where = f"{world.size} processes, global batch {opt.batch_size * world.size}, {model.device.type}" \
-            if world.distributed else str(model.device)
-        print(f"training on {len(data)} images in batches of {opt.batch_size} ({where}; {describe_speed(opt)})",
-              flush=True)
+    log = start_logging(opt, options, trainer, data, world)
+    stop, last_epoch = StopRequest(), opt.n_epochs + opt.n_epochs_decay
 
     def save(label: str) -> None:
         if world.is_main:
-            path = model.save_checkpoint(label, progress)
+            path = checkpoint.write(checkpoint.checkpoint_file(opt, label), trainer.checkpoint_state(progress))
             tqdm.write(f"saved {path}")
         distributed.barrier()  # no process runs ahead of a checkpoint it might resume from
 
     for epoch in range(progress["epoch"], last_epoch + 1):
         progress["epoch"] = epoch
-        data.set_epoch(epoch, progress["samples_done"])
-        model.train()
-        bar = tqdm(total=len(data), initial=progress["samples_done"], desc=f"epoch {epoch}/{last_epoch}",
-                   unit="img", dynamic_ncols=True, disable=None if world.is_main else True)
-        t_data = time.perf_counter()
-        for batch in data:
-            t_start = time.perf_counter()
-            model.set_input(batch)
-            model.optimize_parameters()
-            n = len(batch["A"]) * world.size
-            before, progress["total_iters"] = progress["total_iters"], progress["total_iters"] + n
-            progress["samples_done"] += n
-            t_comp = (time.perf_counter() - t_start) / n
-            losses = model.get_current_losses()
-            progress["l1_sum"] += losses.get(model.monitor_loss, 0.0) * n
-            bar.set_postfix({**{k: f"{v:.3f}" for k, v in losses.items()}, "img/s": f"{1 / max(t_comp, 1e-9):.1f}"})
-            bar.update(n)
-            total = progress["total_iters"]
-            if crossed(before, total, opt.print_freq):
-                line = visualizer.print_current_losses(epoch, progress["samples_done"], total, losses, t_comp,
-                                                       t_start - t_data, model.optimizers[0].param_groups[0]["lr"])
-                if bar.disable and line:
-                    print(line, flush=True)
-                visualizer.plot_current_losses(total, losses)
-            if crossed(before, total, opt.display_freq):
-                visualizer.display_current_results(model.get_current_visuals(), epoch,
-                                                   crossed(before, total, opt.update_html_freq))
-            if crossed(before, total, opt.save_latest_freq):
-                save("latest")
-                if opt.save_by_iter:
-                    save(f"iter_{total}")
-            if distributed.any_rank(stop.requested):  # every process stops after the same step
-                save("latest")
-                bar.close()
-                if world.is_main:
-                    print(f"stopped in epoch {epoch}; resume with the same command plus --continue_train")
-                return 130
-            t_data = time.perf_counter()
-        bar.close()
-        visualizer.display_current_results(model.get_current_visuals(), epoch, save_html=True)
-        # the plateau policy's metric, averaged over processes so that all keep the same learning rate
-        lr = model.update_learning_rate(distributed.mean(progress["l1_sum"] / max(1, progress["samples_done"])))
-        progress.update(epoch=epoch + 1, samples_done=0, l1_sum=0.0)
+        if not train_one_epoch(trainer, data, progress, log, world, stop, save):
+            if world.is_main:
+                print(f"stopped in epoch {epoch}; resume with the same command plus --continue_train")
+            return 130
+        log.display_current_results(trainer.model.get_current_visuals(), epoch, save_html=True)
+        lr = trainer.end_epoch(progress["samples_done"])
+        progress.update(epoch=epoch + 1, samples_done=0)
         if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
             save("latest")
             save(str(epoch))
-        if world.is_main:
-            print(f"end of epoch {epoch}/{last_epoch}, learning rate {lr:.7f}", flush=True)
-    if world.is_main:
-        print(f"done: checkpoints and training samples in {model.save_dir}")
+        print(f"end of epoch {epoch}/{last_epoch}, learning rate {lr:.7f}", flush=True)
+    print(f"done: checkpoints and training samples in {checkpoint.experiment_dir(opt)}")
     return 0
 
 
-def resume(model, opt, changed: dict, verbose: bool) -> dict:
+def train_one_epoch(trainer: Trainer, data: DataPipeline, progress: dict, log, world: distributed.World,
+                    stop: StopRequest, save) -> bool:
+    """Train the rest of progress['epoch'], logging and saving at their frequencies; False when a stop was
+    requested (then `latest` is saved). Only log steps wait for the device."""
+    opt, epoch = trainer.opt, progress["epoch"]
+    data.set_epoch(epoch, progress["samples_done"])
+    trainer.model.train()
+    bar = tqdm(total=len(data), initial=progress["samples_done"], unit="img", dynamic_ncols=True,
+               desc=f"epoch {epoch}/{opt.n_epochs + opt.n_epochs_decay}", disable=None if world.is_main else True)
+    meter = Meter(trainer.model.device)
+    for batch in data:
+        meter.batch_arrived()
+        trainer.train_step(batch)
+        n = len(batch["A"]) * world.size
+        before, after = progress["total_iters"], progress["total_iters"] + n
+        progress.update(total_iters=after, samples_done=progress["samples_done"] + n)
+        meter.step_done(n)
+        bar.update(n)
+        if crossed(before, after, opt.print_freq):
+            log_losses(trainer, log, bar, meter, progress)
+        if crossed(before, after, opt.display_freq):
+            log.display_current_results(trainer.model.get_current_visuals(), epoch,
+                                        crossed(before, after, opt.update_html_freq))
+        if crossed(before, after, opt.save_latest_freq):
+            save("latest")
+            if opt.save_by_iter:
+                save(f"iter_{after}")
+        if distributed.any_rank(stop.requested):  # every process stops after the same step
+            save("latest")
+            bar.close()
+            return False
+    bar.close()
+    return True
+
+
+def log_losses(trainer: Trainer, log, bar: tqdm, meter: Meter, progress: dict) -> None:
+    """The losses of the last step and the speed since the last log: to the loss log, visdom and the bar."""
+    losses = trainer.current_losses()
+    per_image, data_time = meter.read()
+    line = log.print_current_losses(progress["epoch"], progress["samples_done"], progress["total_iters"], losses,
+                                    per_image, data_time, trainer.learning_rate)
+    if bar.disable and line:
+        print(line, flush=True)
+    log.plot_current_losses(progress["total_iters"], losses)
+    bar.set_postfix({**{k: f"{v:.3f}" for k, v in losses.items()}, "img/s": f"{1 / max(per_image, 1e-9):.1f}"})
+
+
+def resume(trainer: Trainer, opt, changed: dict, verbose: bool) -> dict:
     """Load the checkpoint to continue from; say where the run resumes, at which learning rate, and which
     options differ from the checkpoint's. A run that has trained all its epochs is an error."""
-    label = checkpoint_label(opt)
-    progress = model.load_checkpoint(label)
+    found = checkpoint.find(opt, trainer.model.trained_names)
+    progress = trainer.resume(found)
     last_epoch = opt.n_epochs + opt.n_epochs_decay
-    if progress["epoch"] > last_epoch:
-        raise UserError(f"{model.checkpoint_path(label)} has trained all {last_epoch} epochs (--n_epochs "
-                        f"{opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}): to train longer, pass larger "
-                        f"--n_epochs or --n_epochs_decay with --continue_train")
+    if progress.get("epoch", opt.epoch_count) > last_epoch:
+        raise UserError(f"{found.path} has trained all {last_epoch} epochs (--n_epochs {opt.n_epochs} + "
+                        f"--n_epochs_decay {opt.n_epochs_decay}): to train longer, pass larger --n_epochs or "
+                        f"--n_epochs_decay with --continue_train")
     if verbose:
         if changed:
             print("options changed since the checkpoint: " + ", ".join(
                 f"--{key} {new} (was {old})" for key, (old, new) in changed.items()))
-        lr = model.optimizers[0].param_groups[0]["lr"]
-        print(f"resuming at epoch {progress['epoch']}, image {progress['samples_done']}, "
-              f"learning rate {lr:.7g} ({opt.lr_policy} schedule over {last_epoch} epochs)")
+        print(f"resuming at epoch {progress.get('epoch', opt.epoch_count)}, image {progress.get('samples_done', 0)}, "
+              f"learning rate {trainer.learning_rate:.7g} ({opt.lr_policy} schedule over {last_epoch} epochs)")
     return progress
 
 
-def use_gpus(opt, world: distributed.World) -> None:
-    """Under torchrun with CUDA, process k of a machine trains on its GPU k."""
-    if not opt.gpu_ids:
-        return
-    import torch
+def start_logging(opt, options: TrainOptions, trainer: Trainer, data: DataPipeline, world: distributed.World):
+    """Options and network summaries into the experiment folder, the loss log and page, and the first line."""
+    if not world.is_main:
+        return SilentVisualizer()
+    print_summary(trainer.model.nets(), opt.verbose)
+    options.save_options(opt, checkpoint.experiment_dir(opt))
+    write_summary(trainer.model.nets(), checkpoint.experiment_dir(opt) / "networks.txt")
+    where = f"{world.size} processes, global batch {opt.batch_size * world.size}, {trainer.model.device.type}" \
+        if world.distributed else str(trainer.model.device)
+    print(f"training on {len(data)} images in batches of {opt.batch_size} ({where}; "
+          f"{describe_speed(opt, data.cache is not None)})", flush=True)
+    return Visualizer(opt)
 
-    if world.local_rank >= torch.cuda.device_count():
-        raise UserError(f"process {world.local_rank} of this machine has no GPU (only {torch.cuda.device_count()}):"
-                        f" start at most that many with torchrun --nproc_per_node, or pass --gpu_ids -1 for CPUs")
-    opt.gpu_ids = [world.local_rank]
+
+@contextlib.contextmanager
+def experiment(opt, world: distributed.World) -> Iterator[None]:
+    """The experiment folder for this run alone: a second train.py of the same --name stops with the first's
+    pid, temporary files a killed run left are removed, and a run that fails before writing anything leaves no
+    empty folders behind."""
+    folder = checkpoint.experiment_dir(opt)
+    new_folders = []
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        new_folders.append(parent)
+        parent = parent.parent
+    if not world.is_main:
+        yield
+        return
+    lock = FolderLock(folder / ".train.lock").acquire(
+        f"experiment {folder}", "wait for that run to finish (or stop it), or pick another --name or --checkpoints_dir")
+    try:
+        remove_stale_temp_files(folder, folder / "web", folder / "web" / "images")
+        yield
+    finally:
+        lock.release()
+        for path in new_folders:
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
 
 
 def run(defaults: dict | None = None) -> None:

@@ -71,12 +71,9 @@ class DataPipeline:
         self.sampler = EpochSampler(len(self.dataset), shuffle, opt.seed, rank, world)
         self.cache: ImageCache | None = None
         device = run_device(opt.gpu_ids)
-        if opt.is_train and hasattr(opt, "cache_dataset"):
-            cached = should_cache(opt.cache_dataset, self.dataset, device)
-            opt.cache_dataset = "on" if cached else "off"  # what the run did, in opt.txt and the checkpoint
-            if cached:
-                self.cache = ImageCache(self.dataset, device, verbose=rank == 0)
-                return
+        if opt.is_train and should_cache(getattr(opt, "cache_dataset", "off"), self.dataset, device):
+            self.cache = ImageCache(self.dataset, device, verbose=rank == 0)
+            return
         # the loader gets its own generator: creating an iterator must not draw from the global RNG (exact resume)
         self.loader = DataLoader(self.dataset, batch_size=opt.batch_size, sampler=self.sampler,
                                  num_workers=opt.num_threads, pin_memory=bool(opt.gpu_ids), drop_last=False,

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from util.errors import ArgumentParser, UserError, main_guard, os_error_message  # noqa: E402
-from util.fileio import atomic_path, staged_folder  # noqa: E402
-from util.images import image_size, is_image_file, load_rgb  # noqa: E402
+from util.errors import ArgumentParser, UserError, main_guard, os_error_message
+from util.fileio import atomic_path, staged_folder
+from util.images import image_size, is_image_file, load_rgb
 
 
 def find_pairs(

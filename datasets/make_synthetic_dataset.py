@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from options.types import seed  # noqa: E402
-from util.errors import ArgumentParser, main_guard  # noqa: E402
-from util.fileio import atomic_path  # noqa: E402
-from util.palettes import FACADES_PALETTE  # noqa: E402
+from options.types import seed
+from util.errors import ArgumentParser, main_guard
+from util.fileio import atomic_path
+from util.palettes import FACADES_PALETTE
 
 (BACKGROUND, FACADE, WINDOW, DOOR, CORNICE, SILL, BALCONY, BLIND, DECO, MOLDING, PILLAR, SHOP) = range(12)
 PALETTE_ARRAY = np.array(list(FACADES_PALETTE.values()), dtype=np.uint8)
@@ -65,16 +65,41 @@ class Canvas:
         self.geom[3, a:b, c:d] = d - c
 
 
+@dataclass
+class Grid:
+    """Where a facade's floors and window columns are, in pixels."""
+
+    fx0: float  # the facade's left and right edges
+    fx1: float
+    cornice_bottom: float
+    top: float  # where the floors start
+    gtop: float  # where the ground floor starts, and its height
+    gh: float
+    floor_h: float
+    n_floors: int
+    col_x: np.ndarray  # window column centres
+    pitch: float
+    margin: float
+    win_w: float = 0.0  # drawn with the windows
+
+
 def make_layout(rng: np.random.Generator, size: int) -> Canvas:
     """Draw a random facade layout (nearest-neighbour rectangles) with the CMP facade classes."""
-    S = float(size)
     cv = Canvas(size)
+    grid = _facade(cv, rng)
+    _windows(cv, rng, grid)
+    _ground_floor(cv, rng, grid)
+    return cv
+
+
+def _facade(cv: Canvas, rng: np.random.Generator) -> Grid:
+    """The facade, its cornice (with dentils, sometimes), and the grid of floors and columns."""
+    S = float(cv.size)
     fx0 = rng.uniform(0.0, 0.1) * S if rng.random() < 0.7 else 0.0
     fx1 = S - (rng.uniform(0.0, 0.1) * S if rng.random() < 0.7 else 0.0)
     ftop = rng.uniform(0.02, 0.2) * S
     fw = fx1 - fx0
     cv.rect(FACADE, ftop, fx0, S, fx1)
-
     ch = max(1.0, rng.uniform(0.025, 0.05) * S)
     over = 0.012 * S
     cv.rect(CORNICE, ftop, fx0 - over, ftop + ch, fx1 + over)
@@ -82,38 +107,41 @@ def make_layout(rng: np.random.Generator, size: int) -> Canvas:
         step = max(2.0, rng.uniform(0.03, 0.06) * S)
         for x in np.arange(fx0 + step / 2, fx1 - step / 2, step):
             cv.rect(DECO, ftop + ch, x, ftop + ch + max(1.0, 0.015 * S), x + step / 2)
-
     gh = rng.uniform(0.16, 0.24) * S
     gtop = S - gh
     upper_top = ftop + ch + 0.03 * S
     n_floors = int(rng.integers(3, 6))
-    floor_h = (gtop - upper_top) / n_floors
     n_cols = int(np.clip(fw / (S * rng.uniform(0.14, 0.24)), 2, 7))
     margin = fw * rng.uniform(0.03, 0.08)
     pitch = (fw - 2 * margin) / n_cols
-    win_w = pitch * rng.uniform(0.4, 0.62)
-    win_h = floor_h * rng.uniform(0.45, 0.68)
-    win_off = floor_h * rng.uniform(0.12, 0.28)
-    col_x = fx0 + margin + pitch * (np.arange(n_cols) + 0.5)
+    return Grid(fx0, fx1, ftop + ch, upper_top, gtop, gh, (gtop - upper_top) / n_floors, n_floors,
+                fx0 + margin + pitch * (np.arange(n_cols) + 0.5), pitch, margin)
+
+
+def _windows(cv: Canvas, rng: np.random.Generator, g: Grid) -> None:
+    """The upper floors: molding bands and pilasters, then each floor's windows with their frames, pediments,
+    shutters, blinds and sills, and its balconies."""
+    S = float(cv.size)
+    win_w = g.pitch * rng.uniform(0.4, 0.62)
+    win_h = g.floor_h * rng.uniform(0.45, 0.68)
+    win_off = g.floor_h * rng.uniform(0.12, 0.28)
     sill_h = max(1.0, 0.015 * S)
     has_sills, has_frames, has_pediments = rng.random(3) < (0.7, 0.35, 0.3)
     has_shutters, has_closed_blinds = rng.random() < 0.3, rng.random() < 0.35
-    balcony_floors = rng.random(n_floors) < (0.45 if rng.random() < 0.5 else 0.0)
+    balcony_floors = rng.random(g.n_floors) < (0.45 if rng.random() < 0.5 else 0.0)
     continuous_balcony = rng.random() < 0.4
-
     if rng.random() < 0.5:  # horizontal molding bands between floors
         mh = max(1.0, rng.uniform(0.008, 0.02) * S)
-        for f in range(1, n_floors + 1):
-            cv.rect(MOLDING, upper_top + f * floor_h - mh, fx0, upper_top + f * floor_h, fx1)
+        for f in range(1, g.n_floors + 1):
+            cv.rect(MOLDING, g.top + f * g.floor_h - mh, g.fx0, g.top + f * g.floor_h, g.fx1)
     if rng.random() < 0.3:  # pilasters between the window columns, from the ground floor to the cornice
-        pw = min(0.5 * (pitch - win_w), max(1.0, rng.uniform(0.02, 0.04) * S))
-        for x in fx0 + margin + pitch * np.arange(n_cols + 1):
-            cv.rect(PILLAR, ftop + ch, x - pw / 2, gtop, x + pw / 2)
-
-    for f in range(n_floors):
-        wy0 = upper_top + f * floor_h + win_off
+        pw = min(0.5 * (g.pitch - win_w), max(1.0, rng.uniform(0.02, 0.04) * S))
+        for x in g.fx0 + g.margin + g.pitch * np.arange(len(g.col_x) + 1):
+            cv.rect(PILLAR, g.cornice_bottom, x - pw / 2, g.gtop, x + pw / 2)
+    for f in range(g.n_floors):
+        wy0 = g.top + f * g.floor_h + win_off
         wy1 = wy0 + win_h
-        for x in col_x:
+        for x in g.col_x:
             wx0, wx1 = x - win_w / 2, x + win_w / 2
             if has_frames:
                 fr = max(1.0, 0.012 * S)
@@ -122,7 +150,7 @@ def make_layout(rng: np.random.Generator, size: int) -> Canvas:
                 cv.rect(DECO, wy0 - max(2.0, 0.03 * S), wx0 - 0.1 * win_w, wy0 - max(1.0, 0.012 * S), wx1 + 0.1 * win_w)
             cv.rect(WINDOW, wy0, wx0, wy1, wx1)
             if has_shutters:
-                sw = min(0.4 * win_w, 0.4 * (pitch - win_w))  # leave facade between neighbours
+                sw = min(0.4 * win_w, 0.4 * (g.pitch - win_w))  # leave facade between neighbours
                 cv.rect(BLIND, wy0, wx0 - sw, wy1, wx0)
                 cv.rect(BLIND, wy0, wx1, wy1, wx1 + sw)
             if has_closed_blinds and rng.random() < 0.4:
@@ -130,29 +158,36 @@ def make_layout(rng: np.random.Generator, size: int) -> Canvas:
             if has_sills:
                 cv.rect(SILL, wy1, wx0 - 0.08 * win_w, wy1 + sill_h, wx1 + 0.08 * win_w)
         if balcony_floors[f]:
-            by0 = wy1 - 0.3 * win_h
-            if continuous_balcony:
-                cv.rect(BALCONY, by0, fx0 + margin / 2, wy1 + sill_h, fx1 - margin / 2)
-            else:
-                for x in col_x:
-                    cv.rect(BALCONY, by0, x - 0.7 * win_w, wy1 + sill_h, x + 0.7 * win_w)
+            _balconies(cv, g, wy1 - 0.3 * win_h, wy1 + sill_h, win_w, continuous_balcony)
+    g.win_w = win_w
 
+
+def _balconies(cv: Canvas, g: Grid, y0: float, y1: float, win_w: float, continuous: bool) -> None:
+    if continuous:
+        cv.rect(BALCONY, y0, g.fx0 + g.margin / 2, y1, g.fx1 - g.margin / 2)
+        return
+    for x in g.col_x:
+        cv.rect(BALCONY, y0, x - 0.7 * win_w, y1, x + 0.7 * win_w)
+
+
+def _ground_floor(cv: Canvas, rng: np.random.Generator, g: Grid) -> None:
+    """A molding over the ground floor (sometimes), shop fronts or windows, and the door."""
+    S, gh = float(cv.size), g.gh
     if rng.random() < 0.6:
-        cv.rect(MOLDING, gtop - max(1.0, 0.02 * S), fx0, gtop, fx1)
-    door_col = int(rng.integers(n_cols))
-    door_w = min(0.8 * pitch, max(2.0, rng.uniform(0.1, 0.16) * S))
+        cv.rect(MOLDING, g.gtop - max(1.0, 0.02 * S), g.fx0, g.gtop, g.fx1)
+    door_col = int(rng.integers(len(g.col_x)))
+    door_w = min(0.8 * g.pitch, max(2.0, rng.uniform(0.1, 0.16) * S))
     door_h = gh * rng.uniform(0.7, 0.88)
-    if rng.random() < 0.55:  # shop fronts on the ground floor
-        for i, x in enumerate(col_x):
-            if i != door_col:
-                cv.rect(SHOP, gtop + 0.12 * gh, x - 0.42 * pitch, S - 0.06 * gh, x + 0.42 * pitch)
-    else:
-        for i, x in enumerate(col_x):
-            if i != door_col:
-                cv.rect(WINDOW, gtop + 0.2 * gh, x - win_w / 2, gtop + 0.2 * gh + 0.55 * gh, x + win_w / 2)
-    x = col_x[door_col]
+    shops = rng.random() < 0.55  # shop fronts on the ground floor, else windows
+    for i, x in enumerate(g.col_x):
+        if i == door_col:
+            continue
+        if shops:
+            cv.rect(SHOP, g.gtop + 0.12 * gh, x - 0.42 * g.pitch, S - 0.06 * gh, x + 0.42 * g.pitch)
+        else:
+            cv.rect(WINDOW, g.gtop + 0.2 * gh, x - g.win_w / 2, g.gtop + 0.2 * gh + 0.55 * gh, x + g.win_w / 2)
+    x = g.col_x[door_col]
     cv.rect(DOOR, S - door_h, x - door_w / 2, S, x + door_w / 2)
-    return cv
 
 
 def _smooth_noise(rng: np.random.Generator, size: int, cells: int, scale: float) -> np.ndarray:
@@ -164,11 +199,24 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int, scale: float)
 def render_photo(cv: Canvas, rng: np.random.Generator) -> np.ndarray:
     """Render the 'photo' of a layout: per-class colours and textures, shading and mild noise (uint8 HxWx3)."""
     S = cv.size
+    col = _textures(cv, rng)
+    py, px = np.mgrid[0:S, 0:S].astype(np.float32)
+    y, x = (py + 0.5) / S, (px + 0.5) / S
+    light = 1.08 - 0.18 * y + rng.uniform(-0.12, 0.12) * (x - 0.5) + _smooth_noise(rng, S, 6, 0.035)
+    tint = rng.normal(1.0, 0.03, 3).astype(np.float32)
+    col *= light[..., None] * tint
+    col += 0.02 * rng.standard_normal(col.shape, dtype=np.float32)
+    return (np.clip(col, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _textures(cv: Canvas, rng: np.random.Generator) -> np.ndarray:
+    """Each class's colour and texture (sky gradient, bricks, framed glass, ...), HxWx3 floats in [0, 1]."""
+    S = cv.size
     lab = cv.labels
     oy, ox, h, w = (g.astype(np.float32) for g in cv.geom)
     ry, rx = (oy + 0.5) / h, (ox + 0.5) / w  # position inside the painting rectangle, in (0, 1)
     py, px = np.mgrid[0:S, 0:S].astype(np.float32)
-    y, x = (py + 0.5) / S, (px + 0.5) / S
+    y = (py + 0.5) / S
     col = _BASE_COLOURS[lab].copy()
 
     def put(cls: int, rgb: np.ndarray) -> None:
@@ -213,12 +261,7 @@ def render_photo(cv: Canvas, rng: np.random.Generator) -> np.ndarray:
     put(DECO, 1.0 + 0.15 * np.sin(3 * np.pi * rx) * np.sin(np.pi * ry))
     put(MOLDING, 1.0 - 0.2 * np.sin(3 * np.pi * ry) ** 2)
     put(PILLAR, 0.65 + 0.45 * np.sin(np.pi * rx))
-
-    light = 1.08 - 0.18 * y + rng.uniform(-0.12, 0.12) * (x - 0.5) + _smooth_noise(rng, S, 6, 0.035)
-    tint = rng.normal(1.0, 0.03, 3).astype(np.float32)
-    col *= light[..., None] * tint
-    col += 0.02 * rng.standard_normal(col.shape, dtype=np.float32)
-    return (np.clip(col, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return col
 
 
 def colorize(labels: np.ndarray) -> np.ndarray:

@@ -19,11 +19,10 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from options.types import positive_int  # noqa: E402
-from util.errors import ArgumentParser, UserError, main_guard  # noqa: E402
-from util.fileio import atomic_path, staged_folder  # noqa: E402
-from util.images import load_rgb  # noqa: E402
+from options.types import positive_int
+from util.errors import ArgumentParser, UserError, main_guard
+from util.fileio import atomic_path, staged_folder
+from util.images import load_rgb
 
 PHOTO_SUFFIX, LABEL_SUFFIX = "_leftImg8bit.png", "_gtFine_color.png"
 SAVE_OPTIONS = {"jpg": {"format": "JPEG", "quality": 100, "subsampling": 0}, "png": {"format": "PNG"}}

@@ -6,8 +6,7 @@ from typing import Any
 
 import torch
 
-from models.networks.backbones import IMAGENET_MEAN, IMAGENET_STD
-from models.networks.perceptual import EfficientNetLite0Features
+from util.backbones import EfficientNetLite0Features, ImageNetNormalize
 from util.errors import UserError
 
 from .folders import ImageSets, load_uint8
@@ -26,13 +25,12 @@ class Lite0Distance(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.features = EfficientNetLite0Features().eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.imagenet = ImageNetNormalize()
 
     @torch.no_grad()
     def pairwise(self, images: torch.Tensor) -> torch.Tensor:
         """Distances between all pairs of a Kx3xHxW batch in [0, 1], in itertools.combinations order."""
-        maps = [_unit(f) for f in self.features((images - self.mean) / self.std)]
+        maps = [_unit(f) for f in self.features(self.imagenet(images))]
         return torch.stack([torch.stack([(m[i] - m[j]).pow(2).sum(0).mean() for m in maps]).mean()
                             for i, j in itertools.combinations(range(len(images)), 2)])
 

@@ -13,17 +13,12 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from models.networks.backbones import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    efficientnet_lite0,
-    load_state_dict_file,
-    pretrained_weights_file,
-)
+from util.backbones import ImageNetNormalize, efficientnet_lite0, load_state_dict_file, pretrained_weights_file
 from util.errors import UserError, option, warn
+from util.images import image_size
 from util.weights import safe_load, weights_only_loading
 
-from .folders import ImageFiles, ImageSets, content_digest, image_size
+from .folders import ImageFiles, ImageSets, content_digest
 
 INCEPTION = "inception-v3-compat"  # torch-fidelity's own name for the FID Inception
 LITE0 = "efficientnet-lite0"
@@ -43,15 +38,14 @@ class FeatureExtractorLite0(FeatureExtractorBase):
     def __init__(self, name: str, features_list: list[str], **kwargs: Any):
         super().__init__(name, features_list)
         self.net = efficientnet_lite0().eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
+        self.imagenet = ImageNetNormalize(value_range=255)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected a Bx3xHxW uint8 batch, got {x.dtype} {tuple(x.shape)}")
         size = (self.INPUT_IMAGE_SIZE, self.INPUT_IMAGE_SIZE)
         x = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
-        features = self.net.extract_features((x - self.mean) / self.std)
+        features = self.net.extract_features(self.imagenet(x))
         return (features.mean(dim=(2, 3)),)
 
     def train(self, mode: bool = True) -> FeatureExtractorLite0:
@@ -138,6 +132,32 @@ def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, 
     n_fake, n_real = len(sets.fake), 0 if only_isc else len(sets.real)
     if n_fake < 2 or (n_real < 2 and not only_isc):
         raise UserError(f"{', '.join(names)} need at least 2 generated and 2 real images, got {n_fake} and {n_real}")
+    inputs = _inputs(sets, settings, extractor, only_isc)
+    sizes = {"kid_subset_size": _kid_subset_size(settings, n_fake, n_real, names),
+             "isc_splits": min(settings.get("isc_splits", 10), n_fake)}
+    # images of different sizes cannot share a batch; both networks resize each image, so scores are the same
+    batch_size = settings.get("batch_size", 32) if len(set(map(image_size, sets.fake + sets.real))) == 1 else 1
+    try:
+        with weights_only_loading():  # torch-fidelity reads its caches and weights with weights_only=False
+            out = torch_fidelity.calculate_metrics(
+                input1=ImageFiles(sets.fake), **{keys[n][0]: True for n in names}, **inputs, **sizes,
+                cache=settings.get("cache", True), cache_root=settings.get("cache_root"),
+                cuda=settings.get("device", "cpu") == "cuda", batch_size=batch_size,
+                kid_subsets=settings.get("kid_subsets", 100), rng_seed=settings.get("seed", 2020),
+                verbose=settings.get("verbose", False), save_cpu_ram=True,
+            )
+    except RuntimeError as exc:
+        weights = inputs.get("feature_extractor_weights_path")
+        if weights is None or "state_dict" not in str(exc):
+            raise
+        raise UserError(f"{weights} does not hold torch-fidelity's Inception-v3 weights: pass "
+                        f"{Path(URL_INCEPTION_V3).name} with {option('inception_weights')}") from None
+    return {name: _score(keys[name], out, n_fake, n_real, sizes, settings) for name in names}
+
+
+def _inputs(sets: ImageSets, settings: dict[str, Any], extractor: str, only_isc: bool) -> dict[str, Any]:
+    """torch-fidelity's arguments for the extractor, its weights and the real images (with their cache key: a
+    hash of their bytes and of the weights)."""
     kwargs: dict[str, Any] = {"feature_extractor": extractor}
     weights = None
     if extractor == INCEPTION:
@@ -145,48 +165,37 @@ def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, 
         kwargs["feature_extractor_weights_path"] = str(weights)
     if not only_isc:
         kwargs["input2"] = ImageFiles(sets.real)
-        if settings.get("cache", True):  # the real images' features, under a hash of their bytes and the weights
+        if settings.get("cache", True):
             kwargs["input2_cache_name"] = f"dlim-{content_digest(sets.real)}-{_weights_tag(extractor, weights)}"
             check_cache(settings.get("cache_root"), kwargs["input2_cache_name"])
-    # KID subsets: by default half the images (at most 1000), so that subsets differ and the std means something
+    return kwargs
+
+
+def _kid_subset_size(settings: dict[str, Any], n_fake: int, n_real: int, names: list[str]) -> int:
+    """KID's subset size: by default half the images (at most 1000), so that subsets differ and the std means
+    something; at least 2 (KID divides by m (m - 1)) and at most the images there are."""
     n = min(n_fake, n_real) if n_real else n_fake
-    kid_subset_size = max(2, settings.get("kid_subset_size") or min(1000, n // 2))  # KID divides by m (m - 1)
-    if kid_subset_size > n and "kid" in " ".join(names):
-        warn(f"{option('kid_subset_size', kid_subset_size)} is more than the {n} images: every KID subset is the "
-             f"whole set (its std is 0); using {n}")
-    kid_subset_size = min(kid_subset_size, n)
-    isc_splits = min(settings.get("isc_splits", 10), n_fake)
-    # images of different sizes cannot share a batch; both networks resize each image, so scores are the same
-    batch_size = settings.get("batch_size", 32) if len(set(map(image_size, sets.fake + sets.real))) == 1 else 1
-    try:
-        with weights_only_loading():  # torch-fidelity reads its caches and weights with weights_only=False
-            out = torch_fidelity.calculate_metrics(
-                input1=ImageFiles(sets.fake), **{keys[n][0]: True for n in names}, **kwargs,
-                cache=settings.get("cache", True), cache_root=settings.get("cache_root"),
-                cuda=settings.get("device", "cpu") == "cuda", batch_size=batch_size,
-                kid_subsets=settings.get("kid_subsets", 100), kid_subset_size=kid_subset_size,
-                isc_splits=isc_splits, rng_seed=settings.get("seed", 2020), verbose=settings.get("verbose", False),
-                save_cpu_ram=True,
-            )
-    except RuntimeError as exc:
-        if weights is None or "state_dict" not in str(exc):
-            raise
-        raise UserError(f"{weights} does not hold torch-fidelity's Inception-v3 weights: pass "
-                        f"{Path(URL_INCEPTION_V3).name} with {option('inception_weights')}") from None
-    scores = {}
-    for name in names:
-        metric, mean_key, std_key = keys[name]
-        score = {"value": float(out[mean_key]), "n_fake": n_fake}
-        if std_key:
-            score["std"] = float(out[std_key])
-        if metric != "isc":
-            score["n_real"] = n_real
-        if metric == "kid":
-            score.update(subset_size=kid_subset_size, subsets=settings.get("kid_subsets", 100))
-        if metric == "isc":
-            score["splits"] = isc_splits
-        scores[name] = score
-    return scores
+    size = max(2, settings.get("kid_subset_size") or min(1000, n // 2))
+    if size > n and "kid" in " ".join(names):
+        warn(f"{option('kid_subset_size', size)} is more than the {n} images: every KID subset is the whole set "
+             f"(its std is 0); using {n}")
+    return min(size, n)
+
+
+def _score(keys: tuple[str, str, str | None], out: dict[str, Any], n_fake: int, n_real: int,
+           sizes: dict[str, int], settings: dict[str, Any]) -> dict[str, Any]:
+    """One metric's value, its std and the sample sizes behind it."""
+    metric, mean_key, std_key = keys
+    score = {"value": float(out[mean_key]), "n_fake": n_fake}
+    if std_key:
+        score["std"] = float(out[std_key])
+    if metric != "isc":
+        score["n_real"] = n_real
+    if metric == "kid":
+        score.update(subset_size=sizes["kid_subset_size"], subsets=settings.get("kid_subsets", 100))
+    if metric == "isc":
+        score["splits"] = sizes["isc_splits"]
+    return score
 
 
 def inception_metrics(sets: ImageSets, names: list[str], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:

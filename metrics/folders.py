@@ -40,17 +40,8 @@ def _natural_key(text: str) -> tuple:
     return tuple(int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", text))
 
 
-def results_folder(path: str | Path, label: str = "--results_dir") -> ImageSets:
-    """The images test.py wrote to results/<name>/<phase>_<epoch>/ (or its images/ subfolder); `label` names
-    the path in messages."""
-    path = Path(path).expanduser()
-    if not path.is_dir():
-        raise UserError(f"{label} {path} is not a folder: pass the folder test.py wrote, "
-                        f"e.g. results/<name>/test_latest")
-    path = path.resolve()  # so that a relative path still names the experiment
-    images = path / "images" if (path / "images").is_dir() else path
-    folder = images.parent if images.name == "images" else images
-    check_finished(folder)
+def _result_files(images: Path) -> tuple[dict[str, dict[int, Path]], dict[str, Path]]:
+    """test.py's generated images by id and sample (0 for a single one) and its real ones by id."""
     fakes: dict[str, dict[int, Path]] = {}
     reals: dict[str, Path] = {}
     for file in _image_files(images):
@@ -68,6 +59,21 @@ def results_folder(path: str | Path, label: str = "--results_dir") -> ImageSets:
             raise UserError(f"{images}: {slot[key].name} and {file.name} are the same image in two formats: "
                             f"delete one")
         slot[key] = file
+    return fakes, reals
+
+
+def results_folder(path: str | Path, label: str = "--results_dir") -> ImageSets:
+    """The images test.py wrote to results/<name>/<phase>_<epoch>/ (or its images/ subfolder); `label` names
+    the path in messages."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise UserError(f"{label} {path} is not a folder: pass the folder test.py wrote, "
+                        f"e.g. results/<name>/test_latest")
+    path = path.resolve()  # so that a relative path still names the experiment
+    images = path / "images" if (path / "images").is_dir() else path
+    folder = images.parent if images.name == "images" else images
+    check_finished(folder)
+    fakes, reals = _result_files(images)
     if not fakes:
         raise UserError(f"no *_fake_B.png images in {images}: run test.py first, and pass its results folder")
     missing = sorted(set(fakes) - set(reals), key=_natural_key)
@@ -153,23 +159,18 @@ def _only_results(files: list[Path], keep: str, label: str, folder: Path) -> lis
 
 
 def _warn_if_side_by_side(file: Path, folder: str | Path, label: str) -> None:
-    width, height = image_size(file)
+    width, height = image_io.image_size(file)
     if width == 2 * height:
         warn(f"{label} {folder}: {file.name} is twice as wide as it is tall, like an A|B training pair; FID needs "
              f"photos only (e.g. test.py's *_real_B.png), not label maps and photos side by side")
 
 
-def image_size(file: Path) -> tuple[int, int]:
-    """(width, height) of an image file, with a one-line error for an unreadable one."""
-    return image_io.image_size(file)
-
-
 def check_sizes(sets: ImageSets) -> None:
     """Every generated image must have the size of its real image."""
     for image_id, real in sets.pairs.items():
-        want = image_size(real)
+        want = image_io.image_size(real)
         for fake in sets.samples[image_id]:
-            got = image_size(fake)
+            got = image_io.image_size(fake)
             if got != want:
                 raise UserError(f"{fake} is {got[0]}x{got[1]} but {real} is {want[0]}x{want[1]}: "
                                 f"generated and real images must have the same size (check test.py's "

@@ -1,4 +1,5 @@
-"""Model registry: --model NAME -> class. Variants of the seed are presets of Pix2PixModel."""
+"""Model registry: --model NAME -> class. Variants of the seed are presets of Pix2PixModel; template_model.py shows
+where a new model starts."""
 from __future__ import annotations
 
 import argparse
@@ -8,12 +9,14 @@ from .base_model import BaseModel
 from .perceptual_model import PerceptualModel
 from .pix2pix_model import Pix2PixModel
 from .stochastic_model import StochasticModel
+from .template_model import TemplateModel
 
 MODELS: dict[str, type[BaseModel]] = {
     "pix2pix": Pix2PixModel,
     "perceptual": PerceptualModel,
     "adversarial_losses": AdversarialLossesModel,
     "stochastic": StochasticModel,
+    "template": TemplateModel,
 }
 
 
@@ -30,4 +33,4 @@ def create_model(opt: argparse.Namespace) -> BaseModel:
 
 
 __all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "PerceptualModel", "Pix2PixModel", "StochasticModel",
-           "create_model", "find_model"]
+           "TemplateModel", "create_model", "find_model"]

@@ -24,6 +24,8 @@ from torch import nn
 from util.errors import warn
 from util.util import run_device
 
+from .networks import use_matrix_products
+
 SWITCHES = ("auto", "on", "off")
 AMP_MODES = (*SWITCHES, "bf16", "fp16")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -59,15 +61,14 @@ def resolve_speed_options(opt: argparse.Namespace) -> None:
         opt.compile = "off"
 
 
-def describe_speed(opt: argparse.Namespace) -> str:
-    """One line saying which parts of the fast path this run uses."""
+def describe_speed(opt: argparse.Namespace, cached: bool = False) -> str:
+    """One line saying which parts of the fast path this run uses (cached: the images are in memory)."""
     parts = [f"{opt.amp} autocast" if opt.amp != "off" else "fp32",
              "channels-last" if opt.channels_last == "on" else "NCHW",
              "torch.compile" if opt.compile == "on" else "eager"]
     if getattr(opt, "kernels", "auto") == "torch":
         parts.append("torch's kernels")
-    cache = getattr(opt, "cache_dataset", "off")
-    if cache != "off":
+    if cached:
         parts.append("images cached in memory")
     return ", ".join(parts)
 
@@ -91,6 +92,27 @@ def to_float(outputs: Any) -> Any:
 def memory_format(channels_last: str) -> torch.memory_format:
     """The layout that images and network weights are kept in."""
     return torch.channels_last if channels_last == "on" else torch.contiguous_format
+
+
+def accelerate(nets: dict[str, nn.Module], opt: argparse.Namespace, eager: set[str] = frozenset()
+               ) -> dict[str, nn.Module]:
+    """Put the networks on the fast path: the memory layout of --channels_last, the CPU matrix-product kernels
+    unless --kernels torch, cuDNN's autotuning for fixed image sizes on GPUs, and torch.compile with --compile
+    (except the `eager` ones). Returns the compiled runners by name (the networks themselves stay plain modules,
+    for checkpoints and state dicts)."""
+    layout = memory_format(getattr(opt, "channels_last", "off"))
+    on_gpu = any(p.is_cuda for net in nets.values() for p in net.parameters())
+    if on_gpu and opt.preprocess not in ("scale_width", "none"):
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN time and pick its fastest kernels
+    for net in nets.values():
+        if layout == torch.channels_last:
+            net.to(memory_format=layout)
+        use_matrix_products(net, getattr(opt, "kernels", "auto") != "torch")
+    if getattr(opt, "compile", "off") != "on":
+        return {}
+    for name in sorted(eager & set(nets)):
+        warn(f"--compile: net{name} runs eagerly (its weights are drawn anew at every pass)")
+    return {name: CompiledOrEager(net, name) for name, net in nets.items() if name not in eager}
 
 
 def adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float], fused: bool = True) -> torch.optim.Adam:

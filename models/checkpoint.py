@@ -1,22 +1,31 @@
-"""Checkpoint files: naming, reading with clear errors, and the random-generator states they carry.
+"""Checkpoint files, in one place: their names, reading (once per run, weights-only), writing (atomically),
+upstream pix2pix's weight files, and the check that a checkpoint fits the network it is loaded into.
 
-Files are read weights-only (util.weights): a checkpoint that needs arbitrary unpickling is refused.
+    <checkpoints_dir>/<name>/<label>_checkpoint.pth   DLIM's full training state (label: latest, 5, iter_1000)
+    <checkpoints_dir>/<name>/<label>_net_<G|D>.pth    upstream pix2pix's weight-only state dicts
+
+A full checkpoint is a dict: format, options, nets {G, D: state dict}, optimizers, schedulers, scaler, progress,
+rng, extra. Files are read with util.weights: one that needs arbitrary unpickling is refused.
 """
 from __future__ import annotations
 
 import argparse
-import random
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
+from torch import nn
 
 from util.errors import UserError
+from util.fileio import atomic_torch_save
 from util.weights import safe_load
+
+from . import networks
 
 CHECKPOINT_FORMAT = "dlim-checkpoint-v2"  # v2: numpy's random state as tensors (v1 held a numpy array)
 READABLE_FORMATS = ("dlim-checkpoint-v1", CHECKPOINT_FORMAT)
+_BATCH_NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def checkpoint_label(opt: argparse.Namespace) -> str:
@@ -24,20 +33,44 @@ def checkpoint_label(opt: argparse.Namespace) -> str:
     return f"iter_{opt.load_iter}" if opt.load_iter > 0 else str(opt.epoch)
 
 
-def checkpoint_path(opt: argparse.Namespace, label: str | None = None) -> Path:
-    """<checkpoints_dir>/<name>/<label>_checkpoint.pth."""
-    return Path(opt.checkpoints_dir) / opt.name / f"{label or checkpoint_label(opt)}_checkpoint.pth"
+def experiment_dir(opt: argparse.Namespace) -> Path:
+    """<checkpoints_dir>/<name>: the experiment's checkpoints, options, logs and training page."""
+    return Path(opt.checkpoints_dir) / opt.name
 
 
-def read_checkpoint(path: Path) -> Any:
-    """A checkpoint or weights file, read safely (memory-mapped when the file allows), with one-line errors for
-    files that are damaged, not PyTorch files, or need arbitrary code to load."""
+def checkpoint_file(opt: argparse.Namespace, label: str | None = None) -> Path:
+    """<checkpoints_dir>/<name>/<label>_checkpoint.pth (label: the one --epoch / --load_iter choose)."""
+    return experiment_dir(opt) / f"{label or checkpoint_label(opt)}_checkpoint.pth"
+
+
+def upstream_file(opt: argparse.Namespace, net: str, label: str | None = None) -> Path:
+    """<checkpoints_dir>/<name>/<label>_net_<net>.pth, as upstream pix2pix names its weight files."""
+    return experiment_dir(opt) / f"{label or checkpoint_label(opt)}_net_{net}.pth"
+
+
+_last_read: tuple[tuple, Any] | None = None  # the last file read, so that a run reads its checkpoint once
+
+
+def read(path: Path) -> Any:
+    """A checkpoint or weights file, read weights-only (memory-mapped when the file allows), with one-line errors
+    for files that are damaged, not PyTorch files, or need arbitrary code to load. The last file read is kept,
+    and read again only when it changed on disk."""
+    global _last_read
+    stat = os.stat(path)
+    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    if _last_read is not None and _last_read[0] == key:
+        return _last_read[1]
     try:
-        return safe_load(path, mmap=True)
+        state = safe_load(path, mmap=True)
     except UserError:
         raise
     except Exception:  # files from torch < 1.6 cannot be memory-mapped: read them whole
-        pass
+        state = _read_whole(path)
+    _last_read = (key, state)
+    return state
+
+
+def _read_whole(path: Path) -> Any:
     try:
         return safe_load(path)
     except UserError:
@@ -47,42 +80,100 @@ def read_checkpoint(path: Path) -> Any:
                         f"PyTorch checkpoint; use another --epoch or retrain") from None
 
 
+@dataclass
+class Checkpoint:
+    """What a run loads: a full DLIM checkpoint (`state`), or upstream's weight files (`upstream`, by net)."""
+
+    path: Path
+    state: dict[str, Any] | None = None
+    upstream: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options it was trained with ({} for upstream files, which carry none)."""
+        return self.state["options"] if self.state else {}
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """Where training stood: epoch, samples_done, total_iters ({} for upstream files)."""
+        return dict(self.state["progress"]) if self.state else {}
+
+    def net_state(self, name: str) -> tuple[dict, Path]:
+        """The state dict of net `name` and the file it comes from."""
+        if self.state is not None:
+            if name not in self.state["nets"]:
+                raise UserError(f"{self.path} has no net{name}: it was trained without it; use the options it was "
+                                f"trained with ({self.path.parent / 'opt.txt'})")
+            return self.state["nets"][name], self.path
+        return read(self.upstream[name]), self.upstream[name]
+
+
 def saved_options(opt: argparse.Namespace) -> dict[str, Any] | None:
-    """The training options inside the checkpoint chosen by opt (None when it is not a DLIM checkpoint)."""
-    path = checkpoint_path(opt)
+    """The training options in the full checkpoint that opt names (None when there is no such DLIM checkpoint)."""
+    path = checkpoint_file(opt)
     if not path.exists():
         return None
-    state = read_checkpoint(path)
+    state = read(path)
     return state.get("options") if isinstance(state, dict) and state.get("format") in READABLE_FORMATS else None
 
 
-def rng_state(cuda_devices: list[int]) -> dict[str, Any]:
-    """The state of every random generator in use, for exact resumption."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    numpy_state = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                   "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)}
-    state = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
-    if cuda_devices:
-        state["cuda"] = [torch.cuda.get_rng_state(d) for d in cuda_devices]
-    return state
+def find(opt: argparse.Namespace, names: list[str]) -> Checkpoint:
+    """The checkpoint that --name, --epoch and --load_iter choose, holding nets `names`: our full checkpoint, else
+    upstream's <label>_net_<X>.pth files; a one-line error naming what exists when there is neither."""
+    path = checkpoint_file(opt)
+    if path.exists():
+        state = read(path)
+        if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
+            raise UserError(f"{path} is not a DLIM checkpoint: pass a file saved by train.py")
+        return Checkpoint(path, state)
+    upstream = {name: upstream_file(opt, name) for name in names}
+    if all(p.exists() for p in upstream.values()):
+        return Checkpoint(upstream[names[0]], upstream=upstream)
+    folder = experiment_dir(opt)
+    found = sorted(p.name for p in folder.glob("*.pth")) if folder.is_dir() else []
+    raise UserError(f"no checkpoint {path}: train first, or check --name, --checkpoints_dir, --epoch and "
+                    f"--load_iter (existing: {', '.join(found[:8]) or 'none'})")
 
 
-def set_rng_state(state: dict[str, Any], cuda_devices: list[int]) -> None:
-    """Restore what rng_state() returned (CUDA states only onto the same number of devices)."""
-    torch.set_rng_state(state["torch"])
-    numpy_state = state["numpy"]
-    if isinstance(numpy_state, dict):
-        numpy_state = (numpy_state["kind"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
-                       numpy_state["has_gauss"], numpy_state["cached_gaussian"])
-    np.random.set_state(numpy_state)
-    random.setstate(state["python"])
-    if cuda_devices and len(state.get("cuda", [])) == len(cuda_devices):
-        for device, cuda_state in zip(cuda_devices, state["cuda"]):
-            torch.cuda.set_rng_state(cuda_state, device)
+def check_architecture(opt: argparse.Namespace, name: str, saved: dict[str, Any], path: Path) -> None:
+    """A one-line error when an option that shapes net `name` (as the checkpoint's own networks declare) was given
+    another value than the checkpoint was trained with."""
+    for key in networks.shape_options(name, saved):
+        if key in saved and saved[key] != getattr(opt, key, saved[key]):
+            raise UserError(f"{path} was trained with --{key} {saved[key]}, not {getattr(opt, key)}: "
+                            f"pass --{key} {saved[key]} as in training")
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+def load_nets(nets: dict[str, nn.Module], checkpoint: Checkpoint, opt: argparse.Namespace) -> None:
+    """Load each net's weights from the checkpoint, after checking the options that shape it."""
+    for name, net in nets.items():
+        if checkpoint.state is not None:
+            check_architecture(opt, name, checkpoint.options, checkpoint.path)
+        state_dict, path = checkpoint.net_state(name)
+        _load_state_dict(net, name, state_dict, path, opt)
+
+
+def _load_state_dict(net: nn.Module, name: str, state_dict: dict, path: Path, opt: argparse.Namespace) -> None:
+    state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}  # saved from a DataParallel net
+    own = net.state_dict()
+    # upstream's old checkpoints carry running stats for instance norm, which has none
+    state_dict = {k: v for k, v in state_dict.items() if k in own or k.rsplit(".", 1)[-1] not in _BATCH_NORM_STATS}
+    try:
+        net.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise UserError(f"{path} does not fit net{name} ({opt.netG if name == 'G' else opt.netD}, "
+                        f"norm {opt.norm}, ngf {opt.ngf}): {first[:200]}; pass the --netG/--norm/"
+                        f"--ngf/--no_dropout/--input_nc/--output_nc it was trained with") from None
+
+
+def plain_state(net: nn.Module) -> dict[str, Any]:
+    """A network's weights on the CPU in the plain NCHW layout, whatever --channels_last the run used."""
+    net = getattr(net, "module", net)
+    return {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
+
+
+def write(path: Path, state: dict[str, Any]) -> Path:
+    """Write a full checkpoint (the keys the module docstring lists, without `format`) atomically."""
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, **state}, path)
+    return path

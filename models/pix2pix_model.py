@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -19,13 +20,15 @@ from util.errors import UserError, warn
 from util.image_pool import ImagePool
 
 from . import networks
-from .acceleration import adam, to_float
+from .acceleration import to_float
 from .base_model import BaseModel
 from .networks.losses import Prediction
 
 
 class Pix2PixModel(BaseModel):
     """The conditional-GAN model; the seed's variants are presets of this class, chosen by options."""
+
+    discriminator_loss_weight = 0.5  # pix2pix halves D's loss, so that D learns more slowly than G
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -61,52 +64,66 @@ class Pix2PixModel(BaseModel):
         self.visual_names = ["real_A", "fake_B", "real_B"]
         self.output_names = ["fake_B"]
         self.netG = networks.define_G(opt).to(self.device)
+        self.model_names = self.trained_names = ["G"]
         noise_now = not self.is_train or opt.weight_noise_in_training
         self.weight_noise = opt.weight_noise if noise_now else 0.0
-        self.model_names = ["G"]
-        if not self.is_train:
-            return
+        if self.is_train:
+            self._setup_losses(opt)
+
+    def _setup_losses(self, opt: argparse.Namespace) -> None:
+        """G's reconstruction losses (each on when its weight is positive) and, when there is one, D."""
         self.use_D = opt.netD != networks.NO_DISCRIMINATOR and opt.lambda_GAN > 0
         self.use_feat = self.use_D and opt.lambda_feat > 0
-        self.loss_names = (["G_GAN"] if self.use_D else []) + (["G_feat"] if self.use_feat else []) + (
-            ["G_L1"] if opt.lambda_L1 > 0 else []) + (["G_perceptual"] if opt.lambda_perceptual > 0 else [])
-        if not self.use_D and opt.lambda_L1 == 0 and opt.lambda_perceptual == 0:
+        l1 = nn.L1Loss()
+        self.perceptual = perceptual = self._perceptual_loss(opt)  # a frozen network: neither trained nor saved
+        # name -> (weight, loss of fake_B against real_B): adding a reconstruction loss is one entry here
+        self.reconstruction: dict[str, tuple[float, Callable[[], torch.Tensor]]] = {
+            "G_L1": (opt.lambda_L1, lambda: l1(self.fake_B, self.real_B)),
+            "G_perceptual": (opt.lambda_perceptual, lambda: self._autocast_loss(perceptual)),
+        }
+        self.reconstruction = {name: term for name, term in self.reconstruction.items() if term[0] > 0}
+        if not self.use_D and not self.reconstruction:
             raise UserError("nothing to train: with no discriminator (--netD none or --lambda_GAN 0) give G a "
                             "reconstruction loss, --lambda_L1 > 0 or --lambda_perceptual > 0")
-        self.monitor_loss = "G_L1" if opt.lambda_L1 > 0 else self.loss_names[-1]
-        betas = (opt.beta1, 0.999)
-        self.optimizer_G = adam(self.netG.parameters(), lr=opt.lr, betas=betas, fused=self.fast_kernels)
-        self.optimizers = [self.optimizer_G]
-        self.criterionL1 = nn.L1Loss()
-        if opt.lambda_perceptual > 0:
-            self.criterionPerceptual = networks.define_perceptual_loss(opt).to(self.device,
-                                                                                memory_format=self.memory_format)
-            frozen = networks.count_parameters(self.criterionPerceptual)
-            print(f"[perceptual loss] {opt.perceptual_net}: {frozen / 1e6:.3f} M frozen parameters")
-        if opt.vgg_weights and not (opt.lambda_perceptual > 0 and opt.perceptual_net == "vgg19"):
-            warn("--vgg_weights is unused: it is for the perceptual loss with --perceptual_net vgg19")
+        self.monitor_loss = "G_L1" if "G_L1" in self.reconstruction else [*self.reconstruction, "G_GAN"][0]
         if self.use_D:
-            self.model_names.append("D")
-            self.loss_names += ["D_real", "D_fake"] + (["D_GP"] if opt.lambda_gp > 0 else [])
-            self.netD = networks.define_D(opt).to(self.device)
-            self.min_D_side = networks.min_input_side(self.netD)
-            self.criterionGAN = networks.GANLoss(opt.gan_mode)
-            self.fake_pool = ImagePool(opt.pool_size)
-            self.optimizer_D = adam(self.netD.parameters(), lr=opt.lr, betas=betas, fused=self.fast_kernels)
-            self.optimizers.append(self.optimizer_D)
-            if opt.lambda_gp > 0 and opt.norm == "batch" and opt.batch_size > 1 and opt.netD != "sesame":
-                warn("--lambda_gp with batch norm in D mixes the samples of a batch, which the gradient penalty "
-                     "assumes independent (WGAN-GP uses no batch norm in the critic): consider --norm instance")
+            self._setup_discriminator(opt)
         else:
-            print("no discriminator: G learns from its reconstruction loss only")
-            unused = [f for f, on in [("--lambda_feat", opt.lambda_feat > 0), ("--lambda_gp", opt.lambda_gp > 0),
-                                      ("--gan_mode", "gan_mode" in opt.explicit)] if on]
-            if unused:
-                warn(f"{', '.join(unused)} unused: there is no discriminator (--netD {opt.netD}, "
-                     f"--lambda_GAN {opt.lambda_GAN:g})")
+            self._warn_unused_adversarial_flags(opt)
         if opt.weight_noise_in_training and opt.weight_noise == 0:
             warn("--weight_noise_in_training does nothing with --weight_noise 0: give the noise level, e.g. "
                  "--weight_noise 0.05")
+
+    def _perceptual_loss(self, opt: argparse.Namespace) -> nn.Module | None:
+        if opt.vgg_weights and not (opt.lambda_perceptual > 0 and opt.perceptual_net == "vgg19"):
+            warn("--vgg_weights is unused: it is for the perceptual loss with --perceptual_net vgg19")
+        if opt.lambda_perceptual <= 0:
+            return None
+        loss = networks.define_perceptual_loss(opt).to(self.device, memory_format=self.memory_format)
+        print(f"[perceptual loss] {opt.perceptual_net}: {networks.count_parameters(loss) / 1e6:.3f} M frozen "
+              f"parameters")
+        return loss
+
+    def _setup_discriminator(self, opt: argparse.Namespace) -> None:
+        self.netD = networks.define_D(opt).to(self.device)
+        self.model_names = self.trained_names = ["G", "D"]
+        self.min_D_side = networks.min_input_side(self.netD)
+        self.criterionGAN = networks.GANLoss(opt.gan_mode)
+        self.fake_pool = ImagePool(opt.pool_size)
+        if opt.lambda_gp > 0 and networks.discriminator_uses_batch_norm(opt) and opt.batch_size > 1:
+            warn("--lambda_gp with batch norm in D mixes the samples of a batch, which the gradient penalty "
+                 "assumes independent (WGAN-GP uses no batch norm in the critic): consider --norm instance")
+
+    def _warn_unused_adversarial_flags(self, opt: argparse.Namespace) -> None:
+        print("no discriminator: G learns from its reconstruction loss only")
+        unused = [f for f, on in [("--lambda_feat", opt.lambda_feat > 0), ("--lambda_gp", opt.lambda_gp > 0),
+                                  ("--gan_mode", "gan_mode" in opt.explicit)] if on]
+        if unused:
+            warn(f"{', '.join(unused)} unused: there is no discriminator (--netD {opt.netD}, "
+                 f"--lambda_GAN {opt.lambda_GAN:g})")
+
+    def eager_nets(self) -> set[str]:
+        return {"G"} if self.weight_noise > 0 else set()  # G's weights are drawn anew at every pass
 
     def extra_state(self) -> dict:
         return {"fake_pool": self.fake_pool.images} if self.is_train and self.use_D else {}
@@ -139,7 +156,7 @@ class Pix2PixModel(BaseModel):
                             f"{', or lower ' + ' / '.join(shape) if given else ', or pick another --netD'}")
 
     def forward(self) -> None:
-        netG = self.parallel("G")
+        netG = self.trained_net("G")
         with self.autocast():
             if self.weight_noise > 0:
                 fake_B = networks.forward_with_weight_noise(netG, self.real_A, self.weight_noise)
@@ -147,15 +164,19 @@ class Pix2PixModel(BaseModel):
                 fake_B = netG(self.real_A)
         self.fake_B = fake_B.float()
 
-    def discriminate(self, AB: torch.Tensor, net: nn.Module | None = None, **kwargs) -> Prediction:
-        """D's judgement of stacked (A, B) images, computed under --amp and returned in float32."""
-        with self.autocast():
-            return to_float((net or self.runner("D"))(AB, **kwargs))
-
     def is_stochastic(self) -> bool:
         """Whether two forward passes on the same input can differ (active dropout or weight noise)."""
         dropout = any(isinstance(m, nn.Dropout) and m.training and m.p > 0 for m in self.netG.modules())
         return dropout or self.weight_noise > 0
+
+    def _autocast_loss(self, loss: nn.Module) -> torch.Tensor:
+        with self.autocast():
+            return loss(self.fake_B, self.real_B)
+
+    def discriminate(self, AB: torch.Tensor, net: nn.Module | None = None, **kwargs) -> Prediction:
+        """D's judgement of stacked (A, B) images, computed under --amp and returned in float32."""
+        with self.autocast():
+            return to_float((net or self.net("D"))(AB, **kwargs))
 
     def penalty_critic(self, AB: torch.Tensor) -> Prediction:
         """D for the gradient penalty's double backward: the plain module (neither DDP nor compiled), in fp32
@@ -164,57 +185,33 @@ class Pix2PixModel(BaseModel):
             return self.netD(AB)
         return self.discriminate(AB, self.netD)
 
-    def backward_D(self) -> None:
-        """D learns to call (A, real B) real and (A, G(A)) fake; the fake is detached from G."""
+    def discriminator_losses(self) -> Iterator[dict[str, torch.Tensor]]:
+        """D learns to call (A, real B) real and (A, G(A)) fake (detached from G): the fake term and the gradient
+        penalty first, then the real term."""
+        if not self.use_D:
+            return
         fake_AB = self.fake_pool.query(torch.cat((self.real_A, self.fake_B), 1)).detach()
         real_AB = torch.cat((self.real_A, self.real_B), 1)
-        netD = self.parallel("D")
-        # Two backward passes, fake then real: under torchrun, gradients accumulate locally in the first and are
-        # averaged across processes once, in the second (one DDP forward per backward).
-        with netD.no_sync() if netD in self.ddp.values() else contextlib.nullcontext():
-            self.loss_D_fake = self.criterionGAN(self.discriminate(fake_AB, netD), False)
-            first = self.loss_D_fake
+        netD = self.trained_net("D")
+        # Under torchrun, the first group's gradients stay local (no_sync) and are averaged with the second's, in
+        # its backward pass: the trainer backpropagates a group while this generator waits inside the block.
+        with netD.no_sync() if hasattr(netD, "no_sync") else contextlib.nullcontext():
+            losses = {"D_fake": self.criterionGAN(self.discriminate(fake_AB, netD), False)}
             if self.opt.lambda_gp > 0:
-                self.loss_D_GP = networks.gradient_penalty(self.penalty_critic, real_AB, fake_AB) * self.opt.lambda_gp
-                first = first + self.loss_D_GP
-            self.backward(first * 0.5)  # pix2pix halves D's loss (slower D); the penalty keeps its weight relative
-        self.loss_D_real = self.criterionGAN(self.discriminate(real_AB, netD), True)
-        self.backward(self.loss_D_real * 0.5)
-        self.loss_D = first + self.loss_D_real
+                losses["D_GP"] = networks.gradient_penalty(self.penalty_critic, real_AB, fake_AB) * self.opt.lambda_gp
+            yield losses
+        yield {"D_real": self.criterionGAN(self.discriminate(real_AB, netD), True)}
 
-    def backward_G(self) -> None:
-        """G tries to fool D (when there is one) and to stay close to B (L1 and/or perceptual)."""
-        opt = self.opt
-        self.loss_G = torch.zeros((), device=self.device)
+    def generator_losses(self) -> dict[str, torch.Tensor]:
+        """G tries to fool D (when there is one) and to stay close to B (its reconstruction losses)."""
+        losses = {}
         if self.use_D:
             prediction = self.discriminate(torch.cat((self.real_A, self.fake_B), 1), features=self.use_feat)
-            self.loss_G_GAN = self.criterionGAN(prediction, True, for_discriminator=False) * opt.lambda_GAN
-            self.loss_G = self.loss_G + self.loss_G_GAN
+            losses["G_GAN"] = self.criterionGAN(prediction, True, for_discriminator=False) * self.opt.lambda_GAN
         if self.use_feat:
             with torch.no_grad():
                 real = self.discriminate(torch.cat((self.real_A, self.real_B), 1), features=True)
-            self.loss_G_feat = networks.feature_matching_loss(prediction, real) * opt.lambda_feat
-            self.loss_G = self.loss_G + self.loss_G_feat
-        if opt.lambda_L1 > 0:
-            self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * opt.lambda_L1
-            self.loss_G = self.loss_G + self.loss_G_L1
-        if opt.lambda_perceptual > 0:
-            with self.autocast():
-                perceptual = self.criterionPerceptual(self.fake_B, self.real_B)
-            self.loss_G_perceptual = perceptual * opt.lambda_perceptual
-            self.loss_G = self.loss_G + self.loss_G_perceptual
-        self.backward(self.loss_G)
-
-    def optimize_parameters(self) -> None:
-        """One training step: update D (if any), then G."""
-        self.forward()
-        if self.use_D:
-            self.set_requires_grad(self.netD, True)
-            self.optimizer_D.zero_grad(set_to_none=True)
-            self.backward_D()
-            self.step(self.optimizer_D)
-            self.set_requires_grad(self.netD, False)
-        self.optimizer_G.zero_grad(set_to_none=True)
-        self.backward_G()
-        self.step(self.optimizer_G)
-        self.scaler.update()
+            losses["G_feat"] = networks.feature_matching_loss(prediction, real) * self.opt.lambda_feat
+        for name, (weight, loss) in self.reconstruction.items():
+            losses[name] = loss() * weight
+        return losses

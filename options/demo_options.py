@@ -7,6 +7,7 @@ import os
 from util.errors import UserError
 from util.palettes import PALETTES, guess_palette
 
+from .parser import RUN_ALWAYS
 from .test_options import TestOptions
 from .types import port
 
@@ -21,10 +22,10 @@ class DemoOptions(TestOptions):
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser = super().initialize(parser)
         g = parser.add_argument_group("demo")
-        g.add_argument("--host", default="127.0.0.1",
+        g.add_argument("--host", default="127.0.0.1", run=RUN_ALWAYS,
                        help="address to serve on; 0.0.0.0 makes the page reachable from other machines")
-        g.add_argument("--port", type=port, default=7860, help="port to serve on")
-        g.add_argument("--palette", default="auto", choices=["auto", *PALETTES],
+        g.add_argument("--port", type=port, default=7860, run=RUN_ALWAYS, help="port to serve on")
+        g.add_argument("--palette", default="auto", choices=["auto", *PALETTES], run=RUN_ALWAYS,
                        help="label colours to paint with; auto: cityscapes when the dataset's path (--dataroot or "
                             "the checkpoint's) contains 'cityscapes', else facades")
         parser.set_defaults(dataroot="")
@@ -32,17 +33,16 @@ class DemoOptions(TestOptions):
         dataroot.help = "dataset whose --phase images the canvas can start from (default: the checkpoint's)"
         return parser
 
-    def parse_with_checkpoint(self, argv=None) -> argparse.Namespace:
-        """Test options from the checkpoint, the dataroot it was trained on, and the palette that goes with it."""
-        from models.checkpoint import saved_options
+    def inherited(self, opt: argparse.Namespace, saved: dict) -> None:
+        """Without --dataroot, the canvas starts from the dataset the checkpoint was trained on."""
+        super().inherited(opt, saved)
+        if "dataroot" not in opt.explicit:
+            opt.dataroot = saved.get("dataroot", "")
 
-        opt = super().parse_with_checkpoint(argv)
-        if "dataroot" in opt.explicit:
-            if not os.path.isdir(opt.dataroot):
-                raise UserError(f"--dataroot {opt.dataroot} is not a folder: pass the dataset folder that holds "
-                                f"'{opt.phase}/', or leave --dataroot out to use the checkpoint's")
-        else:
-            opt.dataroot = (saved_options(opt) or {}).get("dataroot", "")
+    def complete(self, opt: argparse.Namespace) -> None:
+        super().complete(opt)
+        if "dataroot" in opt.explicit and not os.path.isdir(opt.dataroot):
+            raise UserError(f"--dataroot {opt.dataroot} is not a folder: pass the dataset folder that holds "
+                            f"'{opt.phase}/', or leave --dataroot out to use the checkpoint's")
         if opt.palette == "auto":
             opt.palette = guess_palette(opt.dataroot)
-        return opt

@@ -6,6 +6,7 @@ import argparse
 from util.errors import UserError, warn
 
 from .base_options import BaseOptions
+from .parser import RUN_ALWAYS
 from .types import positive_finite, positive_int
 
 
@@ -13,26 +14,23 @@ class TestOptions(BaseOptions):
     """Options of test.py; architecture options default to the checkpoint's."""
 
     is_train = False
-    run_keys = frozenset({
-        "dataroot", "name", "gpu_ids", "checkpoints_dir", "seed", "phase", "batch_size", "num_threads",
-        "serial_batches", "no_flip", "max_dataset_size", "epoch", "load_iter", "verbose", "suffix", "is_train",
-        "explicit", "results_dir", "aspect_ratio", "eval", "num_test", "display_winsize", "display_id", "load_size",
-        "n_samples", "amp", "channels_last", "compile", "kernels", "cache_dataset",
-    })
     description = ("Translate test images with a trained model and write an HTML page of results. Architecture "
                    "and data options are read from the checkpoint unless given here.")
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser = super().initialize(parser)
         g = parser.add_argument_group("testing")
-        g.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/")
-        g.add_argument("--aspect_ratio", type=positive_finite, default=1.0, help="width/height of the saved images")
-        g.add_argument("--phase", default="test", help="dataset subfolder: train, val, test, ...")
-        g.add_argument("--eval", action="store_true",
+        g.add_argument("--results_dir", default="./results/", run=RUN_ALWAYS,
+                       help="results go to <results_dir>/<name>/")
+        g.add_argument("--aspect_ratio", type=positive_finite, default=1.0, run=RUN_ALWAYS,
+                       help="width/height of the saved images")
+        g.add_argument("--phase", default="test", run=RUN_ALWAYS, help="dataset subfolder: train, val, test, ...")
+        g.add_argument("--eval", action="store_true", run=RUN_ALWAYS,
                        help="eval mode: no dropout, batch norm uses running statistics (the pix2pix paper keeps "
                             "both active at test time, which is the default)")
-        g.add_argument("--num_test", type=positive_int, default=50, help="how many test images to translate")
-        g.add_argument("--n_samples", type=positive_int, default=1,
+        g.add_argument("--num_test", type=positive_int, default=50, run=RUN_ALWAYS,
+                       help="how many test images to translate")
+        g.add_argument("--n_samples", type=positive_int, default=1, run=RUN_ALWAYS,
                        help="outputs per input, written as <id>_fake_B_<k>.png (k = 1..K) and shown side by side; "
                             "they differ when the generator is stochastic (dropout active, --weight_noise); "
                             "--seed picks the draw")
@@ -43,16 +41,20 @@ class TestOptions(BaseOptions):
         if "load_size" not in opt.explicit:
             opt.load_size = opt.crop_size  # no random crop at test time
 
-    def parse_with_checkpoint(self, argv=None) -> argparse.Namespace:
-        """Parse, then take the model's options from the checkpoint unless given on the command line. A
-        --direction other than the checkpoint's is an error (the generator would translate the wrong way); another
-        --crop_size or --preprocess is allowed, with a warning."""
-        opt, changed = self.inherit_from_checkpoint(self.parse(argv), argv)
-        if "direction" in changed:
-            trained = changed["direction"][0]
+    def inherits_checkpoint(self, opt: argparse.Namespace) -> bool:
+        return True
+
+    def inherited(self, opt: argparse.Namespace, saved: dict) -> None:
+        """A --direction other than the checkpoint's is an error (the generator would translate the wrong way);
+        another --crop_size or --preprocess is allowed, with a warning."""
+        if "direction" in self.changed:
+            trained = self.changed["direction"][0]
             raise UserError(f"the checkpoint translates {trained}, not {opt.direction}: pass --direction {trained} "
                             f"or leave it out (test.py takes it from the checkpoint)")
         for key in ("crop_size", "preprocess"):
-            if key in changed:
-                warn(f"--{key} {changed[key][1]}: the checkpoint was trained with --{key} {changed[key][0]}")
-        return opt
+            if key in self.changed:
+                warn(f"--{key} {self.changed[key][1]}: the checkpoint was trained with --{key} {self.changed[key][0]}")
+
+    def parse_with_checkpoint(self, argv: list[str] | None = None) -> argparse.Namespace:
+        """parse(): the model's options come from the checkpoint unless given on the command line."""
+        return self.parse(argv)

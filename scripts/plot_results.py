@@ -19,12 +19,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from options.types import positive_int  # noqa: E402
-from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn  # noqa: E402
-from util.fileio import atomic_write_text  # noqa: E402
+from options.types import positive_int
+from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn
+from util.fileio import atomic_write_text
 
 KINDS = ("batch_size", "bars", "stochastic")
 DISTANCE = ("fid", "fd_lite0")  # the first one in the table is the figure's "FID-type" metric

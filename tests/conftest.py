@@ -10,7 +10,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FACADES = REPO.parent / "shared" / "data" / "facades"
-sys.path.insert(0, str(REPO))
 
 # small and fast: CI runs on 2 CPU cores
 TINY = ["--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--load_size", "32", "--crop_size", "32",
@@ -28,6 +27,17 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, check: bool = Fa
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def load_script(path: Path):
+    """A script of the repository (scripts/, datasets/) imported as a module, to call its functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_synthetic(out: Path, size: int, n_train: int = 8, n_val: int = 2, n_test: int = 4, seed: int = 0) -> Path:

@@ -9,23 +9,23 @@ import sys
 from pathlib import Path
 
 import torch
+from conftest import REPO, load_script
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from models.trainer import Trainer
 
-import train  # noqa: E402
-from models.base_model import BaseModel  # noqa: E402
+train = load_script(REPO / "train.py")
 
 out = Path(sys.argv[1])
-update_learning_rate = BaseModel.update_learning_rate
+end_epoch = Trainer.end_epoch
 
 
-def save_parameters_then_update(self: BaseModel, metric: float = 0.0) -> float:
+def save_parameters_then_step(self: Trainer, images: int) -> float:
     """Every process calls this at the end of each epoch."""
     params = {name: {k: p.detach().cpu().clone() for k, p in net.named_parameters()} for name, net in
-              self.nets().items()}
+              self.model.nets().items()}
     torch.save(params, out / f"rank{os.environ['RANK']}.pt")
-    return update_learning_rate(self, metric)
+    return end_epoch(self, images)
 
 
-BaseModel.update_learning_rate = save_parameters_then_update
+Trainer.end_epoch = save_parameters_then_step
 sys.exit(train.main(sys.argv[2:]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 from PIL import Image
 
 ROOT = Path(__file__).parents[1]
@@ -89,9 +89,7 @@ def synthetic_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @functools.lru_cache(maxsize=1)
 def palette() -> np.ndarray:
     """The label colours of FACADES_PALETTE, loaded from the script by path (datasets/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_synthetic_dataset", DATASETS / "make_synthetic_dataset.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(DATASETS / "make_synthetic_dataset.py")
     colours = np.array(list(module.FACADES_PALETTE.values()), dtype=np.int32)
     assert colours.shape == (12, 3) and len({tuple(c) for c in colours}) == 12
     return colours

@@ -10,9 +10,9 @@ from conftest import one_line_error, run_cli
 from PIL import Image
 
 import demo
+from models.inference import Translator
 from options.demo_options import DemoOptions
 from util.errors import UserError
-from util.inference import Translator
 from util.palettes import CITYSCAPES_PALETTE, FACADES_PALETTE, PALETTES, guess_palette, snap_to_colours
 
 FACADES = PALETTES["facades"]

@@ -23,6 +23,7 @@ from models.networks import (
     min_input_side,
     receptive_fields,
 )
+from models.trainer import Trainer
 from options.train_options import TrainOptions
 
 
@@ -132,13 +133,13 @@ def train_options(*extra: str) -> Namespace:
 @pytest.mark.parametrize("gan_mode", sorted(GAN_MODES))
 def test_every_gan_mode_trains_with_every_discriminator(netD, gan_mode):
     torch.manual_seed(0)
-    model = create_model(train_options("--netD", netD, "--gan_mode", gan_mode, "--lambda_feat"))
-    model.setup()
+    opt = train_options("--netD", netD, "--gan_mode", gan_mode, "--lambda_feat")
+    trainer = Trainer(create_model(opt), opt)
+    model = trainer.model
     batch = {"A": torch.rand(2, 3, 48, 48) * 2 - 1, "B": torch.rand(2, 3, 48, 48) * 2 - 1, "A_paths": ["a", "b"]}
     before = [p.clone() for p in model.netD.parameters()]
-    model.set_input(batch)
-    model.optimize_parameters()
-    losses = model.get_current_losses()
+    trainer.train_step(batch)
+    losses = trainer.current_losses()
     assert {"G_GAN", "G_feat", "D_real", "D_fake"} <= set(losses) and all(torch.isfinite(torch.tensor(v))
                                                                             for v in losses.values())
     assert losses["G_feat"] > 0

@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY, one_line_error, run_cli
+from conftest import REPO, TINY, load_script, one_line_error, run_cli
 from PIL import Image
 
 SCRIPTS = REPO / "scripts" / "experiments"
-sys.path.insert(0, str(REPO / "scripts"))
 # (script, its own options, the settings in table order, the option column that tells them apart)
 EXPERIMENTS = [
     ("batch_size", ["--batch_sizes", "1,4"], ["batch1", "batch4"], ("batch_size", ["1", "4"])),
@@ -108,7 +107,7 @@ def test_plot_results_draws_each_kind_with_the_metric_names_as_reported(hand_mad
     import matplotlib
 
     matplotlib.use("Agg")
-    import plot_results
+    plot_results = load_script(REPO / "scripts" / "plot_results.py")
 
     figures = []
     monkeypatch.setattr(plot_results, "save", lambda fig, path: figures.append(fig) or path)

@@ -1,18 +1,26 @@
-"""The pix2pix model: losses, one training step, learning-rate schedules, and that it learns."""
+"""The pix2pix model and its trainer: losses as a dict, one training step, learning-rate schedules, and that it
+learns; the template model."""
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY, run_cli
 
 from data import create_dataset
 from models import create_model
 from models.networks import GANLoss
+from models.trainer import Trainer
 from options.train_options import TrainOptions
 
 
 def train_options(*extra: str):
     return TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--display_id", "0", "--netG",
                                  "resnet_6blocks", "--ngf", "8", "--ndf", "8", *extra])
+
+
+def trainer_for(*extra: str) -> Trainer:
+    opt = train_options(*extra)
+    return Trainer(create_model(opt), opt)
 
 
 @pytest.mark.parametrize("mode", ["vanilla", "lsgan"])
@@ -27,39 +35,37 @@ def test_gan_loss_rewards_the_right_answer(mode):
 
 def test_pix2pix_defaults_are_upstreams():
     opt = train_options()
-    model = create_model(opt)
+    trainer = Trainer(create_model(opt), opt)
     assert (opt.norm, opt.gan_mode, opt.pool_size, opt.lambda_L1, opt.lr, opt.beta1) == (
         "batch", "vanilla", 0, 100.0, 0.0002, 0.5)
     assert TrainOptions().parse(["--dataroot", "x", "--gpu_ids", "-1"]).netG == "unet_256"
-    assert model.optimizer_G.defaults["betas"] == (0.5, 0.999)
+    assert trainer.optimizers["G"].defaults["betas"] == (0.5, 0.999)
 
 
 def test_one_step_updates_both_networks_and_reports_losses():
     torch.manual_seed(0)
-    model = create_model(train_options("--gan_mode", "lsgan"))
-    model.setup()
+    trainer = trainer_for("--gan_mode", "lsgan")
+    model = trainer.model
     before = {n: [p.clone() for p in net.parameters()] for n, net in model.nets().items()}
     batch = {"A": torch.rand(2, 3, 32, 32) * 2 - 1, "B": torch.rand(2, 3, 32, 32) * 2 - 1, "A_paths": ["a", "b"]}
-    model.set_input(batch)
-    model.optimize_parameters()
+    trainer.train_step(batch)
     for name, net in model.nets().items():
         assert any(not torch.equal(p, q) for p, q in zip(before[name], net.parameters())), name
-    losses = model.get_current_losses()
-    assert set(losses) == {"G_GAN", "G_L1", "D_real", "D_fake"}
+    losses = trainer.current_losses()
+    assert list(losses) == ["G_GAN", "G_L1", "D_fake", "D_real"]
     assert all(v > 0 for v in losses.values())
     assert list(model.get_current_visuals()) == ["real_A", "fake_B", "real_B"]
 
 
 def lr_curve(policy: str, n_epochs: int = 4, n_decay: int = 4, **kw) -> list[float]:
-    opt = train_options("--lr_policy", policy, "--n_epochs", str(n_epochs), "--n_epochs_decay", str(n_decay),
-                        *[a for k, v in kw.items() for a in (f"--{k}", str(v))])
-    model = create_model(opt)
-    model.setup()
+    trainer = trainer_for("--lr_policy", policy, "--n_epochs", str(n_epochs), "--n_epochs_decay", str(n_decay),
+                          *[a for k, v in kw.items() for a in (f"--{k}", str(v))])
     lrs = []
     for _ in range(n_epochs + n_decay):
-        lrs.append(model.optimizers[0].param_groups[0]["lr"])
-        model.update_learning_rate(1.0)
-    return lrs + [model.optimizers[0].param_groups[0]["lr"]]
+        lrs.append(trainer.learning_rate)
+        trainer.monitor_sum.fill_(1.0)  # the plateau policy's epoch mean: 1 per image, never improving
+        trainer.end_epoch(images=1)
+    return lrs + [trainer.learning_rate]
 
 
 def test_linear_policy_holds_then_decays_to_zero():
@@ -83,8 +89,8 @@ def test_small_unet_learns_synthetic_pairs(synth128, tmp_path):
               "--checkpoints_dir", str(tmp_path)]
     torch.manual_seed(0)
     opt = TrainOptions().parse([*common, "--preprocess", "none", "--no_flip"])
-    model = create_model(opt)
-    model.setup()
+    trainer = Trainer(create_model(opt), opt)
+    model = trainer.model
     test_opt = TrainOptions().parse([*common, "--phase", "test", "--preprocess", "none", "--serial_batches"])
     held_out = list(create_dataset(test_opt))
 
@@ -103,8 +109,7 @@ def test_small_unet_learns_synthetic_pairs(synth128, tmp_path):
     for epoch in range(19):  # 16 training pairs x 19 = 304 steps
         data.set_epoch(epoch)
         for batch in data:
-            model.set_input(batch)
-            model.optimize_parameters()
+            trainer.train_step(batch)
     end = held_out_l1()
     assert end < 0.7 * start, (start, end)
 
@@ -115,42 +120,41 @@ def batch_of(n: int = 2, size: int = 32) -> dict:
 
 
 def test_perceptual_preset_trains_g_and_d_only_and_keeps_the_loss_network_frozen():
-    model = create_model(train_options("--model", "perceptual", "--perceptual_net", "efficientnet_lite0"))
-    model.setup()
+    trainer = trainer_for("--model", "perceptual", "--perceptual_net", "efficientnet_lite0")
+    model = trainer.model
     assert (model.opt.lambda_perceptual, model.opt.lambda_L1) == (10.0, 0.0)
     assert set(model.nets()) == {"G", "D"}
-    optimised = {id(p) for group in model.optimizer_G.param_groups for p in group["params"]}
+    optimised = {id(p) for group in trainer.optimizers["G"].param_groups for p in group["params"]}
     assert optimised == {id(p) for p in model.netG.parameters()}
-    frozen = [p.clone() for p in model.criterionPerceptual.parameters()]
+    loss_net = model.perceptual
+    frozen = [p.clone() for p in loss_net.parameters()]
     model.train()
-    assert not any(m.training for m in model.criterionPerceptual.modules())
-    model.set_input(batch_of())
-    model.optimize_parameters()
-    assert all(torch.equal(a, b) for a, b in zip(frozen, model.criterionPerceptual.parameters()))
-    assert model.get_current_losses()["G_perceptual"] > 0
+    assert not any(m.training for m in loss_net.modules())
+    trainer.train_step(batch_of())
+    assert all(torch.equal(a, b) for a, b in zip(frozen, loss_net.parameters()))
+    assert trainer.current_losses()["G_perceptual"] > 0
 
 
 def test_without_discriminator_only_the_generator_exists_and_learns():
-    model = create_model(train_options("--netD", "none"))
-    model.setup()
-    assert set(model.nets()) == {"G"} and not hasattr(model, "netD") and len(model.optimizers) == 1
+    trainer = trainer_for("--netD", "none")
+    model = trainer.model
+    assert set(model.nets()) == {"G"} and not hasattr(model, "netD") and list(trainer.optimizers) == ["G"]
     before = [p.clone() for p in model.netG.parameters()]
-    model.set_input(batch_of())
-    model.optimize_parameters()
-    assert list(model.get_current_losses()) == ["G_L1"]
+    trainer.train_step(batch_of())
+    assert list(trainer.current_losses()) == ["G_L1"]
     assert any(not torch.equal(a, b) for a, b in zip(before, model.netG.parameters()))
 
 
 def test_weight_noise_in_training_draws_fresh_noise_and_still_trains_the_weights():
-    model = create_model(train_options("--no_dropout", "--weight_noise", "0.1", "--weight_noise_in_training"))
-    model.setup()
+    trainer = trainer_for("--no_dropout", "--weight_noise", "0.1", "--weight_noise_in_training")
+    model = trainer.model
     model.set_input(batch_of())
     model.forward()
     first = model.fake_B.detach().clone()
     model.forward()
     assert not torch.equal(first, model.fake_B)
     before = [p.clone() for p in model.netG.parameters()]
-    model.optimize_parameters()
+    trainer.train_step(batch_of())
     assert any(not torch.equal(a, b) for a, b in zip(before, model.netG.parameters()))
     plain = create_model(train_options("--no_dropout", "--weight_noise", "0.1"))  # noise only at test time
     plain.set_input(batch_of())
@@ -175,3 +179,24 @@ def test_stochastic_eval_keeps_dropout_but_uses_running_batch_norm_statistics():
     pix2pix = create_model(TestOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--ngf", "4"]))
     pix2pix.eval()
     assert not pix2pix.is_stochastic()
+
+
+def test_the_losses_are_a_dict_whose_sum_g_minimises():
+    trainer = trainer_for("--lambda_feat", "--netD", "multiscale", "--num_D", "1")
+    model = trainer.model
+    model.set_input(batch_of())
+    model.forward()
+    losses = model.generator_losses()
+    assert list(losses) == ["G_GAN", "G_feat", "G_L1"] and all(v.requires_grad for v in losses.values())
+    groups = list(model.discriminator_losses())  # the fake term first, then the real one
+    assert [list(g) for g in groups] == [["D_fake"], ["D_real"]] and model.discriminator_loss_weight == 0.5
+
+
+def test_template_model_trains_through_train_py(synth32, tmp_path):
+    proc = run_cli("train.py", "--dataroot", synth32, "--model", "template", *TINY, "--checkpoints_dir", tmp_path,
+                   "--name", "tpl", "--n_epochs", "1", "--n_epochs_decay", "0", "--print_freq", "4",
+                   "--lambda_regression", "2", check=True)
+    assert "G_regression" in proc.stdout and "model [TemplateModel]" in proc.stdout
+    run_cli("test.py", "--dataroot", synth32, "--name", "tpl", "--checkpoints_dir", tmp_path, "--results_dir",
+            tmp_path / "res", check=True)
+    assert (tmp_path / "res" / "tpl" / "test_latest" / "images" / "1_fake_B.png").is_file()

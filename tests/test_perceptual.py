@@ -7,13 +7,8 @@ import pytest
 import torch
 from conftest import OFFLINE, one_line_error, run_cli
 
-from models.networks.backbones import efficientnet_lite0
-from models.networks.perceptual import (
-    LAYER_WEIGHTS,
-    EfficientNetLite0Features,
-    PerceptualLoss,
-    VGG19Features,
-)
+from models.networks.perceptual import LAYER_WEIGHTS, PerceptualLoss
+from util.backbones import EfficientNetLite0Features, VGG19Features, efficientnet_lite0
 from util.errors import UserError
 
 

@@ -448,8 +448,8 @@ def test_evaluate_never_overwrites_a_hand_edited_table_it_cannot_read(tmp_path):
 
 
 def test_translator_accepts_what_the_loaders_read_and_names_its_arguments(tiny_checkpoint):
+    from models.inference import Translator
     from options.demo_options import DemoOptions
-    from util.inference import Translator
 
     translator = Translator(DemoOptions().parse_with_checkpoint(
         ["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint), "--eval"]))
@@ -611,8 +611,8 @@ def test_evaluate_on_results_without_ground_truth_points_to_fake_and_real(tmp_pa
 
 
 def test_translator_takes_numpy_integers_and_refuses_unreadable_images(tiny_checkpoint):
+    from models.inference import Translator
     from options.demo_options import DemoOptions
-    from util.inference import Translator
 
     translator = Translator(DemoOptions().parse_with_checkpoint(
         ["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint)]))

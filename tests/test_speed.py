@@ -53,14 +53,15 @@ def test_kernels_torch_uses_torchs_adam_and_convolutions():
     from torch.profiler import profile
 
     from models import create_model
+    from models.trainer import Trainer
 
     for kernels, fused in (("auto", True), ("torch", None)):
-        model = create_model(train_options("--kernels", kernels, "--netG", "unet_128", "--ngf", "8"))
-        assert all(o.defaults["fused"] == fused for o in model.optimizers)
+        opt = train_options("--kernels", kernels, "--netG", "unet_128", "--ngf", "8")
+        trainer = Trainer(create_model(opt), opt)
+        assert all(o.defaults["fused"] == fused for o in trainer.optimizers.values())
         x = torch.rand(1, 3, 128, 128)
-        model.set_input({"A": x, "B": x, "A_paths": ["x"]})
         with profile() as prof:
-            model.optimize_parameters()
+            trainer.train_step({"A": x, "B": x, "A_paths": ["x"]})
         ops = {e.name for e in prof.events()}
         assert ("aten::im2col" in ops and "aten::col2im" in ops) == (kernels == "auto")  # small layers as products
 
@@ -119,7 +120,7 @@ def test_auto_caches_only_what_fits_in_a_quarter_of_free_memory(synth32, monkeyp
     assert create_dataset(TrainOptions().parse(["--dataroot", str(synth32), "--gpu_ids", "-1"])).cache is not None
     monkeypatch.setattr(image_cache, "free_memory", lambda device: 4 * need - 1)
     opt = TrainOptions().parse(["--dataroot", str(synth32), "--gpu_ids", "-1"])
-    assert create_dataset(opt).cache is None and opt.cache_dataset == "off"  # the decision is recorded
+    assert create_dataset(opt).cache is None and opt.cache_dataset == "auto"  # the request, not the decision
 
 
 def test_real_facades_cache_in_150_mib(facades):
@@ -254,10 +255,11 @@ def test_benchmark_compares_the_plain_and_the_fast_path_and_profiles_a_step(synt
 def test_generated_images_follow_every_optimizer_step():
     """test() after a (fused, in-place) Adam step uses the new weights, with and without model.generating()."""
     from models import create_model
+    from models.trainer import Trainer
 
     flags = ["--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--amp", "bf16"]
-    model = create_model(train_options(*flags))
-    model.setup()
+    trainer = Trainer(create_model(train_options(*flags)), train_options(*flags))
+    model = trainer.model
     g = torch.Generator().manual_seed(0)
     batch = {"A": torch.rand(1, 3, 128, 128, generator=g) * 2 - 1, "B": torch.rand(1, 3, 128, 128, generator=g),
              "A_paths": ["x"]}
@@ -275,8 +277,7 @@ def test_generated_images_follow_every_optimizer_step():
     before = generate()
     assert torch.equal(*before)
     model.train()
-    model.set_input(batch)
-    model.optimize_parameters()
+    trainer.train_step(batch)
     after = generate()
     fresh = create_model(train_options(*flags))  # the updated weights in a model that never saw the old ones
     fresh.netG.load_state_dict(model.netG.state_dict())

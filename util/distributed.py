@@ -39,14 +39,20 @@ def init(world: World, use_cuda: bool, timeout_minutes: float) -> None:
     the timeout instead of hanging it."""
     if not world.distributed or dist.is_initialized():
         return
+    global _control
+    timeout = datetime.timedelta(minutes=timeout_minutes)
     if use_cuda:
         torch.cuda.set_device(world.local_rank)
-    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(minutes=timeout_minutes))
+    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timeout)
+    # small agreements (stop now?) go through CPU tensors, so that they never wait for the GPU's queued work
+    _control = dist.new_group(backend="gloo", timeout=timeout) if use_cuda else None
 
 
 def shutdown() -> None:
+    global _control
     if dist.is_initialized():
         dist.destroy_process_group()
+    _control = None
 
 
 def barrier() -> None:
@@ -54,9 +60,12 @@ def barrier() -> None:
         dist.barrier()
 
 
+_control = None  # the CPU (gloo) group beside an NCCL one
+
+
 def _all_reduce(value: float, op: dist.ReduceOp) -> float:
-    tensor = torch.tensor([value], dtype=torch.float64, device="cuda" if dist.get_backend() == "nccl" else "cpu")
-    dist.all_reduce(tensor, op=op)
+    tensor = torch.tensor([value], dtype=torch.float64)  # on the CPU: gloo, or the control group beside NCCL
+    dist.all_reduce(tensor, op=op, group=_control)
     return tensor.item()
 
 

@@ -41,4 +41,5 @@ def save_image(array: np.ndarray, path: str | os.PathLike, aspect_ratio: float =
 
 def options_to_dict(opt) -> dict:
     """Options as JSON-friendly values (inf becomes the string 'inf')."""
-    return {k: "inf" if isinstance(v, float) and v == float("inf") else v for k, v in vars(opt).items()}
+    return {k: "inf" if isinstance(v, float) and v == float("inf") else v for k, v in vars(opt).items()
+            if not k.startswith("_")}

@@ -1,8 +1,8 @@
 """Network registries (feeding argparse choices) and the define_G / define_D factories."""
 from __future__ import annotations
 
-import functools
 from argparse import Namespace
+from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
@@ -22,22 +22,56 @@ from .losses import GAN_MODES, GANLoss, feature_matching_loss, gradient_penalty
 from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
 from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
+from .summary import count_parameters, describe, print_summary, write_summary
 
-GENERATORS: dict[str, Callable[..., nn.Module]] = {
-    "unet_128": functools.partial(UnetGenerator, num_downs=7),
-    "unet_256": functools.partial(UnetGenerator, num_downs=8),
-    "resnet_6blocks": functools.partial(ResnetGenerator, n_blocks=6),
-    "resnet_9blocks": functools.partial(ResnetGenerator, n_blocks=9),
+
+@dataclass(frozen=True)
+class Network:
+    """A registered network: how to build it from the options, and which options shape its weights (so that a
+    checkpoint loads only into a network built with the same values)."""
+
+    build: Callable[[Namespace], nn.Module]
+    shape: tuple[str, ...]
+
+
+def _dropout(opt: Namespace) -> float | None:
+    return None if opt.no_dropout else getattr(opt, "dropout_rate", 0.5)
+
+
+def _unet(num_downs: int) -> Network:
+    return Network(lambda opt: UnetGenerator(opt.input_nc, opt.output_nc, num_downs, ngf=opt.ngf, norm=opt.norm,
+                                             dropout=_dropout(opt)), shape=("ngf", "norm"))
+
+
+def _resnet(n_blocks: int) -> Network:
+    return Network(lambda opt: ResnetGenerator(opt.input_nc, opt.output_nc, n_blocks, ngf=opt.ngf, norm=opt.norm,
+                                               dropout=_dropout(opt)), shape=("ngf", "norm"))
+
+
+def _pair_nc(opt: Namespace) -> int:
+    """Channels of what D sees: input and output stacked."""
+    return opt.input_nc + opt.output_nc
+
+
+GENERATORS: dict[str, Network] = {
+    "unet_128": _unet(7),
+    "unet_256": _unet(8),
+    "resnet_6blocks": _resnet(6),
+    "resnet_9blocks": _resnet(9),
 }
-
-DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
-    "basic": lambda input_nc, opt: NLayerDiscriminator(input_nc, opt.ndf, n_layers=3, norm=opt.norm),
-    "n_layers": lambda input_nc, opt: NLayerDiscriminator(input_nc, opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm),
-    "pixel": lambda input_nc, opt: PixelDiscriminator(input_nc, opt.ndf, norm=opt.norm),
-    "multiscale": lambda input_nc, opt: MultiscaleDiscriminator(
-        lambda: NLayerDiscriminator(input_nc, opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm), opt.num_D),
-    "sesame": lambda input_nc, opt: MultiscaleDiscriminator(
+DISCRIMINATORS: dict[str, Network] = {
+    "basic": Network(lambda opt: NLayerDiscriminator(_pair_nc(opt), opt.ndf, n_layers=3, norm=opt.norm),
+                     shape=("ndf", "norm")),
+    "n_layers": Network(lambda opt: NLayerDiscriminator(_pair_nc(opt), opt.ndf, n_layers=opt.n_layers_D,
+                                                        norm=opt.norm), shape=("ndf", "n_layers_D", "norm")),
+    "pixel": Network(lambda opt: PixelDiscriminator(_pair_nc(opt), opt.ndf, norm=opt.norm), shape=("ndf", "norm")),
+    "multiscale": Network(lambda opt: MultiscaleDiscriminator(
+        lambda: NLayerDiscriminator(_pair_nc(opt), opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm), opt.num_D),
+        shape=("ndf", "n_layers_D", "num_D", "norm")),
+    # SESAME's discriminator has no normalisation layers (spectral norm instead): --norm does not shape it
+    "sesame": Network(lambda opt: MultiscaleDiscriminator(
         lambda: SesameDiscriminator(opt.input_nc, opt.output_nc, opt.ndf, n_layers=opt.n_layers_D), opt.num_D),
+        shape=("ndf", "n_layers_D", "num_D")),
 }
 DISCRIMINATOR_ALIASES = {"sesam": "sesame"}  # the seed's spelling
 NO_DISCRIMINATOR = "none"  # --netD none: train G on its reconstruction losses only
@@ -46,28 +80,35 @@ DISCRIMINATOR_CHOICES = [*sorted(DISCRIMINATORS), *DISCRIMINATOR_ALIASES, NO_DIS
 
 def define_G(opt: Namespace) -> nn.Module:
     """Build and initialize the generator named by opt.netG (dropout layers unless opt.no_dropout)."""
-    dropout = None if opt.no_dropout else getattr(opt, "dropout_rate", 0.5)
-    net = GENERATORS[opt.netG](opt.input_nc, opt.output_nc, ngf=opt.ngf, norm=opt.norm, dropout=dropout)
-    return init_weights(net, opt.init_type, opt.init_gain)
+    return init_weights(GENERATORS[opt.netG].build(opt), opt.init_type, opt.init_gain)
 
 
 def define_D(opt: Namespace) -> nn.Module:
     """Build and initialize the discriminator named by opt.netD; it sees input and output stacked."""
     if opt.netD not in DISCRIMINATORS:
         raise ValueError(f"no discriminator network is called {opt.netD!r}")
-    net = DISCRIMINATORS[opt.netD](opt.input_nc + opt.output_nc, opt)
-    return init_weights(net, opt.init_type, opt.init_gain)
+    return init_weights(DISCRIMINATORS[opt.netD].build(opt), opt.init_type, opt.init_gain)
 
 
-def count_parameters(net: nn.Module) -> int:
-    """Number of parameters (trainable or not) of a network."""
-    return sum(p.numel() for p in net.parameters())
+def shape_options(net: str, options: dict) -> tuple[str, ...]:
+    """The options that shape net G or D as `options` (a checkpoint's, say) build it: its name, the channels
+    and what its registry entry declares."""
+    kind, registry = ("netG", GENERATORS) if net == "G" else ("netD", DISCRIMINATORS)
+    spec = registry.get(options.get(kind))
+    return (kind, "input_nc", "output_nc", *(spec.shape if spec else ()))
+
+
+def discriminator_uses_batch_norm(opt: Namespace) -> bool:
+    """Whether D has batch-norm layers (mixing the samples of a batch, which a gradient penalty must not)."""
+    spec = DISCRIMINATORS.get(opt.netD)
+    return opt.norm == "batch" and spec is not None and "norm" in spec.shape
 
 
 __all__ = [
     "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_MODES", "GENERATORS", "INIT_TYPES",
     "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS",
-    "GANLoss", "PerceptualLoss", "count_parameters", "define_D", "define_G", "define_perceptual_loss",
+    "GANLoss", "Network", "PerceptualLoss", "count_parameters", "define_D", "define_G", "define_perceptual_loss",
+    "describe", "discriminator_uses_batch_norm", "print_summary", "shape_options", "write_summary",
     "frozen_weights", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",
     "receptive_field", "receptive_fields",

@@ -5,7 +5,7 @@ A U-Net's deepest layers see 1x1 to 8x8 pixels through 4-8 M weights. oneDNN re-
 call, which at such sizes costs several times the arithmetic (7 ms instead of 1 ms for a 1024->512 transposed
 convolution on 2x2 pixels, bf16, on a 2-core AVX512 CPU). As a matrix product (im2col for a convolution, col2im for
 a transposed one) the weights are read in place. The parameters, their layout and the results are those of the
-torch modules; GPUs, torch.compile and `use_matrix_products(False)` (--kernels torch) take torch's kernels.
+torch modules; GPUs, torch.compile and `use_matrix_products(net, False)` (--kernels torch) take torch's kernels.
 """
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 
 SMALL_INPUT = 64  # input pixels (8x8) up to which the matrix product is the faster form on CPUs
-_enabled = True
 _frozen: dict[int, tuple] | None = None  # weight matrices kept while the weights are frozen, by id(module)
 
 
-def use_matrix_products(enabled: bool) -> None:
-    """Switch the matrix-product form on or off for the whole process (--kernels auto / torch)."""
-    global _enabled
-    _enabled = enabled
+def use_matrix_products(net: nn.Module, enabled: bool) -> None:
+    """Switch the matrix-product form on or off for the convolutions of a network (--kernels auto / torch)."""
+    for module in net.modules():
+        if isinstance(module, (Conv2d, ConvTranspose2d)):
+            module.matrix_products = enabled
 
 
 @contextlib.contextmanager
@@ -47,9 +47,10 @@ def frozen_weights() -> Iterator[None]:
 
 
 def _as_matmul(module: nn.Module, x: torch.Tensor) -> bool:
-    return (_enabled and x.device.type == "cpu" and x.dim() == 4 and x.shape[-2] * x.shape[-1] <= SMALL_INPUT
-            and module.groups == 1 and module.dilation == (1, 1) and module.padding_mode == "zeros"
-            and isinstance(module.padding, tuple) and not torch.compiler.is_compiling())
+    return (module.matrix_products and x.device.type == "cpu" and x.dim() == 4
+            and x.shape[-2] * x.shape[-1] <= SMALL_INPUT and module.groups == 1 and module.dilation == (1, 1)
+            and module.padding_mode == "zeros" and isinstance(module.padding, tuple)
+            and not torch.compiler.is_compiling())
 
 
 def _weight_matrix(module: nn.Module, x: torch.Tensor, rows: int) -> torch.Tensor:
@@ -74,6 +75,8 @@ def _bias(module: nn.Module, out: torch.Tensor, shape: tuple[int, ...]) -> torch
 class Conv2d(nn.Conv2d):
     """nn.Conv2d; on small CPU inputs, unfold + one matrix product."""
 
+    matrix_products = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _as_matmul(self, x):
             return super().forward(x)
@@ -89,6 +92,8 @@ class Conv2d(nn.Conv2d):
 
 class ConvTranspose2d(nn.ConvTranspose2d):
     """nn.ConvTranspose2d; on small CPU inputs, one matrix product + fold."""
+
+    matrix_products = True
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         if output_size is not None or self.output_padding != (0, 0) or not _as_matmul(self, x):

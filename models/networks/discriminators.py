@@ -180,3 +180,6 @@ def _fits(net: nn.Module, side: int) -> bool:
 def min_input_side(net: nn.Module) -> int:
     """The smallest square input a discriminator can judge (deeper and more scales need larger images)."""
     return next(side for side in range(1, 1 << 16) if _fits(net, side))
+
+
+DISCRIMINATOR_TYPES = (NLayerDiscriminator, PixelDiscriminator, SesameDiscriminator, MultiscaleDiscriminator)

@@ -7,50 +7,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .backbones import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0, vgg19_features
+from util.backbones import EfficientNetLite0Features, ImageNetNormalize, VGG19Features
 
 # SPADE's layer weights, shallow to deep
 LAYER_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
-
-
-class VGG19Features(nn.Module):
-    """VGG19 activations relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1."""
-
-    BOUNDS = (2, 7, 12, 21, 30)  # module indices in torchvision's vgg19().features ending each slice
-
-    def __init__(self, weights: str | None = None):
-        super().__init__()
-        features = vgg19_features(weights, layers=self.BOUNDS[-1])
-        starts = (0, *self.BOUNDS[:-1])
-        self.slices = nn.ModuleList(features[a:b] for a, b in zip(starts, self.BOUNDS))
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        out = []
-        for stage in self.slices:
-            x = stage(x)
-            out.append(x)
-        return out
-
-
-class EfficientNetLite0Features(nn.Module):
-    """EfficientNet-Lite0 activations at strides 2, 4, 8, 16 and 32 (the last block of each resolution)."""
-
-    TAPS = (0, 2, 4, 10, 15)  # block indices
-
-    def __init__(self):
-        super().__init__()
-        net = efficientnet_lite0()
-        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
-        self.blocks = net._blocks[: self.TAPS[-1] + 1]
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(x)
-        out = []
-        for i, block in enumerate(self.blocks):
-            x = block(x)  # no drop-connect: the network stays in eval mode
-            if i in self.TAPS:
-                out.append(x)
-        return out
 
 
 def _vgg19(opt: argparse.Namespace) -> nn.Module:
@@ -79,8 +39,7 @@ class PerceptualLoss(nn.Module):
         super().__init__()
         self.features = features.requires_grad_(False)
         self.weights = weights
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.imagenet = ImageNetNormalize()
         self.train(False)
 
     def train(self, mode: bool = True) -> PerceptualLoss:
@@ -91,7 +50,7 @@ class PerceptualLoss(nn.Module):
         """[-1, 1] images (gray or RGB) -> ImageNet-normalised RGB."""
         if x.size(1) == 1:
             x = x.expand(-1, 3, -1, -1)
-        return ((x + 1) / 2 - self.mean) / self.std
+        return self.imagenet((x + 1) / 2)
 
     def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         fake_features = self.features(self.normalize(fake))

