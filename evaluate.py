@@ -145,11 +145,14 @@ def check_against_test_run(sets: ImageSets, info: dict) -> None:
 
 
 def _epoch(run: str, info: dict) -> dict:
-    """The checkpoint label (e.g. 'latest' from test_latest) and the number of epochs it had completed."""
+    """The checkpoint label (e.g. 'latest' from test_latest), the epochs it had completed, how long they took, and
+    which generator weights test.py used (ema or raw)."""
     epoch = run.split("_", 1)[1] if "_" in run else ""
     progress = info.get("progress", {})
     trained = progress["epoch"] - 1 if isinstance(progress.get("epoch"), int) else ""
-    return {"epoch": epoch, "epochs_trained": trained}
+    seconds = progress.get("train_seconds", "")  # wall time of training (checkpoints of train.py since v2)
+    return {"epoch": epoch, "epochs_trained": trained, "train_seconds": seconds,
+            "weights": info.get("weights", "")}
 
 
 if __name__ == "__main__":

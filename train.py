@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 
 from tqdm import tqdm
@@ -77,15 +78,17 @@ def train(opt, options: TrainOptions, world: distributed.World) -> int:
     data = create_dataset(opt, world.rank, world.size)
     trainer = Trainer(create_model(opt), opt, world)
     # samples_done counts images of the current epoch (all processes), so a resumed run may change --batch_size
-    progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0}
+    progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0, "train_seconds": 0.0}
     if opt.continue_train:
         progress.update(resume(trainer, opt, options.changed, world.is_main))
+    clock = (time.perf_counter(), progress["train_seconds"])  # wall time of training, over resumed runs too
     if world.distributed:  # each process its own random stream (dropout, image pool); the data order is shared
         seed_everything(opt.seed + 1_000_003 * world.rank + progress["total_iters"])
     log = start_logging(opt, options, trainer, data, world)
     stop, last_epoch = StopRequest(), opt.n_epochs + opt.n_epochs_decay
 
     def save(label: str) -> None:
+        progress["train_seconds"] = round(clock[1] + time.perf_counter() - clock[0], 1)
         if world.is_main:
             path = checkpoint.write(checkpoint.checkpoint_file(opt, label), trainer.checkpoint_state(progress))
             tqdm.write(f"saved {path}")

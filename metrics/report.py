@@ -17,7 +17,8 @@ from util.locks import FolderLock
 # training options that tell experiments apart in the table (those the run's checkpoint has)
 TABLE_OPTIONS = ("model", "netG", "netD", "num_D", "gan_mode", "lambda_L1", "lambda_GAN", "lambda_perceptual",
                  "perceptual_net", "lambda_feat", "lambda_gp", "dropout_rate", "weight_noise", "norm", "batch_size",
-                 "n_epochs", "n_epochs_decay", "lr", "crop_size", "direction", "dataroot")
+                 "n_epochs", "n_epochs_decay", "lr", "crop_size", "direction", "dataroot", "seed", "ema", "diffaug",
+                 "upsample")
 KEY_COLUMNS = ("experiment", "run")  # a re-run replaces the row with the same key
 LITE0_METRICS = ("fd_lite0", "kid_lite0", "diversity_lite0")
 
@@ -53,7 +54,8 @@ def table_row(report: dict[str, Any]) -> dict[str, Any]:
     """One CSV row: experiment, run, epoch, the options that matter, each metric (and its std), sizes, date."""
     options = report.get("options", {})
     row: dict[str, Any] = {"experiment": report["experiment"], "run": report["run"], "epoch": report.get("epoch", ""),
-                           "epochs_trained": report.get("epochs_trained", "")}
+                           "epochs_trained": report.get("epochs_trained", ""),
+                           "train_seconds": report.get("train_seconds", ""), "weights": report.get("weights", "")}
     row.update((key, options[key]) for key in TABLE_OPTIONS if key in options)
     for name, score in report["metrics"].items():
         row[name] = _number(score["value"])

@@ -7,6 +7,9 @@
 #   --gpu_ids IDS    passed to train.py (default auto: GPU 0 if there is one)
 #   --out DIR        where checkpoints, results, the table and the figures go (default results/experiments/<name>)
 #   --num_test N     test images to translate and score (default: all)
+#   --seeds LIST     train every setting once per seed, e.g. 0,1,2: runs are named <setting>_s<seed>, the table
+#                    keeps a row per seed and the figures and the Markdown table show mean ± std over seeds
+#                    (default: one run per setting with train.py's default seed, named <setting>)
 #   -- FLAGS...      more train.py flags for every setting, e.g. -- --netG unet_128 --load_size 143 --crop_size 128
 set -euo pipefail
 CALLER_DIR=$PWD
@@ -16,6 +19,7 @@ DATAROOT=./datasets/facades
 EPOCHS=200
 GPU_IDS=auto
 NUM_TEST=1000000
+SEEDS=""
 OUT=""
 EXTRA=()
 SCRIPT_OPTIONS=()  # options an experiment script declares for itself (name=variable), parsed below
@@ -41,6 +45,7 @@ parse_options() {
             --gpu_ids) GPU_IDS=$2; shift 2 ;;
             --out) OUT=$(absolute "$2"); shift 2 ;;
             --num_test) NUM_TEST=$2; shift 2 ;;
+            --seeds) SEEDS=$2; shift 2 ;;
             --) shift; EXTRA=("$@"); break ;;
             *)
                 local found=""
@@ -55,6 +60,7 @@ parse_options() {
         esac
     done
     [[ "$EPOCHS" =~ ^[1-9][0-9]*$ ]] || fail "--epochs $EPOCHS is not a positive whole number"
+    [[ -z "$SEEDS" || "$SEEDS" =~ ^[0-9]+(,[0-9]+)*$ ]] || fail "--seeds $SEEDS is not a list of whole numbers like 0,1,2"
     EXPERIMENT=$(basename "$0" .sh)
     OUT=${OUT:-results/experiments/$EXPERIMENT}
     DEVICE=auto
@@ -79,13 +85,26 @@ setting() {
             *) break ;;
         esac
     done
+    if [ -z "$SEEDS" ]; then
+        run_once "$name" "$name" "$@"
+    else
+        for seed in ${SEEDS//,/ }; do
+            run_once "$name" "${name}_s$seed" "$@" --seed "$seed"
+        done
+    fi
+    SETTINGS+=("$name")
+}
+
+# run_once SETTING RUN_NAME TRAIN_FLAGS...: train, test and evaluate one run (uses setting's local variables)
+run_once() {
+    local setting=$1 name=$2
+    shift 2
     local start=$SECONDS
     echo "== $name: $script $*"
     # the setting's own flags come last, so that flags after -- cannot change what the experiment varies
     "$PYTHON" "$script" --dataroot "$DATAROOT" --name "$name" --direction BtoA --gpu_ids "$GPU_IDS" \
         --checkpoints_dir "$OUT/checkpoints" --n_epochs "$N_EPOCHS" --n_epochs_decay "$N_DECAY" \
         --display_id 0 ${EXTRA[@]+"${EXTRA[@]}"} "$@" > "$OUT/$name.train.log"
-    rm -rf "$OUT/results/$name/test_latest"  # no images of an earlier run in the folder evaluate.py scores
     # shellcheck disable=SC2086  # test and evaluate flags are word lists
     "$PYTHON" test.py --dataroot "$DATAROOT" --name "$name" --gpu_ids "$GPU_IDS" \
         --checkpoints_dir "$OUT/checkpoints" --results_dir "$OUT/results" --num_test "$NUM_TEST" $test_flags \
@@ -93,8 +112,7 @@ setting() {
     # shellcheck disable=SC2086
     "$PYTHON" evaluate.py --results_dir "$OUT/results/$name/test_latest" --table "$TABLE" --device "$DEVICE" \
         $evaluate_flags
-    echo "== $name: $(( SECONDS - start )) s"
-    SETTINGS+=("$name")
+    echo "== $name ($setting): $(( SECONDS - start )) s"
 }
 
 # finish KIND: draw the figures of this experiment's table
