@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     data = create_dataset(opt)
     model = create_model(opt)
     found = checkpoint.find(opt, ["G"])
-    checkpoint.load_nets({"G": model.netG}, found, opt)
+    weights = checkpoint.load_generator(model.netG, found, opt)
     model.setup()
     if opt.eval:
         model.eval()
@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         # for evaluate.py: the options the generator was trained with (none for upstream files), how long, and
         # what this run wrote
         done = len(ids_on_disk(page.img_dir))
-        info = {"checkpoint": str(found.path), "progress": found.progress, "options": found.options,
-                "translated": done, "n_samples": opt.n_samples, "test_set_size": len(data)}
+        info = {"checkpoint": str(found.path), "weights": weights, "progress": found.progress,
+                "options": found.options, "translated": done, "n_samples": opt.n_samples, "test_set_size": len(data)}
         atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
     except BaseException:
         lock.release(remove=False)  # the mark stays: the folder is incomplete

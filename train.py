@@ -19,9 +19,11 @@ from tqdm import tqdm
 from data import DataPipeline, create_dataset
 from models import checkpoint, create_model
 from models.acceleration import describe_speed
+from models.ema import STATISTICS_IMAGES
 from models.networks import print_summary, write_summary
 from models.trainer import Meter, Trainer
-from options.train_options import TrainOptions
+from models.validation import Validation, describe
+from options.train_options import TrainOptions, validation_options
 from util import distributed
 from util.errors import UserError, main_guard
 from util.fileio import remove_stale_temp_files
@@ -76,7 +78,8 @@ def train(opt, options: TrainOptions, world: distributed.World) -> int:
     """The training run: data, model and trainer, then epochs until the last or until a stop is requested."""
     seed_everything(opt.seed)  # the same initial weights in every process
     data = create_dataset(opt, world.rank, world.size)
-    trainer = Trainer(create_model(opt), opt, world)
+    trainer = Trainer(create_model(opt), opt, world,
+                      training_inputs=lambda: (batch["A"] for batch in data.first_batches(STATISTICS_IMAGES)))
     # samples_done counts images of the current epoch (all processes), so a resumed run may change --batch_size
     progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0, "train_seconds": 0.0}
     if opt.continue_train:
@@ -85,6 +88,7 @@ def train(opt, options: TrainOptions, world: distributed.World) -> int:
     if world.distributed:  # each process its own random stream (dropout, image pool); the data order is shared
         seed_everything(opt.seed + 1_000_003 * world.rank + progress["total_iters"])
     log = start_logging(opt, options, trainer, data, world)
+    validation = start_validation(opt) if world.is_main else None
     stop, last_epoch = StopRequest(), opt.n_epochs + opt.n_epochs_decay
 
     def save(label: str) -> None:
@@ -100,12 +104,15 @@ def train(opt, options: TrainOptions, world: distributed.World) -> int:
             if world.is_main:
                 print(f"stopped in epoch {epoch}; resume with the same command plus --continue_train")
             return 130
-        log.display_current_results(trainer.model.get_current_visuals(), epoch, save_html=True)
         lr = trainer.end_epoch(progress["samples_done"])
         progress.update(epoch=epoch + 1, samples_done=0)
+        best = validate(trainer, validation, log, progress) if validation and validation.due(epoch) else False
+        log.display_current_results(trainer.model.get_current_visuals(), epoch, save_html=True)
         if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
             save("latest")
             save(str(epoch))
+        if opt.val_freq and distributed.any_rank(best):
+            save("best")
         print(f"end of epoch {epoch}/{last_epoch}, learning rate {lr:.7f}", flush=True)
     print(f"done: checkpoints and training samples in {checkpoint.experiment_dir(opt)}")
     return 0
@@ -156,6 +163,36 @@ def log_losses(trainer: Trainer, log, bar: tqdm, meter: Meter, progress: dict) -
         print(line, flush=True)
     log.plot_current_losses(progress["total_iters"], losses)
     bar.set_postfix({**{k: f"{v:.3f}" for k, v in losses.items()}, "img/s": f"{1 / max(per_image, 1e-9):.1f}"})
+
+
+def start_validation(opt) -> Validation | None:
+    """The validation of --val_freq: its data, and the metrics package as its scorer."""
+    if not opt.val_freq:
+        return None
+    import metrics
+
+    names = metrics.parse_metrics(opt.val_metrics)
+    settings = {"device": "cuda" if opt.gpu_ids else "cpu"}
+    data = create_dataset(validation_options(opt))
+    print(f"validation every {opt.val_freq} epochs on {len(data)} images of {opt.val_phase}/ ({', '.join(names)}; "
+          f"best checkpoint by {opt.val_metric})")
+
+    def score(folder):
+        return metrics.evaluate(metrics.image_sets(folder), names, settings)["metrics"]
+
+    return Validation(opt, data, score, metrics.METRICS[opt.val_metric].higher_is_better)
+
+
+def validate(trainer: Trainer, validation: Validation, log, progress: dict) -> bool:
+    """Score the generator test.py would use on the validation images; True when it is the best so far."""
+    generator = trainer.averaged_generator() or trainer.model.netG
+    scores, seconds = validation.run(generator, trainer.model.autocast, progress)
+    improved = validation.improved(scores, progress)
+    line = f"validation after epoch {progress['epoch'] - 1}: {describe(scores)} ({len(validation.data)} images, " \
+           f"{seconds:.1f} s){'; best so far' if improved else ''}"
+    print(line, flush=True)
+    log.log_validation(progress["epoch"] - 1, progress["total_iters"], scores, line)
+    return improved
 
 
 def resume(trainer: Trainer, opt, changed: dict, verbose: bool) -> dict:

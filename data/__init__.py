@@ -87,6 +87,13 @@ class DataPipeline:
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def first_batches(self, n: int) -> Iterator[dict]:
+        """The first n samples (as epoch 0 augments them) in batches: the same ones in every process and every
+        call, read without touching the sampler or the random streams."""
+        n = min(n, len(self.dataset))
+        for start in range(0, n, self.batch_size):
+            yield collate([self.dataset[(0, i)] for i in range(start, min(start + self.batch_size, n))])
+
     def __iter__(self):
         if self.cache is not None:
             return self.cache.batches(iter(self.sampler), self.batch_size)

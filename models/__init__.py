@@ -8,11 +8,13 @@ from .adversarial_losses_model import AdversarialLossesModel
 from .base_model import BaseModel
 from .perceptual_model import PerceptualModel
 from .pix2pix_model import Pix2PixModel
+from .pix2pix_plus_model import Pix2PixPlusModel
 from .stochastic_model import StochasticModel
 from .template_model import TemplateModel
 
 MODELS: dict[str, type[BaseModel]] = {
     "pix2pix": Pix2PixModel,
+    "pix2pix_plus": Pix2PixPlusModel,
     "perceptual": PerceptualModel,
     "adversarial_losses": AdversarialLossesModel,
     "stochastic": StochasticModel,
@@ -32,5 +34,5 @@ def create_model(opt: argparse.Namespace) -> BaseModel:
     return model
 
 
-__all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "PerceptualModel", "Pix2PixModel", "StochasticModel",
-           "TemplateModel", "create_model", "find_model"]
+__all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "PerceptualModel", "Pix2PixModel", "Pix2PixPlusModel",
+           "StochasticModel", "TemplateModel", "create_model", "find_model"]

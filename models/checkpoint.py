@@ -4,8 +4,9 @@ upstream pix2pix's weight files, and the check that a checkpoint fits the networ
     <checkpoints_dir>/<name>/<label>_checkpoint.pth   DLIM's full training state (label: latest, 5, iter_1000)
     <checkpoints_dir>/<name>/<label>_net_<G|D>.pth    upstream pix2pix's weight-only state dicts
 
-A full checkpoint is a dict: format, options, nets {G, D: state dict}, optimizers, schedulers, scaler, progress,
-rng, extra. Files are read with util.weights: one that needs arbitrary unpickling is refused.
+A full checkpoint is a dict: format, options, nets {G, D, and G_ema with --ema: state dict}, optimizers,
+schedulers, scaler, progress, rng, extra (and ema: its decay and update count). Files are read with
+util.weights: one that needs arbitrary unpickling is refused.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from . import networks
 CHECKPOINT_FORMAT = "dlim-checkpoint-v2"  # v2: numpy's random state as tensors (v1 held a numpy array)
 READABLE_FORMATS = ("dlim-checkpoint-v1", CHECKPOINT_FORMAT)
 _BATCH_NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
+AVERAGED_G = "G_ema"  # the moving average of G's weights (--ema), a network like G
+WEIGHTS = ("ema", "raw")  # values of --weights: the averaged generator or the trained one
 
 
 def checkpoint_label(opt: argparse.Namespace) -> str:
@@ -151,6 +154,21 @@ def load_nets(nets: dict[str, nn.Module], checkpoint: Checkpoint, opt: argparse.
             check_architecture(opt, name, checkpoint.options, checkpoint.path)
         state_dict, path = checkpoint.net_state(name)
         _load_state_dict(net, name, state_dict, path, opt)
+
+
+def load_generator(netG: nn.Module, checkpoint: Checkpoint, opt: argparse.Namespace) -> str:
+    """Load the generator to translate with: the moving average of G when the checkpoint has one (--ema), unless
+    --weights raw asks for the trained weights; returns which ('ema' or 'raw')."""
+    has_average = checkpoint.state is not None and AVERAGED_G in checkpoint.state["nets"]
+    weights = getattr(opt, "weights", None) or ("ema" if has_average else "raw")
+    if weights == "ema" and not has_average:
+        raise UserError(f"--weights ema: {checkpoint.path} has no averaged generator (it was trained without --ema): "
+                        f"leave out --weights, or pass --weights raw")
+    if checkpoint.state is not None:
+        check_architecture(opt, "G", checkpoint.options, checkpoint.path)
+    state_dict, path = checkpoint.net_state(AVERAGED_G if weights == "ema" else "G")
+    _load_state_dict(netG, "G", state_dict, path, opt)
+    return weights
 
 
 def _load_state_dict(net: nn.Module, name: str, state_dict: dict, path: Path, opt: argparse.Namespace) -> None:

@@ -41,7 +41,7 @@ class Translator:
 
     def _load(self) -> None:
         found = checkpoint.find(self.opt, ["G"])
-        checkpoint.load_nets({"G": self.model.netG}, found, self.opt)
+        self.weights = checkpoint.load_generator(self.model.netG, found, self.opt)  # 'ema' or 'raw'
         self.progress, self.path = found.progress, found.path
         self.loaded = _stamp(found.path)
         if self.opt.eval:

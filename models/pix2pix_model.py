@@ -4,7 +4,8 @@ The seed's variants are options of this one model (the preset classes only chang
 - the adversarial loss: --gan_mode original|ls|hinge|w|wgangp, --lambda_gp, --lambda_GAN;
 - the reconstruction losses: --lambda_L1 and the perceptual loss --lambda_perceptual / --perceptual_net;
 - no discriminator: --netD none or --lambda_GAN 0;
-- a stochastic generator: --dropout_rate, --weight_noise (see stochastic_model.py).
+- a stochastic generator: --dropout_rate, --weight_noise (see stochastic_model.py);
+- differentiable augmentation of D's inputs: --diffaug, --diffaug_p (networks/diffaug.py).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from options.types import nonnegative_float
+from options.types import augmentation_policy, nonnegative_float, probability
 from util.errors import UserError, warn
 from util.image_pool import ImagePool
 
@@ -57,6 +58,13 @@ class Pix2PixModel(BaseModel):
         g.add_argument("--vgg_weights", default=None, metavar="PATH",
                        help="local copy of torchvision's vgg19-dcbb9e9d.pth (default: $TORCH_HOME/hub/checkpoints/, "
                             "downloaded there when missing)")
+        g = parser.add_argument_group("discriminator augmentation (DiffAugment)")
+        g.add_argument("--diffaug", type=augmentation_policy, default="", metavar="POLICY",
+                       help="augment what D sees, real and generated alike, in D's and G's steps: a comma-separated "
+                            "list of color, translation, cutout (DiffAugment's policy: all three). Translation and "
+                            "cutout move the label map and the photo together; colour changes only the photo")
+        g.add_argument("--diffaug_p", type=probability, default=1.0,
+                       help="probability that each augmentation is applied to each sample")
         return parser
 
     def __init__(self, opt: argparse.Namespace):
@@ -110,6 +118,7 @@ class Pix2PixModel(BaseModel):
         self.min_D_side = networks.min_input_side(self.netD)
         self.criterionGAN = networks.GANLoss(opt.gan_mode)
         self.fake_pool = ImagePool(opt.pool_size)
+        self.augment = networks.PairAugment(opt.diffaug, opt.diffaug_p, opt.input_nc) if opt.diffaug else None
         if opt.lambda_gp > 0 and networks.discriminator_uses_batch_norm(opt) and opt.batch_size > 1:
             warn("--lambda_gp with batch norm in D mixes the samples of a batch, which the gradient penalty "
                  "assumes independent (WGAN-GP uses no batch norm in the critic): consider --norm instance")
@@ -117,7 +126,7 @@ class Pix2PixModel(BaseModel):
     def _warn_unused_adversarial_flags(self, opt: argparse.Namespace) -> None:
         print("no discriminator: G learns from its reconstruction loss only")
         unused = [f for f, on in [("--lambda_feat", opt.lambda_feat > 0), ("--lambda_gp", opt.lambda_gp > 0),
-                                  ("--gan_mode", "gan_mode" in opt.explicit)] if on]
+                                  ("--gan_mode", "gan_mode" in opt.explicit), ("--diffaug", bool(opt.diffaug))] if on]
         if unused:
             warn(f"{', '.join(unused)} unused: there is no discriminator (--netD {opt.netD}, "
                  f"--lambda_GAN {opt.lambda_GAN:g})")
@@ -187,11 +196,14 @@ class Pix2PixModel(BaseModel):
 
     def discriminator_losses(self) -> Iterator[dict[str, torch.Tensor]]:
         """D learns to call (A, real B) real and (A, G(A)) fake (detached from G): the fake term and the gradient
-        penalty first, then the real term."""
+        penalty first, then the real term. With --diffaug, D judges (and the penalty is taken on) augmented pairs,
+        real and fake each with its own draw."""
         if not self.use_D:
             return
         fake_AB = self.fake_pool.query(torch.cat((self.real_A, self.fake_B), 1)).detach()
         real_AB = torch.cat((self.real_A, self.real_B), 1)
+        if self.augment is not None:
+            fake_AB, real_AB = self.augment(fake_AB), self.augment(real_AB)
         netD = self.trained_net("D")
         # Under torchrun, the first group's gradients stay local (no_sync) and are averaged with the second's, in
         # its backward pass: the trainer backpropagates a group while this generator waits inside the block.
@@ -203,14 +215,20 @@ class Pix2PixModel(BaseModel):
         yield {"D_real": self.criterionGAN(self.discriminate(real_AB, netD), True)}
 
     def generator_losses(self) -> dict[str, torch.Tensor]:
-        """G tries to fool D (when there is one) and to stay close to B (its reconstruction losses)."""
+        """G tries to fool D (when there is one) and to stay close to B (its reconstruction losses). With --diffaug
+        D sees the augmented pair, and feature matching compares D's features of (A, G(A)) and (A, B) under the
+        same augmentation draw."""
         losses = {}
         if self.use_D:
-            prediction = self.discriminate(torch.cat((self.real_A, self.fake_B), 1), features=self.use_feat)
+            fake_AB, real_AB = torch.cat((self.real_A, self.fake_B), 1), torch.cat((self.real_A, self.real_B), 1)
+            if self.augment is not None:
+                draw = self.augment.draw(fake_AB)
+                fake_AB, real_AB = self.augment.apply(fake_AB, draw), self.augment.apply(real_AB, draw)
+            prediction = self.discriminate(fake_AB, features=self.use_feat)
             losses["G_GAN"] = self.criterionGAN(prediction, True, for_discriminator=False) * self.opt.lambda_GAN
         if self.use_feat:
             with torch.no_grad():
-                real = self.discriminate(torch.cat((self.real_A, self.real_B), 1), features=True)
+                real = self.discriminate(real_AB, features=True)
             losses["G_feat"] = networks.feature_matching_loss(prediction, real) * self.opt.lambda_feat
         for name, (weight, loss) in self.reconstruction.items():
             losses[name] = loss() * weight

@@ -2,8 +2,9 @@
 
 It owns the optimizers (Adam, one per trained network), the learning-rate schedules, the gradient scaler of
 --amp fp16, the fast path's compiled networks and the DistributedDataParallel wrappers under torchrun, and the order
-of a step: G's forward pass, D's update from D's loss groups, then G's update from G's losses. Losses stay on the
-device between log steps: nothing in a step waits for the GPU.
+of a step: G's forward pass, D's update from D's loss groups, then G's update from G's losses, and with --ema the
+moving average of G's weights (ema.py). Losses stay on the device between log steps: nothing in a step waits for
+the GPU.
 
     trainer = Trainer(model, opt, world)
     for batch in data:
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -25,15 +27,21 @@ from util.util import options_to_dict
 
 from . import acceleration, checkpoint, schedules
 from .base_model import BaseModel
+from .ema import GeneratorAverage
 
 
 class Trainer:
     """Optimises `model` with the options' optimizer, schedule and fast path, on one process or under torchrun."""
 
-    def __init__(self, model: BaseModel, opt: argparse.Namespace, world: distributed.World | None = None):
+    def __init__(self, model: BaseModel, opt: argparse.Namespace, world: distributed.World | None = None,
+                 training_inputs: Callable[[], Iterable[torch.Tensor]] | None = None):
+        """training_inputs: batches of training inputs (real_A) on which the average of G (--ema) estimates its
+        batch-norm statistics before it is saved or used."""
         world = world or distributed.World()
         self.model, self.opt = model, opt
         nets = model.nets()
+        self.ema = GeneratorAverage(model.netG, opt.ema) if getattr(opt, "ema", 0) > 0 else None
+        self.training_inputs = training_inputs
         self.optimizers = {name: acceleration.adam(nets[name].parameters(), lr=opt.lr, betas=(opt.beta1, 0.999),
                                                    fused=opt.kernels != "torch") for name in model.trained_names}
         # fp16 needs its gradients scaled up against underflow; bf16 has fp32's range and needs no scaler
@@ -96,6 +104,8 @@ class Trainer:
         losses = self.model.generator_losses()
         self.scaler.scale(sum(losses.values())).backward()
         self.scaler.step(self.optimizers["G"])
+        if self.ema is not None:
+            self.ema.update(self.model.netG)
         return {k: v.detach() for k, v in losses.items()}
 
     def current_losses(self) -> dict[str, float]:
@@ -122,14 +132,30 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """The optimisation state a checkpoint holds (lists in the order of model.trained_names)."""
-        return {"optimizers": [o.state_dict() for o in self.optimizers.values()],
-                "schedulers": [s.state_dict() for s in self.schedulers.values()],
-                "scaler": self.scaler.state_dict(), "monitor_sum": self.monitor_sum.item()}
+        state = {"optimizers": [o.state_dict() for o in self.optimizers.values()],
+                 "schedulers": [s.state_dict() for s in self.schedulers.values()],
+                 "scaler": self.scaler.state_dict(), "monitor_sum": self.monitor_sum.item()}
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
+
+    def averaged_generator(self) -> nn.Module | None:
+        """The moving average of G (--ema), its batch-norm statistics estimated for its current weights; None
+        without --ema."""
+        if self.ema is None:
+            return None
+        if self.training_inputs is not None:
+            self.ema.estimate_statistics(self.training_inputs, self.opt.gpu_ids)
+        return self.ema.module
 
     def checkpoint_state(self, progress: dict[str, Any]) -> dict[str, Any]:
-        """Everything a full checkpoint holds to resume exactly (checkpoint.write saves it)."""
-        return {"options": options_to_dict(self.opt), "progress": dict(progress), **self.state_dict(),
-                "nets": {name: checkpoint.plain_state(net) for name, net in self.model.nets().items()},
+        """Everything a full checkpoint holds to resume exactly (checkpoint.write saves it); with --ema, the
+        averaged generator as nets['G_ema']."""
+        nets = {name: checkpoint.plain_state(net) for name, net in self.model.nets().items()}
+        averaged = self.averaged_generator()
+        if averaged is not None:
+            nets[checkpoint.AVERAGED_G] = checkpoint.plain_state(averaged)
+        return {"options": options_to_dict(self.opt), "progress": dict(progress), **self.state_dict(), "nets": nets,
                 "rng": rng_state(self.opt.gpu_ids), "extra": self.model.extra_state()}
 
     def resume(self, found: checkpoint.Checkpoint) -> dict[str, Any]:
@@ -157,6 +183,14 @@ class Trainer:
         self.monitor_sum.fill_(float(state.get("monitor_sum", state["progress"].get("l1_sum", 0.0))))
         set_rng_state(state["rng"], self.opt.gpu_ids)
         self.model.load_extra_state(state.get("extra", {}))
+        if self.ema is not None:
+            self._resume_average(state)
+
+    def _resume_average(self, state: dict[str, Any]) -> None:
+        if checkpoint.AVERAGED_G in state["nets"]:
+            self.ema.load_state_dict(state["nets"][checkpoint.AVERAGED_G], state.get("ema", {}))
+        else:  # --ema added to a run trained without it: the first update copies G's weights
+            print("--ema: the checkpoint has no averaged generator; the average starts from its weights")
 
 
 class Meter:

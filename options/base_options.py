@@ -194,6 +194,10 @@ def _model_flags(g: argparse._ArgumentGroup) -> None:
                         "reconstruction loss only")
     g.add_argument("--netG", default="resnet_9blocks", choices=sorted(networks.GENERATORS),
                    help="generator architecture")
+    g.add_argument("--upsample", default="transpose", choices=networks.UPSAMPLING,
+                   help="how the generator doubles the resolution: transpose (upstream's transposed convolutions), "
+                        "resize (nearest-neighbour resize + 3x3 convolution, free of checkerboard artifacts) or "
+                        "bilinear (bilinear resize + 3x3 convolution)")
     g.add_argument("--n_layers_D", type=positive_int, default=3,
                    help="layers of the n_layers, multiscale and sesame discriminators (3: 70x70 patches)")
     g.add_argument("--num_D", type=positive_int, default=2,

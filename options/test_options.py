@@ -34,6 +34,10 @@ class TestOptions(BaseOptions):
                        help="outputs per input, written as <id>_fake_B_<k>.png (k = 1..K) and shown side by side; "
                             "they differ when the generator is stochastic (dropout active, --weight_noise); "
                             "--seed picks the draw")
+        g.add_argument("--weights", choices=("ema", "raw"), default=None, run=RUN_ALWAYS,
+                       help="which generator to translate with: ema, the moving average of its weights (what a "
+                            "checkpoint trained with --ema holds), or raw, the trained weights themselves (default: "
+                            "ema when the checkpoint has it)")
         parser.set_defaults(serial_batches=True, no_flip=True, display_id=-1, num_threads=0)
         return parser
 

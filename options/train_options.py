@@ -2,16 +2,26 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from models import acceleration, networks
 from models.networks import GAN_MODES
 from models.schedules import LR_POLICIES
 from util import distributed
-from util.errors import UserError
+from util.errors import UserError, warn
 
 from .base_options import BaseOptions
-from .parser import RUN_ALWAYS
-from .types import beta, nonnegative_float, nonnegative_int, port, positive_finite, positive_float, positive_int
+from .parser import RUN_ALWAYS, Options
+from .types import (
+    beta,
+    count_or_inf,
+    nonnegative_float,
+    nonnegative_int,
+    port,
+    positive_finite,
+    positive_float,
+    positive_int,
+)
 
 
 class TrainOptions(BaseOptions):
@@ -51,6 +61,11 @@ class TrainOptions(BaseOptions):
         g.add_argument("--lr_policy", default="linear", choices=LR_POLICIES, help="learning-rate schedule")
         g.add_argument("--lr_decay_iters", type=positive_int, default=50,
                        help="step policy: multiply by 0.1 every N epochs")
+        g.add_argument("--ema", type=beta, nargs="?", const=0.999, default=0.0, metavar="DECAY",
+                       help="keep an exponential moving average of the generator's weights, updated after every step "
+                            "(the flag alone: decay 0.999, with a warm-up), which test.py and the demo then use; "
+                            "0 turns it off")
+        _validation_flags(parser.add_argument_group("validation during training"))
         return parser
 
     def complete(self, opt: argparse.Namespace) -> None:
@@ -68,6 +83,7 @@ class TrainOptions(BaseOptions):
             raise UserError(f"--epoch_count {opt.epoch_count} is past the last epoch ({last} = --n_epochs "
                             f"{opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}): nothing would be trained; "
                             f"raise --n_epochs, or resume a run with --continue_train (without --epoch_count)")
+        _check_validation(opt)
         if opt.dataset_mode == "single":
             raise UserError("--dataset_mode single has no target images to learn from: train with aligned A|B "
                             "pairs (single is for test.py)")
@@ -77,6 +93,50 @@ class TrainOptions(BaseOptions):
         if opt.sync_bn and not (distributed.world_from_env().distributed and opt.gpu_ids):
             raise UserError("--sync_bn needs several GPU processes (torchrun --nproc_per_node N train.py ... on "
                             "CUDA): leave it out on a CPU or a single process")
+
+
+def _validation_flags(g: argparse._ArgumentGroup) -> None:
+    """Validation during training (models/validation.py)."""
+    g.add_argument("--val_freq", type=nonnegative_int, default=0,
+                   help="every N epochs (and after the last), translate and score the --val_phase images, log the "
+                        "scores and keep the best checkpoint as best_checkpoint.pth (test.py --epoch best); 0: never")
+    g.add_argument("--val_phase", default="val", help="dataset subfolder to validate on (facades has val/)")
+    g.add_argument("--val_num", type=count_or_inf, default=float("inf"),
+                   help="validate on the first N images of --val_phase (default: all)")
+    g.add_argument("--val_metrics", default="fd_lite0,kid_lite0,l1,psnr,ssim",
+                   help="metrics of a validation pass, as evaluate.py --metrics names them (default: the offline "
+                        "ones; real-image features are computed once and cached)")
+    g.add_argument("--val_metric", default="kid_lite0",
+                   help="the metric that picks the best checkpoint (one of --val_metrics; lower or higher is "
+                        "better as the metric says)")
+
+
+def _check_validation(opt: argparse.Namespace) -> None:
+    if not opt.val_freq:
+        return
+    import metrics  # the registry, to check names now rather than after the first epoch
+    from metrics.report import LITE0_METRICS, is_lite0_trained
+
+    names = metrics.parse_metrics(opt.val_metrics)
+    if opt.val_metric not in names:
+        raise UserError(f"--val_metric {opt.val_metric} is not among --val_metrics {opt.val_metrics}: pick one of "
+                        f"{', '.join(names)}, or add it to --val_metrics")
+    if not (Path(opt.dataroot) / opt.val_phase).is_dir():
+        raise UserError(f"--val_phase {opt.val_phase}: {Path(opt.dataroot) / opt.val_phase} does not exist; pass the "
+                        f"dataset subfolder to validate on, or --val_freq 0")
+    if is_lite0_trained(vars(opt)) and opt.val_metric in LITE0_METRICS:
+        warn(f"--val_metric {opt.val_metric} comes from EfficientNet-Lite0, the network of this run's perceptual "
+             f"loss: it would favour checkpoints that fool it; pick another, e.g. --val_metric l1 (or fid)")
+
+
+def validation_options(opt: Options) -> Options:
+    """The options of the validation data: --val_phase read as test.py reads its images by default (resized to
+    --crop_size: no flip, no random crop, in order), the first --val_num of them."""
+    val = Options(**{k: v for k, v in vars(opt).items() if not k.startswith("_")})
+    val.phase, val.is_train, val.serial_batches, val.no_flip = opt.val_phase, False, True, True
+    val.max_dataset_size, val.num_threads, val.cache_dataset = opt.val_num, 0, "off"
+    val.load_size = opt.crop_size
+    return val.freeze()
 
 
 def _logging_flags(g: argparse._ArgumentGroup) -> None:

@@ -101,3 +101,21 @@ def at_least_two(text: str) -> int:
     if value < 2:
         raise argparse.ArgumentTypeError(f"must be at least 2, got {text}")
     return value
+
+
+def probability(text: str) -> float:
+    """argparse type: a probability in [0, 1]."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
+def augmentation_policy(text: str) -> str:
+    """argparse type: DiffAugment's comma-separated policy (color, translation, cutout), normalised."""
+    from models.networks.diffaug import parse_policy
+
+    try:
+        return ",".join(parse_policy(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

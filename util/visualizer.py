@@ -27,6 +27,7 @@ class Visualizer:
         self.save_dir.mkdir(parents=True, exist_ok=True)
         self.log_txt = self.save_dir / "loss_log.txt"
         self.log_jsonl = self.save_dir / "loss_log.jsonl"
+        self.val_jsonl = self.save_dir / "validation.jsonl"  # --val_freq scores, one line per validation
         self.web_dir = self.save_dir / "web"
         self.use_html = opt.is_train and not opt.no_html
         self.saved_epochs = self._epochs_on_page() if opt.continue_train else []
@@ -74,11 +75,13 @@ class Visualizer:
             page = HTML(self.web_dir, f"Experiment = {self.opt.name}", refresh=60)
             for label, im in images.items():
                 save_image(im, page.img_dir / f"epoch{epoch:03d}_{label}.png")
-            losses = self.epoch_losses()
+            losses, validations = self.epoch_losses(), self.validations()
             for e in sorted(self.saved_epochs, reverse=True):
                 page.add_header(f"epoch [{e}]")
                 if e in losses:
                     page.add_text("mean losses: " + ", ".join(f"{k} {v:.4g}" for k, v in losses[e].items()))
+                if e in validations:
+                    page.add_text("validation: " + ", ".join(f"{k} {v:.4g}" for k, v in validations[e].items()))
                 names = [f"epoch{e:03d}_{label}.png" for label in images]
                 page.add_images(names, list(images), width=self.opt.display_winsize)
             page.save()
@@ -86,17 +89,36 @@ class Visualizer:
     def epoch_losses(self) -> dict[int, dict[str, float]]:
         """Mean of each logged loss per epoch, read back from loss_log.jsonl (so a resumed run keeps them)."""
         sums: dict[int, dict[str, list[float]]] = {}
-        if self.log_jsonl.is_file():
-            for line in self.log_jsonl.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                except ValueError:  # a line cut short by a crash
-                    continue
-                per_epoch = sums.setdefault(record.get("epoch", 0), {})
-                for key, value in record.items():
-                    if key not in _LOG_FIELDS and isinstance(value, (int, float)):
-                        per_epoch.setdefault(key, []).append(value)
+        for record in _records(self.log_jsonl):
+            per_epoch = sums.setdefault(record.get("epoch", 0), {})
+            for key, value in record.items():
+                if key not in _LOG_FIELDS and isinstance(value, (int, float)):
+                    per_epoch.setdefault(key, []).append(value)
         return {e: {k: sum(v) / len(v) for k, v in d.items()} for e, d in sums.items()}
+
+    def validations(self) -> dict[int, dict[str, float]]:
+        """The validation scores of each epoch, read back from validation.jsonl."""
+        scores = {}
+        for record in _records(self.val_jsonl):
+            scores[record.get("epoch", 0)] = {k: v for k, v in record.get("scores", {}).items()}
+        return scores
+
+    def log_validation(self, epoch: int, total_iters: int, scores: dict[str, dict], line: str) -> None:
+        """A validation pass: its line in loss_log.txt, its scores in validation.jsonl and in visdom."""
+        values = {name: score["value"] for name, score in scores.items()}
+        with open(self.log_txt, "a") as f:
+            f.write(line + "\n")
+        record = {"epoch": epoch, "total_iters": total_iters, "scores": values,
+                  "std": {n: s["std"] for n, s in scores.items() if "std" in s}, "wall": time.time()}
+        with open(self.val_jsonl, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.vis is not None and values:
+            try:
+                self.vis.line(X=[[epoch] * len(values)], Y=[list(values.values())], update="append",
+                              win=self.opt.display_id + 2,
+                              opts={"title": f"{self.opt.name} validation", "legend": list(values), "xlabel": "epoch"})
+            except Exception as exc:  # see display_current_results
+                self._visdom_failed(exc)
 
     def plot_current_losses(self, total_iters: int, losses: OrderedDict[str, float]) -> None:
         if self.vis is None:
@@ -122,6 +144,20 @@ class Visualizer:
         return line
 
 
+def _records(path: Path) -> list[dict]:
+    """The JSON objects of a JSON-lines log (lines cut short by a crash are skipped)."""
+    records = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
 class SilentVisualizer:
     """What processes other than rank 0 use under torchrun: the same calls, nothing written or shown."""
 
@@ -133,3 +169,6 @@ class SilentVisualizer:
 
     def print_current_losses(self, *args, **kwargs) -> str:
         return ""
+
+    def log_validation(self, *args, **kwargs) -> None:
+        pass

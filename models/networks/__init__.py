@@ -8,6 +8,7 @@ from typing import Callable
 from torch import nn
 
 from .conv import frozen_weights, use_matrix_products
+from .diffaug import PairAugment
 from .discriminators import (
     MultiscaleDiscriminator,
     NLayerDiscriminator,
@@ -17,7 +18,7 @@ from .discriminators import (
     receptive_field,
     receptive_fields,
 )
-from .generators import ResnetGenerator, UnetGenerator
+from .generators import UPSAMPLING, ResnetGenerator, UnetGenerator
 from .losses import GAN_MODES, GANLoss, feature_matching_loss, gradient_penalty
 from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
@@ -38,14 +39,20 @@ def _dropout(opt: Namespace) -> float | None:
     return None if opt.no_dropout else getattr(opt, "dropout_rate", 0.5)
 
 
+def _upsample(opt: Namespace) -> str:
+    return getattr(opt, "upsample", "transpose")  # checkpoints from before --upsample: upstream's layers
+
+
 def _unet(num_downs: int) -> Network:
     return Network(lambda opt: UnetGenerator(opt.input_nc, opt.output_nc, num_downs, ngf=opt.ngf, norm=opt.norm,
-                                             dropout=_dropout(opt)), shape=("ngf", "norm"))
+                                             dropout=_dropout(opt), upsample=_upsample(opt)),
+                   shape=("ngf", "norm", "upsample"))
 
 
 def _resnet(n_blocks: int) -> Network:
     return Network(lambda opt: ResnetGenerator(opt.input_nc, opt.output_nc, n_blocks, ngf=opt.ngf, norm=opt.norm,
-                                               dropout=_dropout(opt)), shape=("ngf", "norm"))
+                                               dropout=_dropout(opt), upsample=_upsample(opt)),
+                   shape=("ngf", "norm", "upsample"))
 
 
 def _pair_nc(opt: Namespace) -> int:
@@ -106,8 +113,9 @@ def discriminator_uses_batch_norm(opt: Namespace) -> bool:
 
 __all__ = [
     "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_MODES", "GENERATORS", "INIT_TYPES",
-    "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS",
-    "GANLoss", "Network", "PerceptualLoss", "count_parameters", "define_D", "define_G", "define_perceptual_loss",
+    "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "UPSAMPLING",
+    "GANLoss", "Network", "PairAugment", "PerceptualLoss", "count_parameters", "define_D", "define_G",
+    "define_perceptual_loss",
     "describe", "discriminator_uses_batch_norm", "print_summary", "shape_options", "write_summary",
     "frozen_weights", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",

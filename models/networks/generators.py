@@ -1,4 +1,10 @@
-"""Generators: U-Net (pix2pix) and ResNet (Johnson et al.), with upstream pix2pix's layer layout."""
+"""Generators: U-Net (pix2pix) and ResNet (Johnson et al.), with upstream pix2pix's layer layout.
+
+Both double the resolution with transposed convolutions by default (upsample="transpose", upstream's weights), or
+with a resize followed by a 3x3 convolution ("resize": nearest neighbour, "bilinear"): a transposed convolution
+whose kernel size is not a multiple of its stride covers output pixels unevenly, which draws checkerboard patterns
+(Odena et al., Deconvolution and checkerboard artifacts, Distill 2016); a resize-convolution covers all alike.
+"""
 from __future__ import annotations
 
 import torch
@@ -7,13 +13,29 @@ from torch import nn
 from .conv import Conv2d, ConvTranspose2d
 from .norms import conv_bias, get_norm_layer
 
+UPSAMPLING = ("transpose", "resize", "bilinear")  # values of --upsample
+
+
+def upsampling_conv(in_nc: int, out_nc: int, upsample: str, bias: bool = True, kernel_size: int = 4,
+                    output_padding: int = 0, transpose_class: type[nn.ConvTranspose2d] = ConvTranspose2d) -> nn.Module:
+    """A layer that doubles height and width: a stride-2 transposed convolution (kernel_size, padding 1), or a
+    resize (nearest or bilinear) followed by a 3x3 convolution."""
+    if upsample == "transpose":
+        return transpose_class(in_nc, out_nc, kernel_size, stride=2, padding=1, output_padding=output_padding,
+                               bias=bias)
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
+    resize = nn.Upsample(scale_factor=2, mode="nearest") if upsample == "resize" else \
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+    return nn.Sequential(resize, Conv2d(in_nc, out_nc, 3, padding=1, bias=bias))
+
 
 class UnetSkipBlock(nn.Module):
     """One U-Net level: down conv, the inner levels, up conv, and a skip connection around them."""
 
     def __init__(self, outer_nc: int, inner_nc: int, in_nc: int | None = None, submodule: nn.Module | None = None,
                  outermost: bool = False, innermost: bool = False, norm: str = "batch",
-                 dropout: float | None = None):
+                 dropout: float | None = None, upsample: str = "transpose"):
         super().__init__()
         self.outermost = outermost
         norm_layer, bias = get_norm_layer(norm), conv_bias(norm)
@@ -21,13 +43,13 @@ class UnetSkipBlock(nn.Module):
         downconv = Conv2d(in_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=bias)
         downrelu, uprelu = nn.LeakyReLU(0.2, True), nn.ReLU(True)
         if outermost:
-            upconv = ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
+            upconv = upsampling_conv(inner_nc * 2, outer_nc, upsample)
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
-            upconv = ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
+            upconv = upsampling_conv(inner_nc, outer_nc, upsample, bias)
             layers = [downrelu, downconv, uprelu, upconv, norm_layer(outer_nc)]
         else:
-            upconv = ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
+            upconv = upsampling_conv(inner_nc * 2, outer_nc, upsample, bias)
             layers = [downrelu, downconv, norm_layer(inner_nc), submodule, uprelu, upconv, norm_layer(outer_nc)]
             if dropout is not None:
                 layers.append(nn.Dropout(dropout))
@@ -47,15 +69,16 @@ class UnetGenerator(nn.Module):
     """
 
     def __init__(self, input_nc: int, output_nc: int, num_downs: int, ngf: int = 64, norm: str = "batch",
-                 dropout: float | None = 0.5):
+                 dropout: float | None = 0.5, upsample: str = "transpose"):
         super().__init__()
         self.num_downs = num_downs
-        block = UnetSkipBlock(ngf * 8, ngf * 8, innermost=True, norm=norm)
+        block = UnetSkipBlock(ngf * 8, ngf * 8, innermost=True, norm=norm, upsample=upsample)
         for _ in range(num_downs - 5):  # the deepest levels keep ngf*8 filters and use dropout
-            block = UnetSkipBlock(ngf * 8, ngf * 8, submodule=block, norm=norm, dropout=dropout)
+            block = UnetSkipBlock(ngf * 8, ngf * 8, submodule=block, norm=norm, dropout=dropout, upsample=upsample)
         for mult in (4, 2, 1):
-            block = UnetSkipBlock(ngf * mult, ngf * mult * 2, submodule=block, norm=norm)
-        self.model = UnetSkipBlock(output_nc, ngf, in_nc=input_nc, submodule=block, outermost=True, norm=norm)
+            block = UnetSkipBlock(ngf * mult, ngf * mult * 2, submodule=block, norm=norm, upsample=upsample)
+        self.model = UnetSkipBlock(output_nc, ngf, in_nc=input_nc, submodule=block, outermost=True, norm=norm,
+                                   upsample=upsample)
 
     @property
     def size_multiple(self) -> int:
@@ -88,7 +111,7 @@ class ResnetGenerator(nn.Module):
     size_multiple = 4
 
     def __init__(self, input_nc: int, output_nc: int, n_blocks: int, ngf: int = 64, norm: str = "batch",
-                 dropout: float | None = 0.5):
+                 dropout: float | None = 0.5, upsample: str = "transpose"):
         super().__init__()
         norm_layer, bias = get_norm_layer(norm), conv_bias(norm)
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, bias=bias), norm_layer(ngf), nn.ReLU(True)]
@@ -97,8 +120,8 @@ class ResnetGenerator(nn.Module):
                        norm_layer(ngf * mult * 2), nn.ReLU(True)]
         layers += [ResnetBlock(ngf * 4, norm, dropout) for _ in range(n_blocks)]
         for mult in (4, 2):
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
-                                          bias=bias),
+            layers += [upsampling_conv(ngf * mult, ngf * mult // 2, upsample, bias, kernel_size=3, output_padding=1,
+                                       transpose_class=nn.ConvTranspose2d),
                        norm_layer(ngf * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)

@@ -1,0 +1,91 @@
+"""Validation during training (--val_freq): translate held-out images, score them, and keep the best checkpoint.
+
+Every --val_freq epochs the generator test.py would use (the moving average with --ema) translates the first
+--val_num images of --val_phase as test.py does (dropout and batch statistics on, unless --eval), into
+<checkpoints_dir>/<name>/val/images/, laid out like a test.py results folder; a scoring function (train.py passes
+the metrics package's) scores them. The run's random streams are left as they were, so validating does not change
+what is trained, and the generator itself is not touched (its batch-norm statistics included).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from util.fileio import atomic_write_text
+from util.seeding import rng_state, set_rng_state
+from util.util import options_to_dict, save_image, tensor2im
+
+from .checkpoint import experiment_dir
+
+Scores = dict[str, dict[str, Any]]  # metric -> {"value": ..., "std": ..., sizes}
+
+
+class Validation:
+    """Validates a generator on `data` with `score(folder) -> Scores`; tracks the best value of `metric`."""
+
+    def __init__(self, opt, data, score: Callable[[Path], Scores], higher_is_better: bool):
+        self.opt, self.data, self.score = opt, data, score
+        self.metric, self.higher_is_better = opt.val_metric, higher_is_better
+        self.folder = experiment_dir(opt) / "val"
+
+    def due(self, epoch: int) -> bool:
+        """Whether the end of `epoch` is a validation point (every --val_freq epochs, and the last epoch)."""
+        last = self.opt.n_epochs + self.opt.n_epochs_decay
+        return self.opt.val_freq > 0 and (epoch % self.opt.val_freq == 0 or epoch == last)
+
+    def run(self, generator: nn.Module, amp: Callable[[], Any], progress: dict[str, Any]) -> tuple[Scores, float]:
+        """Translate and score; returns the scores and the seconds the pass took."""
+        start = time.perf_counter()
+        images = self.folder / "images"
+        images.mkdir(parents=True, exist_ok=True)
+        for old in images.glob("*.png"):
+            old.unlink()
+        saved = rng_state(self.opt.gpu_ids)
+        try:
+            self._translate(copy.deepcopy(generator), amp, images)
+        finally:
+            set_rng_state(saved, self.opt.gpu_ids)
+        info = {"progress": progress, "options": options_to_dict(self.opt), "translated": len(self.data),
+                "n_samples": 1, "test_set_size": len(self.data)}
+        atomic_write_text(self.folder / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
+        scores = self.score(self.folder)
+        return scores, time.perf_counter() - start
+
+    def _translate(self, net: nn.Module, amp: Callable[[], Any], images: Path) -> None:
+        """test.py's pass: the network in training mode (the pix2pix paper's test time) unless --eval."""
+        net.train(not getattr(self.opt, "eval", False))
+        device = next(net.parameters()).device
+        torch.manual_seed(self.opt.seed)  # the same dropout draws at every validation
+        with torch.no_grad(), amp():
+            for batch in self.data:
+                fake_B = net(batch["A"].to(device)).float()
+                for i, image_id in enumerate(batch["id"]):
+                    for label, tensor in (("real_A", batch["A"]), ("fake_B", fake_B), ("real_B", batch["B"])):
+                        save_image(tensor2im(tensor[i]), images / f"{image_id}_{label}.png")
+
+    def improved(self, scores: Scores, progress: dict[str, Any]) -> bool:
+        """Whether `scores` beat the best so far (progress['best'], which it then records)."""
+        value = scores.get(self.metric, {}).get("value")
+        if value is None or not math.isfinite(value):
+            return False
+        best = progress.get("best")
+        if best and best.get("metric") == self.metric:
+            better = value > best["value"] if self.higher_is_better else value < best["value"]
+            if not better:
+                return False
+        progress["best"] = {"metric": self.metric, "value": value, "epoch": progress["epoch"] - 1}
+        return True
+
+
+def describe(scores: Scores) -> str:
+    """'kid_lite0 0.312 ± 0.004, psnr 12.9': one line of scores."""
+    return ", ".join(f"{name} {s['value']:.4g}" + (f" ± {s['std']:.2g}" if "std" in s else "")
+                     for name, s in scores.items())
