@@ -117,7 +117,10 @@ def _check_validation(opt: argparse.Namespace) -> None:
     import metrics  # the registry, to check names now rather than after the first epoch
     from metrics.report import LITE0_METRICS, is_lite0_trained
 
-    names = metrics.parse_metrics(opt.val_metrics)
+    try:
+        names = metrics.parse_metrics(opt.val_metrics)
+    except UserError as exc:  # the metrics package names evaluate.py's flag
+        raise UserError(str(exc).replace("--metrics", "--val_metrics")) from None
     if opt.val_metric not in names:
         raise UserError(f"--val_metric {opt.val_metric} is not among --val_metrics {opt.val_metrics}: pick one of "
                         f"{', '.join(names)}, or add it to --val_metrics")

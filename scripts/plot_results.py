@@ -8,6 +8,9 @@ Kinds: batch_size (a distribution metric and IS, or KID when there is no IS, aga
 y-axes), bars (each metric per setting, with its standard deviation), stochastic (quality against diversity).
 With --results_dir it also draws a grid of the same test inputs across settings: real A, each fake B, real B.
 Metrics keep the names evaluate.py reported: fd_lite0 is never called FID.
+Runs of one setting with several training seeds (experiments named <setting>_s<seed> with a seed column, as the
+experiment scripts' --seeds name them) are shown as one setting: each score's mean over the seeds, with the
+standard deviation over seeds as its spread and each seed's value drawn as a dot.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import csv
 import io
 import math
 import re
+import statistics
 import sys
 from collections import Counter
 from pathlib import Path
@@ -28,7 +32,8 @@ DISTANCE = ("fid", "fd_lite0")  # the first one in the table is the figure's "FI
 SECOND = ("isc", "kid", "kid_lite0")
 HIGHER_IS_BETTER = {"isc", "psnr", "ssim", "diversity_l1", "diversity_lite0"}
 BAR_METRICS = ("fid", "fd_lite0", "kid", "kid_lite0", "isc", "l1", "psnr", "ssim")
-NUMERIC = {*BAR_METRICS, "diversity_l1", "diversity_lite0", "batch_size", "n_images", "n_real", "n_samples"}
+SCORES = (*BAR_METRICS, "diversity_l1", "diversity_lite0", "train_seconds")  # averaged over seeds
+NUMERIC = {*SCORES, "batch_size", "n_images", "n_real", "n_samples", "seed"}
 
 
 def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
@@ -47,7 +52,7 @@ def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
         raise UserError(f"--table {path} is not a readable CSV table ({exc}): fix the file") from None
     if not rows:
         raise UserError(f"--table {path} has no rows: run evaluate.py first")
-    rows = _name_settings([_numbers_only(row, line, path) for line, row in enumerate(rows, start=2)])
+    rows = _name_settings(combine_seeds([_numbers_only(row, line, path) for line, row in enumerate(rows, start=2)]))
     if settings:
         by_name = {row["setting"]: row for row in rows}
         unique = {row["experiment"]: row for row in rows if row["setting"] == row["experiment"]}
@@ -57,6 +62,33 @@ def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
                             f"experiment with several rows is named experiment/run)")
         rows = [by_name.get(s) or unique[s] for s in settings]
     return rows
+
+
+def combine_seeds(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One row per setting and run: rows named <setting>_s<seed> (their seed column says which) are combined into
+    a row named <setting> holding each score's mean over the seeds and, with two seeds or more, its standard
+    deviation over them in <score>_std; n_seeds and seeds say how many and which. Other rows pass unchanged."""
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        suffix = f"_s{row['seed']}" if row.get("seed") else None
+        base = row["experiment"][: -len(suffix)] if suffix and row["experiment"].endswith(suffix) else None
+        key = (base, row.get("run", "")) if base else (row["experiment"], row.get("run", ""), id(row))
+        groups.setdefault(key, []).append(row)
+    combined = []
+    for key, members in groups.items():
+        if len(key) == 3:
+            combined.append(members[0])
+            continue
+        row = {**members[0], "experiment": key[0], "n_seeds": str(len(members)),
+               "seeds": ",".join(m["seed"] for m in members), "folder": members[0]["experiment"]}
+        for name in SCORES:
+            values = [float(m[name]) for m in members if m.get(name)]
+            row[name] = repr(statistics.fmean(values)) if values else ""
+            row[f"{name}_seeds"] = ",".join(repr(v) for v in values)
+            if len(values) > 1:
+                row[f"{name}_std"] = repr(statistics.stdev(values))
+        combined.append(row)
+    return combined
 
 
 def _name_settings(rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -157,11 +189,23 @@ def plot_bars(rows: list[dict[str, str]], title: str, out: Path) -> Path:
     for ax, metric in zip(axes[0], metrics):
         errors = [value(r, f"{metric}_std") if r.get(f"{metric}_std") else 0 for r in rows]
         ax.bar(names, [value(r, metric) for r in rows], yerr=errors, capsize=3, color="tab:blue")
+        for i, row in enumerate(rows):  # each seed's value
+            seeds = [float(v) for v in row.get(f"{metric}_seeds", "").split(",") if v]
+            if len(seeds) > 1:
+                ax.plot([i] * len(seeds), seeds, "o", color="black", markersize=3)
         ax.set_title(label(metric), fontsize=9)
         ax.tick_params(axis="x", rotation=45, labelsize=8)
-    fig.suptitle(f"{title} ({sample_note(rows)}; error bars: std over images for pixel metrics, over random "
-                 f"subsets for KID, over splits for IS)", fontsize=10)
+    fig.suptitle(f"{title} ({sample_note(rows)}; {spread_note(rows)})", fontsize=10)
     return save(fig, out)
+
+
+def spread_note(rows: list[dict[str, str]]) -> str:
+    """What the error bars are: the std over training seeds (dots: each seed) where a setting has several."""
+    within = "std over images for pixel metrics, over random subsets for KID, over splits for IS"
+    seeds = sorted({row["n_seeds"] for row in rows if row.get("n_seeds", "1") != "1"})
+    if not seeds:
+        return f"error bars: {within}"
+    return f"error bars: std over {'/'.join(seeds)} training seeds (dots: each seed); single runs: {within}"
 
 
 def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
@@ -190,15 +234,19 @@ def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
 
 
 def markdown_table(rows: list[dict[str, str]]) -> str:
-    """The table's scores as Markdown (mean ± std where there is one), for a README or slides."""
-    metrics = [m for m in (*BAR_METRICS, "diversity_l1", "diversity_lite0") if any(row.get(m) for row in rows)]
-    lines = ["| setting | " + " | ".join(metrics) + " | images |", "|---" * (len(metrics) + 2) + "|"]
+    """The table's scores as Markdown (mean ± std where there is one: over seeds for settings trained with
+    several), for a README or slides."""
+    metrics = [m for m in SCORES if any(row.get(m) for row in rows)]
+    lines = ["| setting | seeds | " + " | ".join(metrics) + " | images |", "|---" * (len(metrics) + 3) + "|"]
     for row in rows:
         cells = [(f"{value(row, m):.4g}" if row.get(m) else "–") + (
                  f" ± {value(row, m + '_std'):.2g}" if row.get(m) and row.get(m + "_std") else "") for m in metrics]
         size = row.get("n_images", "") + (f" x {row['n_samples']}" if row.get("n_samples", "1") != "1" else "")
-        lines.append(f"| {row['setting']} | " + " | ".join(cells) + f" | {size} |")
-    return "\n".join(lines) + "\n"
+        seeds = row.get("seeds") or row.get("seed", "")
+        lines.append(f"| {row['setting']} | {seeds} | " + " | ".join(cells) + f" | {size} |")
+    note = "\nWith several seeds: mean ± standard deviation over the seeds; otherwise ± the run's own spread (over " \
+           "images, KID subsets or IS splits).\n" if any(row.get("n_seeds", "1") != "1" for row in rows) else ""
+    return "\n".join(lines) + "\n" + note
 
 
 def _natural(text: str) -> tuple:
@@ -211,7 +259,9 @@ def plot_examples(rows: list[dict[str, str]], results: Path, n: int, title: str,
 
     from util.images import load_rgb
 
-    folders = [results / row["experiment"] / row.get("run", "test_latest") / "images" for row in rows]
+    # a setting trained with several seeds shows its first seed's images
+    folders = [results / row.get("folder", row["experiment"]) / row.get("run", "test_latest") / "images"
+               for row in rows]
     for folder in folders:
         if not folder.is_dir():
             raise UserError(f"{folder} does not exist: pass the --results_dir that test.py wrote to")
