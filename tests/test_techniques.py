@@ -252,9 +252,9 @@ def test_pix2pix_plus_is_pix2pix_with_the_techniques_on(synth32, tmp_path):
             "--n_epochs_decay", "0", "--batch_size", "2", "--num_threads", "0", "--name", "plus",
             "--checkpoints_dir", tmp_path, check=True)
     opt = json.loads((tmp_path / "plus" / "opt.json").read_text())
-    assert {k: opt[k] for k in ("ema", "diffaug", "upsample", "gan_mode", "netD", "lambda_feat")} == {
-        "ema": 0.999, "diffaug": "color,translation,cutout", "upsample": "resize", "gan_mode": "hinge",
-        "netD": "multiscale", "lambda_feat": 10.0}
+    assert {k: opt[k] for k in ("ema", "diffaug", "upsample", "gan_mode", "netD", "lambda_L1")} == {
+        "ema": 0.999, "diffaug": "color,translation,cutout", "upsample": "resize", "gan_mode": "vanilla",
+        "netD": "basic", "lambda_L1": 100.0}
     assert "G_ema" in checkpoint(tmp_path / "plus")["nets"]
     run_cli("test.py", "--dataroot", synth32, "--name", "plus", "--checkpoints_dir", tmp_path, "--results_dir",
             tmp_path / "res", check=True)

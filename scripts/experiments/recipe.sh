@@ -3,7 +3,8 @@
 # strongest option set, and the preset itself.
 #   bash scripts/experiments/recipe.sh [--rows defaults,ema,...] [--seeds 0,1,2] [common options, see common.sh]
 # Rows: defaults (upstream's recipe), ema (--ema), diffaug (--diffaug color,translation,cutout), resize
-# (--upsample resize), hinge_ms_fm (--gan_mode hinge --netD multiscale --lambda_feat 10), plus (--model pix2pix_plus).
+# (--upsample resize), hinge_ms_fm (--gan_mode hinge --netD multiscale --lambda_feat 10), plus (--model pix2pix_plus:
+# --ema, --diffaug color,translation,cutout and --upsample resize together).
 #
 # The CPU protocol of the README (facades label->photo at 128x128, 10 epochs, all 106 test images), in pieces that
 # add their rows to the same table:
