@@ -25,7 +25,7 @@ from models.trainer import Meter, Trainer
 from models.validation import Validation, describe
 from options.train_options import TrainOptions, validation_options
 from util import distributed
-from util.errors import UserError, main_guard
+from util.errors import UserError, main_guard, warn
 from util.fileio import remove_stale_temp_files
 from util.locks import FolderLock
 from util.seeding import seed_everything
@@ -36,17 +36,29 @@ class StopRequest:
     """First Ctrl-C asks the loop to save and stop after the current step; a second one stops at once.
 
     SIGTERM (a cluster's time limit or preemption, `scancel`) also asks for a save and stop; repeats of it are
-    ignored, since SLURM and torchrun may both deliver it.
+    ignored, since SLURM and torchrun may both deliver it. While a checkpoint is being written, a second Ctrl-C
+    waits for the write to finish (a file cut short would be lost work).
     """
 
     def __init__(self):
-        self.requested = False
+        self.requested, self.saving = False, False
         signal.signal(signal.SIGINT, self._handle)
         signal.signal(signal.SIGTERM, self._handle)
 
+    @contextlib.contextmanager
+    def protect(self) -> Iterator[None]:
+        """A block that a second Ctrl-C does not interrupt (writing a checkpoint)."""
+        self.saving = True
+        try:
+            yield
+        finally:
+            self.saving = False
+
     def _handle(self, signum, frame):
         if self.requested:
-            if signum == signal.SIGINT:
+            if signum == signal.SIGINT and self.saving:
+                print("\nCtrl-C: the checkpoint is being written; stopping once it is", flush=True)
+            elif signum == signal.SIGINT:
                 raise KeyboardInterrupt
             return
         self.requested = True
@@ -94,7 +106,8 @@ def train(opt, options: TrainOptions, world: distributed.World) -> int:
     def save(label: str) -> None:
         progress["train_seconds"] = round(clock[1] + time.perf_counter() - clock[0], 1)
         if world.is_main:
-            path = checkpoint.write(checkpoint.checkpoint_file(opt, label), trainer.checkpoint_state(progress))
+            with stop.protect():
+                path = checkpoint.write(checkpoint.checkpoint_file(opt, label), trainer.checkpoint_state(progress))
             tqdm.write(f"saved {path}")
         distributed.barrier()  # no process runs ahead of a checkpoint it might resume from
 
@@ -209,9 +222,23 @@ def resume(trainer: Trainer, opt, changed: dict, verbose: bool) -> dict:
         if changed:
             print("options changed since the checkpoint: " + ", ".join(
                 f"--{key} {new} (was {old})" for key, (old, new) in changed.items()))
+        warn_about_resuming(opt, progress.get("epoch", opt.epoch_count))
         print(f"resuming at epoch {progress.get('epoch', opt.epoch_count)}, image {progress.get('samples_done', 0)}, "
               f"learning rate {trainer.learning_rate:.7g} ({opt.lr_policy} schedule over {last_epoch} epochs)")
     return progress
+
+
+def warn_about_resuming(opt, epoch: int) -> None:
+    """A resumed run continues from its checkpoint's position; checkpoints of later epochs belong to the run that
+    went on from there, and are overwritten as this one reaches their epochs."""
+    if "epoch_count" in opt.explicit:
+        warn(f"--epoch_count is ignored with --continue_train: the run resumes where its checkpoint stopped "
+             f"(epoch {epoch})")
+    later = sorted(int(p.name.split("_")[0]) for p in checkpoint.experiment_dir(opt).glob("*_checkpoint.pth")
+                   if p.name.split("_")[0].isdecimal() and int(p.name.split("_")[0]) >= epoch)
+    if later:
+        warn(f"checkpoints of later epochs ({', '.join(map(str, later))}) are from the run that went on from this "
+             f"checkpoint: this run overwrites them as it reaches those epochs (copy them elsewhere to keep them)")
 
 
 def start_logging(opt, options: TrainOptions, trainer: Trainer, data: DataPipeline, world: distributed.World):

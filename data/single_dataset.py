@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 
-from util.errors import UserError
+from util.errors import UserError, warn
 
 from .base_dataset import BaseDataset
-from .image_folder import list_images, load_rgb, result_ids
+from .image_folder import image_size, list_images, load_rgb, result_ids
 from .transforms import apply, get_params
 
 
@@ -24,6 +24,14 @@ class SingleDataset(BaseDataset):
         self.root = self.dir_A  # the folder the images come from
         self.A_paths = list_images(self.dir_A, opt.max_dataset_size)
         self.ids = result_ids(self.A_paths, self.dir_A)  # names of test.py's result files
+        self._warn_if_pairs()
+
+    def _warn_if_pairs(self) -> None:
+        """Images twice as wide as high are probably A|B pairs, which --dataset_mode single would squash whole."""
+        sizes = [image_size(p) for p in self.A_paths[:8]]
+        if sizes and all(w == 2 * h for w, h in sizes):
+            warn(f"the images of {self.dir_A} are twice as wide as high, like A|B pairs: --dataset_mode single "
+                 f"translates each whole image; for pairs, use --dataset_mode aligned")
 
     def __len__(self) -> int:
         return len(self.A_paths)

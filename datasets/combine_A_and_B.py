@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from util.errors import ArgumentParser, UserError, main_guard, os_error_message
+from util.errors import ArgumentParser, UserError, main_guard, os_error_message, warn
 from util.fileio import atomic_path, staged_folder
 from util.images import image_size, is_image_file, load_rgb
 
@@ -61,6 +61,8 @@ def check_folders(fold_a: Path, fold_b: Path, fold_ab: Path) -> None:
         if fold_ab.resolve() == fold.resolve() or fold.resolve() in fold_ab.resolve().parents:
             raise UserError(f"--fold_AB {fold_ab} is inside {flag} {fold}: the combined images would mix with "
                             f"the inputs; pick an output folder outside both inputs")
+    if fold_a.resolve() == fold_b.resolve():
+        warn(f"--fold_A and --fold_B are the same folder ({fold_a}): every pair will hold the same image twice")
 
 
 def combine_pair(task: tuple[Path, Path, Path]) -> str | None:

@@ -111,7 +111,9 @@ def plain_folders(fake: str | Path, real: str | Path, labels: tuple[str, str] = 
             raise UserError(f"{label} {path} is not a folder: pass a folder of images")
         files = _image_files(path)
         if not files:
-            raise UserError(f"{label} {path} holds no images ({', '.join(image_io.IMG_EXTENSIONS)})")
+            hint = (f": it is a test.py results folder; pass --results_dir {path}, or {label} {path / 'images'}"
+                    if (path / "images").is_dir() else "")
+            raise UserError(f"{label} {path} holds no images ({', '.join(image_io.IMG_EXTENSIONS)}){hint}")
         folders.append(_only_results(files, keep, label, path))
     fakes, reals = folders
     _warn_if_side_by_side(reals[0], real, labels[1])

@@ -116,6 +116,8 @@ def _delimiter(text: str, path: Path) -> str:
 def _numbers_only(row: dict, line: int, path: Path) -> dict[str, str]:
     """The row with cells of numeric columns that hold no number (n/a, -, text) emptied, with a warning each."""
     clean = {}
+    if None in row.values():  # csv fills the missing cells of a short row with None
+        warn(f"--table {path} line {line} has fewer cells than the header: its missing cells are left empty")
     for column, cell in row.items():
         if column is None:  # more cells than the header has columns
             raise UserError(f"--table {path} line {line} has more cells than the header: fix or delete that row")

@@ -622,3 +622,87 @@ def test_translator_takes_numpy_integers_and_refuses_unreadable_images(tiny_chec
         translator(Image.fromarray(np.full((8, 8), 5.0, np.float32)))
     with pytest.raises(ValueError, match="seed"):
         translator(rgb, seed=1.5)
+
+
+# ---- the second hostile review's weak cases -------------------------------------------------------------------
+
+def test_a_second_ctrl_c_waits_while_a_checkpoint_is_written():
+    from conftest import load_script
+
+    stop = load_script(REPO / "train.py").StopRequest()
+    try:
+        stop._handle(signal.SIGINT, None)  # the first asks for a save and stop
+        with stop.protect():
+            stop._handle(signal.SIGINT, None)  # the second, during the save: no interruption
+        with pytest.raises(KeyboardInterrupt):
+            stop._handle(signal.SIGINT, None)  # the second, at any other time: quit at once
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_resuming_an_older_epoch_warns_about_the_later_checkpoints_and_epoch_count(synth32, tmp_path):
+    args = ["--dataroot", synth32, *TINY, "--name", "run", "--checkpoints_dir", tmp_path, "--save_epoch_freq", "1",
+            "--n_epochs", "2", "--n_epochs_decay", "0"]
+    run_cli("train.py", *args, check=True)
+    proc = run_cli("train.py", *args, "--continue_train", "--epoch", "1", "--epoch_count", "9", "--n_epochs", "3",
+                   check=True)
+    assert "--epoch_count is ignored with --continue_train" in proc.stderr
+    assert "checkpoints of later epochs (2)" in proc.stderr
+
+
+def test_a_plain_pickle_with_a_payload_is_refused_without_torchs_warning(tmp_path, recwarn):
+    import pickle
+
+    from util.errors import UserError
+    from util.weights import safe_load
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    path = tmp_path / "latest_net_G.pth"
+    path.write_bytes(pickle.dumps({"w": Payload()}, protocol=4))
+    with pytest.raises(UserError, match="refusing to load"):
+        safe_load(path)
+    assert not (tmp_path / "ran").exists()
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
+
+
+def test_a_very_large_image_gets_one_line_of_warning(tmp_path, monkeypatch, capsys):
+    from util.images import open_image
+
+    path = tmp_path / "big.png"
+    Image.new("RGB", (20, 20)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300)  # PIL warns above this, refuses above twice this
+    assert open_image(path).size == (20, 20)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "big.png is 20x20" in err and "downscale it" in err
+
+
+def test_hand_tables_with_short_rows_say_so(tmp_path, capsys):
+    from conftest import load_script
+
+    table = tmp_path / "t.csv"
+    table.write_text("experiment,run,psnr,ssim\na,test_latest,12.5,0.3\nb,test_latest\n")
+    rows = load_script(REPO / "scripts" / "plot_results.py").read_table(table, None)
+    assert [r["psnr"] for r in rows] == ["12.5", ""]
+    assert "line 3 has fewer cells than the header" in capsys.readouterr().err
+
+
+def test_combining_a_folder_with_itself_and_scoring_a_results_folder_as_fake_are_explained(tiny_checkpoint, synth32,
+                                                                                             tmp_path):
+    fold = tmp_path / "A" / "train"
+    fold.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(fold / "1.png")
+    proc = run_cli("datasets/combine_A_and_B.py", "--fold_A", tmp_path / "A", "--fold_B", tmp_path / "A",
+                   "--fold_AB", tmp_path / "AB", check=True)
+    assert "--fold_A and --fold_B are the same folder" in proc.stderr
+    run_cli("test.py", "--dataroot", synth32, "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, "--results_dir",
+            tmp_path / "res", check=True)
+    folder = tmp_path / "res" / "tiny" / "test_latest"
+    line = one_line_error(run_cli("evaluate.py", "--fake", folder, "--real", folder, "--metrics", "l1"))
+    assert f"pass --results_dir {folder}" in line
+    proc = run_cli("test.py", "--dataroot", synth32, "--name", "tiny", "--checkpoints_dir", tiny_checkpoint,
+                   "--results_dir", tmp_path / "single", "--dataset_mode", "single", check=True)
+    assert "like A|B pairs" in proc.stderr

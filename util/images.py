@@ -13,12 +13,13 @@ and the demo.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import UserError
+from .errors import UserError, warn
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 _INT16_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -99,7 +100,8 @@ def to_8bit(img: Image.Image, path: str | os.PathLike) -> Image.Image:
 def open_image(path: str | os.PathLike) -> Image.Image:
     """The decoded image, turned as EXIF says and with 8 bits per channel (RGB, RGBA, L, P, ... as stored)."""
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings(record=True) as caught, Image.open(path) as img:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
             orientation = _orientation(img)
             img.load()
             if orientation in _ORIENTATIONS:
@@ -109,6 +111,9 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     except _READ_ERRORS as exc:
         raise UserError(f"cannot read image {path} ({type(exc).__name__}: {exc}): the file is corrupt or "
                         f"truncated; replace or remove it") from None
+    if any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught):
+        warn(f"{path} is {img.width}x{img.height} ({img.width * img.height / 1e6:.0f} megapixels): decoding it takes "
+             f"much memory and time; downscale it once instead")
     return to_8bit(img, path)
 
 

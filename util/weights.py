@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,12 @@ def safe_load(path: str | Path, **kwargs: Any) -> Any:
     """torch.load(weights_only=True) on the CPU, numpy arrays allowed; a file that needs more raises a UserError
     saying why it is refused (other failures, such as a damaged file, raise as torch.load does)."""
     try:
-        with torch.serialization.safe_globals(_numpy_globals()):
+        with torch.serialization.safe_globals(_numpy_globals()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # a plain pickle: refused below
             return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
     except pickle.UnpicklingError as exc:
-        if "GLOBAL" not in str(exc):  # not a pickle of objects at all: a damaged or foreign file
-            raise
+        if "GLOBAL" not in str(exc) and "Weights only load failed" not in str(exc):
+            raise  # not a pickle of objects at all: a damaged or foreign file
         raise UserError(refusal(path, exc)) from None
 
 
