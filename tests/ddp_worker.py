@@ -23,6 +23,8 @@ def save_parameters_then_step(self: Trainer, images: int) -> float:
     """Every process calls this at the end of each epoch."""
     params = {name: {k: p.detach().cpu().clone() for k, p in net.named_parameters()} for name, net in
               self.model.nets().items()}
+    if self.ema is not None:  # the moving average of G (--ema)
+        params["G_ema"] = {k: p.detach().cpu().clone() for k, p in self.ema.module.named_parameters()}
     torch.save(params, out / f"rank{os.environ['RANK']}.pt")
     return end_epoch(self, images)
 

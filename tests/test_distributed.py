@@ -70,7 +70,8 @@ def test_two_processes_of_batch_b_train_like_one_of_batch_2b(synth32, tmp_path):
 @pytest.mark.parametrize("variant", [
     ["--pool_size", "4"],  # pix2pix's batch norm and dropout, and an image pool
     ["--gan_mode", "wgangp", "--netD", "multiscale", "--num_D", "2", "--lambda_feat", "10", "--crop_size", "64",
-     "--load_size", "64"],  # gradient penalty, two-scale D, feature matching
+     "--load_size", "64", "--diffaug", "color,translation,cutout", "--ema"],  # gradient penalty, two-scale D,
+    # feature matching, augmented D inputs, the moving average of G
     ["--model", "stochastic", "--weight_noise", "0.05", "--weight_noise_in_training"],  # noisy G weights
 ])
 def test_every_process_holds_the_same_weights(synth32, tmp_path, variant):
