@@ -237,15 +237,17 @@ def plot_stochastic(rows: list[dict[str, str]], title: str, out: Path) -> Path:
 
 def markdown_table(rows: list[dict[str, str]]) -> str:
     """The table's scores as Markdown (mean ± std where there is one: over seeds for settings trained with
-    several), for a README or slides."""
+    several), for a README or slides; a seeds column when the table says which seeds the runs used."""
     metrics = [m for m in SCORES if any(row.get(m) for row in rows)]
-    lines = ["| setting | seeds | " + " | ".join(metrics) + " | images |", "|---" * (len(metrics) + 3) + "|"]
+    with_seeds = any(row.get("seeds") or row.get("seed") for row in rows)
+    header = ["setting", *(["seeds"] if with_seeds else []), *metrics, "images"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for row in rows:
         cells = [(f"{value(row, m):.4g}" if row.get(m) else "–") + (
                  f" ± {value(row, m + '_std'):.2g}" if row.get(m) and row.get(m + "_std") else "") for m in metrics]
         size = row.get("n_images", "") + (f" x {row['n_samples']}" if row.get("n_samples", "1") != "1" else "")
-        seeds = row.get("seeds") or row.get("seed", "")
-        lines.append(f"| {row['setting']} | {seeds} | " + " | ".join(cells) + f" | {size} |")
+        seeds = [row.get("seeds") or row.get("seed", "")] if with_seeds else []
+        lines.append("| " + " | ".join([row["setting"], *seeds, *cells, size]) + " |")
     note = "\nWith several seeds: mean ± standard deviation over the seeds; otherwise ± the run's own spread (over " \
            "images, KID subsets or IS splits).\n" if any(row.get("n_seeds", "1") != "1" for row in rows) else ""
     return "\n".join(lines) + "\n" + note
