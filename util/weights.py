@@ -52,9 +52,19 @@ def safe_load(path: str | Path, **kwargs: Any) -> Any:
             warnings.filterwarnings("ignore", message="Detected pickle protocol")  # a plain pickle: refused below
             return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
     except pickle.UnpicklingError as exc:
-        if "GLOBAL" not in str(exc) and "Weights only load failed" not in str(exc):
+        if "GLOBAL" not in str(exc) and not _is_plain_pickle(path):
             raise  # not a pickle of objects at all: a damaged or foreign file
         raise UserError(refusal(path, exc)) from None
+
+
+def _is_plain_pickle(path: str | Path) -> bool:
+    """Whether the file is a pickle stream of its own (not torch's zip format): protocol 2 to 5 opens with PROTO."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def refusal(path: str | Path, exc: Exception) -> str:
