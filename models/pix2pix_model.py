@@ -222,8 +222,9 @@ class Pix2PixModel(BaseModel):
         if self.use_D:
             fake_AB, real_AB = torch.cat((self.real_A, self.fake_B), 1), torch.cat((self.real_A, self.real_B), 1)
             if self.augment is not None:
-                draw = self.augment.draw(fake_AB)
-                fake_AB, real_AB = self.augment.apply(fake_AB, draw), self.augment.apply(real_AB, draw)
+                draw = self.augment.draw(fake_AB)  # the real pair only matters to feature matching
+                fake_AB = self.augment.apply(fake_AB, draw)
+                real_AB = self.augment.apply(real_AB, draw) if self.use_feat else real_AB
             prediction = self.discriminate(fake_AB, features=self.use_feat)
             losses["G_GAN"] = self.criterionGAN(prediction, True, for_discriminator=False) * self.opt.lambda_GAN
         if self.use_feat:
