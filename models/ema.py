@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, update_bn
 
-from util.seeding import rng_state, set_rng_state
+from util.seeding import preserved_rng
 
 DEFAULT_DECAY = 0.999  # --ema alone
 WARMUP = 10  # the decay of update n is at most (1 + n) / (WARMUP + n)
@@ -60,12 +60,8 @@ class GeneratorAverage:
         has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.module.modules())
         if not has_batch_norm or self._estimated_at == self.updates:
             return
-        saved = rng_state(devices)
-        try:
-            with torch.autocast(self._device().type, enabled=False):
-                update_bn(inputs(), self.module, self._device())
-        finally:
-            set_rng_state(saved, devices)
+        with preserved_rng(devices), torch.autocast(self._device().type, enabled=False):
+            update_bn(inputs(), self.module, self._device())
         self._estimated_at = self.updates
 
     def _device(self) -> torch.device:

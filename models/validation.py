@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from util.fileio import atomic_write_text
-from util.seeding import rng_state, set_rng_state
+from util.seeding import preserved_rng
 from util.util import options_to_dict, save_image, tensor2im
 
 from .checkpoint import experiment_dir
@@ -48,11 +48,8 @@ class Validation:
         images.mkdir(parents=True, exist_ok=True)
         for old in images.glob("*.png"):
             old.unlink()
-        saved = rng_state(self.opt.gpu_ids)
-        try:
+        with preserved_rng(self.opt.gpu_ids):
             self._translate(copy.deepcopy(generator), amp, images)
-        finally:
-            set_rng_state(saved, self.opt.gpu_ids)
         info = {"progress": progress, "options": options_to_dict(self.opt), "translated": len(self.data),
                 "n_samples": 1, "test_set_size": len(self.data)}
         atomic_write_text(self.folder / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")

@@ -2,7 +2,9 @@
 weights-only loading reads back)."""
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,3 +42,13 @@ def set_rng_state(state: dict[str, Any], cuda_devices: list[int]) -> None:
     if cuda_devices and len(state.get("cuda", [])) == len(cuda_devices):
         for device, cuda_state in zip(cuda_devices, state["cuda"]):
             torch.cuda.set_rng_state(cuda_state, device)
+
+
+@contextlib.contextmanager
+def preserved_rng(cuda_devices: list[int]) -> Iterator[None]:
+    """A block whose random draws leave the run's random streams as they were (an exact resume is unaffected)."""
+    saved = rng_state(cuda_devices)
+    try:
+        yield
+    finally:
+        set_rng_state(saved, cuda_devices)
