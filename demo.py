@@ -35,6 +35,10 @@ class LabelPainter:
     def __init__(self, opt: argparse.Namespace, translator: Translator):
         self.opt = opt
         self.translator = translator
+        if opt.palette not in PALETTES:
+            raise UserError(f"demo.py paints colour label maps, but this checkpoint reads label maps of class ids "
+                            f"(--palette {opt.palette}): train on colour label maps (--palette facades|cityscapes) "
+                            f"to paint for it, or translate id maps with test.py")
         self.palette = PALETTES[opt.palette]
         self.examples = _dataset_images(Path(opt.dataroot) / opt.phase) if opt.dataroot else {}
         if not opt.dataroot:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 from PIL import Image
 
 from util.errors import UserError
@@ -32,6 +33,9 @@ class AlignedDataset(BaseDataset):
         self.AB_paths = list_images(self.dir_AB, opt.max_dataset_size)
         self.ids = result_ids(self.AB_paths, self.dir_AB)  # names of test.py's result files
         self._check_layout()
+        if self.labels is not None:
+            self._check_label_side()
+            self.labels.survey(self.AB_paths, lambda i: self.load_pair(i)[0])
 
     def _check_layout(self) -> None:
         free_aspect = self.opt.preprocess.startswith("scale_width") or self.opt.preprocess == "none"
@@ -46,6 +50,19 @@ class AlignedDataset(BaseDataset):
                 raise UserError(f"{path} holds {w // 2}x{h} halves, smaller than --crop_size {self.opt.crop_size} "
                                 f"(--preprocess crop does not resize): pass a --crop_size of at most {min(w // 2, h)}"
                                 f", or --preprocess resize_and_crop")
+
+    def _check_label_side(self, n: int = 8) -> None:
+        """With --label_nc the input side holds label maps: refuse pairs whose other side looks more like one (the
+        wrong --direction would quantise photos into classes and train on them without a word)."""
+        pairs = [self.load_pair(i) for i in range(min(n, len(self.AB_paths)))]
+        given = np.mean([self.labels.likeness(src) for src, _ in pairs])
+        other = np.mean([self.labels.likeness(dst) for _, dst in pairs])
+        if other > given + 0.25:
+            flipped = "BtoA" if self.opt.direction == "AtoB" else "AtoB"
+            raise UserError(f"{self.dir_AB}: with --direction {self.opt.direction} the input side should hold the "
+                            f"label maps, but the other side looks more like {self.labels.palette} label maps "
+                            f"({other:.0%} of pixels near a class colour against {given:.0%}): pass --direction "
+                            f"{flipped}")
 
     def __len__(self) -> int:
         return len(self.AB_paths)
@@ -62,6 +79,6 @@ class AlignedDataset(BaseDataset):
         path = self.AB_paths[index]
         src, dst = self.load_pair(index)
         params = get_params(self.opt, src.size, rng)
-        return {"A": apply(src, params, self.opt, self.opt.input_nc),
+        return {"A": self.input_tensor(src, path, params),
                 "B": apply(dst, params, self.opt, self.opt.output_nc),
                 "A_paths": path, "B_paths": path, "id": self.ids[index]}

@@ -4,7 +4,13 @@ from __future__ import annotations
 import argparse
 import random
 
+import torch
+from PIL import Image
 from torch.utils.data import Dataset
+
+from util.labels import LabelCoder
+
+from .transforms import Params, input_tensor
 
 
 class BaseDataset(Dataset):
@@ -12,6 +18,7 @@ class BaseDataset(Dataset):
 
     def __init__(self, opt: argparse.Namespace):
         self.opt = opt
+        self.labels = LabelCoder(opt) if getattr(opt, "label_nc", 0) else None  # --label_nc: inputs are classes
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -22,3 +29,7 @@ class BaseDataset(Dataset):
         """Split a key into the sample index and a random stream fixed by (seed, epoch, index)."""
         epoch, index = key if isinstance(key, tuple) else (0, key)
         return index, random.Random(f"{self.opt.seed}-{epoch}-{index}")
+
+    def input_tensor(self, img: Image.Image, path: str, params: Params) -> torch.Tensor:
+        """The network input of an input-side image: its one-hot classes with --label_nc, else its pixels."""
+        return input_tensor(img, path, params, self.opt, self.labels)

@@ -27,7 +27,8 @@ MAX_AUTO_BYTES = 4 * 2**30  # auto caches at most this much per process
 
 def decoded_bytes(dataset: AlignedDataset) -> int:
     """Memory the decoded A and B images take as uint8."""
-    channels, total = dataset.opt.input_nc + dataset.opt.output_nc, 0
+    input_channels = 1 if dataset.labels is not None else dataset.opt.input_nc  # class ids: one byte a pixel
+    channels, total = input_channels + dataset.opt.output_nc, 0
     for w, h in dataset.sizes:
         scaled_w, scaled_h = scaled_size(dataset.opt, w // 2, h)
         total += min((w // 2) * h, scaled_w * scaled_h) * channels
@@ -84,7 +85,7 @@ class ImageCache:
                 self.sizes.append(src.size)
                 size = scaled_size(self.opt, *src.size)
                 shrink = size[0] * size[1] < src.width * src.height
-                self.A.append(self._pixels(src, self.opt.input_nc, size if shrink else None).to(device))
+                self.A.append(self._input(index, src, size, shrink).to(device))
                 self.B.append(self._pixels(dst, self.opt.output_nc, size if shrink else None).to(device))
         except torch.cuda.OutOfMemoryError:
             raise UserError(f"--cache_dataset on: the images of {dataset.dir_AB} do not fit in GPU memory; "
@@ -93,6 +94,15 @@ class ImageCache:
         if verbose:
             print(f"cached {len(self.A)} training pairs in {'GPU' if device.type == 'cuda' else 'host'} memory: "
                   f"{self.nbytes / MiB:,.0f} MiB, {time.perf_counter() - start:.1f} s", flush=True)
+
+    def _input(self, index: int, img: Image.Image, size: tuple[int, int], shrink: bool) -> torch.Tensor:
+        """The input side as the cache keeps it: its pixels, or with --label_nc its class ids (1xHxW uint8), resized
+        by PIL's nearest neighbour at once, as the plain loader does (one byte a pixel: enlarged ids are cheap)."""
+        labels = self.dataset.labels
+        if labels is None:
+            return self._pixels(img, self.opt.input_nc, size if shrink else None)
+        ids = Image.fromarray(labels.class_ids(img, self.paths[index])[0])
+        return TF2.pil_to_tensor(ids if ids.size == size else ids.resize(size, Image.NEAREST))
 
     @staticmethod
     def _pixels(img: Image.Image, channels: int, size: tuple[int, int] | None) -> torch.Tensor:
@@ -111,17 +121,21 @@ class ImageCache:
             params.append(get_params(self.opt, self.sizes[index], rng))
             A.append(self.A[index])
             B.append(self.B[index])
-        shapes = {(tuple(a.shape), p.size) for a, p in zip(A, params)}
+        ids = self.dataset.labels is not None
+        shapes = {(tuple(a.shape), tuple(b.shape), p.size) for a, b, p in zip(A, B, params)}
         if len(shapes) == 1:
-            A_out, B_out = (apply_to_tensor(torch.stack(x), params, self.opt) for x in (A, B))
+            A_out = apply_to_tensor(torch.stack(A), params, self.opt, ids)
+            B_out = apply_to_tensor(torch.stack(B), params, self.opt)
         else:  # images of different sizes: one at a time, then the loader's check for one output size
-            A_out = [apply_to_tensor(a[None], [p], self.opt)[0] for a, p in zip(A, params)]
+            A_out = [apply_to_tensor(a[None], [p], self.opt, ids)[0] for a, p in zip(A, params)]
             B_out = [apply_to_tensor(b[None], [p], self.opt)[0] for b, p in zip(B, params)]
             if len({t.shape for t in A_out}) > 1:
                 named = ", ".join(f"{self.paths[i]} {tuple(t.shape[1:])}" for (_, i), t in zip(keys[:2], A_out))
                 raise UserError(f"images of different sizes in one batch ({named}): use --batch_size 1, or a "
                                 f"--preprocess that crops every image to --crop_size")
             A_out, B_out = torch.stack(A_out), torch.stack(B_out)
+        if ids:
+            A_out = self.dataset.labels.one_hot(A_out[:, 0])
         paths, ids = [self.paths[i] for _, i in keys], [self.dataset.ids[i] for _, i in keys]
         return {"A": A_out, "B": B_out, "A_paths": paths, "B_paths": paths, "id": ids}
 

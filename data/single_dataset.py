@@ -7,7 +7,7 @@ from util.errors import UserError, warn
 
 from .base_dataset import BaseDataset
 from .image_folder import image_size, list_images, load_rgb, result_ids
-from .transforms import apply, get_params
+from .transforms import get_params
 
 
 class SingleDataset(BaseDataset):
@@ -25,6 +25,8 @@ class SingleDataset(BaseDataset):
         self.A_paths = list_images(self.dir_A, opt.max_dataset_size)
         self.ids = result_ids(self.A_paths, self.dir_A)  # names of test.py's result files
         self._warn_if_pairs()
+        if self.labels is not None:
+            self.labels.survey(self.A_paths, lambda i: load_rgb(self.A_paths[i]))
 
     def _warn_if_pairs(self) -> None:
         """Images twice as wide as high are probably A|B pairs, which --dataset_mode single would squash whole."""
@@ -40,5 +42,5 @@ class SingleDataset(BaseDataset):
         index, rng = self.sample_rng(key)
         path = self.A_paths[index]
         img = load_rgb(path)
-        return {"A": apply(img, get_params(self.opt, img.size, rng), self.opt, self.opt.input_nc), "A_paths": path,
+        return {"A": self.input_tensor(img, path, get_params(self.opt, img.size, rng)), "A_paths": path,
                 "id": self.ids[index]}

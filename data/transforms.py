@@ -10,10 +10,13 @@ import random
 from argparse import Namespace
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 import torchvision.transforms.v2.functional as TF2
 from PIL import Image
+
+from util.labels import LabelCoder
 
 PREPROCESS_MODES = ["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"]
 
@@ -63,11 +66,36 @@ def apply(img: Image.Image, params: Params, opt: Namespace, channels: int) -> to
     return tensor * 2.0 - 1.0
 
 
-def apply_to_tensor(images: torch.Tensor, params: list[Params], opt: Namespace) -> torch.Tensor:
-    """`apply` for a batch of same-sized uint8 images (BxCxHxW, any device): resize, crop, flip, map to [-1, 1]."""
+def apply_ids(ids: np.ndarray, params: Params, opt: Namespace) -> torch.Tensor:
+    """`apply` for class ids (an HxW uint8 array): resized by nearest neighbour (no class is made up between two
+    others), cropped and flipped as the photo; an HxW uint8 tensor."""
+    img = Image.fromarray(ids)
+    if img.size != params.size:
+        img = img.resize(params.size, Image.NEAREST)
+    if params.crop is not None:
+        x, y = params.crop
+        img = img.crop((x, y, x + min(opt.crop_size, img.width), y + min(opt.crop_size, img.height)))
+    if params.flip:
+        img = TF.hflip(img)
+    return torch.from_numpy(np.array(img, np.uint8))
+
+
+def input_tensor(img: Image.Image, path: str, params: Params, opt: Namespace,
+                 labels: LabelCoder | None) -> torch.Tensor:
+    """The network input of an input-side image (a label map): with `labels` (--label_nc) its classes one-hot,
+    resized by nearest neighbour, else its pixels as `apply` makes them."""
+    if labels is None:
+        return apply(img, params, opt, opt.input_nc)
+    return labels.one_hot(apply_ids(labels.class_ids(img, path)[0], params, opt))
+
+
+def apply_to_tensor(images: torch.Tensor, params: list[Params], opt: Namespace, ids: bool = False) -> torch.Tensor:
+    """`apply` for a batch of same-sized uint8 images (BxCxHxW, any device): resize, crop, flip, map to [-1, 1].
+    Class ids (ids=True) are resized by nearest neighbour and stay uint8 ids."""
     size = params[0].size
     if images.shape[-1] != size[0] or images.shape[-2] != size[1]:
-        images = TF2.resize(images, [size[1], size[0]], interpolation=TF2.InterpolationMode.BICUBIC, antialias=True)
+        mode = TF2.InterpolationMode.NEAREST_EXACT if ids else TF2.InterpolationMode.BICUBIC  # PIL's nearest
+        images = TF2.resize(images, [size[1], size[0]], interpolation=mode, antialias=not ids)
     out = []
     for img, p in zip(images, params):
         if p.crop is not None:
@@ -76,4 +104,6 @@ def apply_to_tensor(images: torch.Tensor, params: list[Params], opt: Namespace) 
         if p.flip:
             img = img.flip(-1)
         out.append(img)
+    if ids:
+        return torch.stack(out)
     return torch.stack(out).float().div_(255).mul_(2.0).sub_(1.0)

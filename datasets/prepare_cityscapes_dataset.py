@@ -8,6 +8,8 @@ Download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from https://w
 unzip them. Each leftImg8bit/<split>/<city>/<id>_leftImg8bit.png is paired with gtFine/<split>/<city>/
 <id>_gtFine_color.png and written to <output_dir>/<split>/<id>.jpg: the photo on the left, the label map in the
 official Cityscapes colours on the right (label -> photo is --direction BtoA), as in the pix2pix download.
+With --labels ids the right half holds <id>_gtFine_labelIds.png instead: grey levels that are the 34 label ids, in
+PNG (exact), for class inputs (train.py --palette ids --label_nc 35).
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from util.errors import ArgumentParser, UserError, main_guard
 from util.fileio import atomic_path, staged_folder
 from util.images import load_rgb
 
-PHOTO_SUFFIX, LABEL_SUFFIX = "_leftImg8bit.png", "_gtFine_color.png"
+PHOTO_SUFFIX = "_leftImg8bit.png"
+LABEL_SUFFIXES = {"color": "_gtFine_color.png", "ids": "_gtFine_labelIds.png"}  # by --labels
 SAVE_OPTIONS = {"jpg": {"format": "JPEG", "quality": 100, "subsampling": 0}, "png": {"format": "PNG"}}
 
 
@@ -39,30 +42,32 @@ def image_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def find_pairs(leftimg8bit_dir: Path, gtfine_dir: Path, split: str) -> list[tuple[Path, Path, str]]:
-    """(photo, colour label map, Cityscapes id) for every image of a split; every photo needs its label map."""
+def find_pairs(leftimg8bit_dir: Path, gtfine_dir: Path, split: str,
+               labels: str = "color") -> list[tuple[Path, Path, str]]:
+    """(photo, label map, Cityscapes id) for every image of a split; every photo needs its label map."""
+    label_suffix = LABEL_SUFFIXES[labels]
     folders = {"--leftImg8bit_dir": leftimg8bit_dir / split, "--gtFine_dir": gtfine_dir / split}
     for flag, folder in folders.items():
         if not folder.is_dir():
             raise UserError(f"{folder} does not exist: {flag} must be the unzipped folder that holds {split}/<city>/")
     photos = {p.name[: -len(PHOTO_SUFFIX)]: p for p in folders["--leftImg8bit_dir"].glob(f"*/*{PHOTO_SUFFIX}")}
-    labels = {p.name[: -len(LABEL_SUFFIX)]: p for p in folders["--gtFine_dir"].glob(f"*/*{LABEL_SUFFIX}")}
+    maps = {p.name[: -len(label_suffix)]: p for p in folders["--gtFine_dir"].glob(f"*/*{label_suffix}")}
     if not photos:
         raise UserError(f"no <city>/*{PHOTO_SUFFIX} in {folders['--leftImg8bit_dir']}: check --leftImg8bit_dir")
-    for missing, have, folder, suffix in [(photos.keys() - labels.keys(), photos, "--gtFine_dir", LABEL_SUFFIX),
-                                          (labels.keys() - photos.keys(), labels, "--leftImg8bit_dir", PHOTO_SUFFIX)]:
+    for missing, have, folder, suffix in [(photos.keys() - maps.keys(), photos, "--gtFine_dir", label_suffix),
+                                          (maps.keys() - photos.keys(), maps, "--leftImg8bit_dir", PHOTO_SUFFIX)]:
         if missing:
             first = sorted(missing)[0]
             raise UserError(f"{len(missing)} file(s) of {split} have no partner, e.g. {have[first]} has no "
                             f"{first}{suffix} under {folders[folder]}: pass matching {folder} and --splits")
-    return [(photos[key], labels[key], key) for key in sorted(photos)]
+    return [(photos[key], maps[key], key) for key in sorted(photos)]
 
 
 def write_pair(task: tuple[Path, Path, Path, tuple[int, int], str]) -> None:
     """Resize photo (bicubic) and label map (nearest: only official colours) and write them side by side."""
     photo_path, label_path, out, (width, height), fmt = task
     photo = load_rgb(photo_path).resize((width, height), Image.BICUBIC)
-    label = load_rgb(label_path).resize((width, height), Image.NEAREST)
+    label = load_rgb(label_path).resize((width, height), Image.NEAREST)  # ids: grey, each level an id
     ab = Image.new("RGB", (2 * width, height))
     ab.paste(photo, (0, 0))
     ab.paste(label, (width, 0))
@@ -82,8 +87,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "--phase val")
     p.add_argument("--size", type=image_size, default=(256, 256),
                    help="size of each half: N or WIDTHxHEIGHT (default: 256, as the pix2pix cityscapes set)")
-    p.add_argument("--format", choices=sorted(SAVE_OPTIONS), default="jpg",
-                   help="jpg (quality 100, no chroma subsampling, as upstream) or png (exact label colours)")
+    p.add_argument("--format", choices=sorted(SAVE_OPTIONS), default=None,
+                   help="jpg (quality 100, no chroma subsampling, as upstream) or png (exact label colours); "
+                        "default: jpg, png with --labels ids")
+    p.add_argument("--labels", choices=sorted(LABEL_SUFFIXES), default="color",
+                   help="color: *_gtFine_color.png (pix2pix's layout); ids: *_gtFine_labelIds.png as grey levels, "
+                        "written as png, for class inputs (--palette ids --label_nc 35)")
     p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="parallel processes")
     return p.parse_args(argv)
 
@@ -92,7 +101,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Convert the splits; return the process exit code."""
     args = parse_args(argv)
-    pairs = {split: find_pairs(args.leftImg8bit_dir, args.gtFine_dir, split) for split in args.splits}
+    if args.labels == "ids" and args.format == "jpg":
+        raise UserError("--labels ids needs --format png: JPEG would blur the ids into other classes")
+    args.format = args.format or ("png" if args.labels == "ids" else "jpg")
+    pairs = {split: find_pairs(args.leftImg8bit_dir, args.gtFine_dir, split, args.labels) for split in args.splits}
     for split, found in pairs.items():  # each split whole or not at all: through a staging folder
         with staged_folder(args.output_dir / split) as staging:
             tasks = [(photo, label, staging / f"{key}.{args.format}", args.size, args.format)

@@ -9,6 +9,7 @@ from .base_model import BaseModel
 from .perceptual_model import PerceptualModel
 from .pix2pix_model import Pix2PixModel
 from .pix2pix_plus_model import Pix2PixPlusModel
+from .spade_model import SPADEModel
 from .stochastic_model import StochasticModel
 from .template_model import TemplateModel
 
@@ -17,6 +18,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "pix2pix_plus": Pix2PixPlusModel,
     "perceptual": PerceptualModel,
     "adversarial_losses": AdversarialLossesModel,
+    "spade": SPADEModel,
     "stochastic": StochasticModel,
     "template": TemplateModel,
 }
@@ -35,4 +37,5 @@ def create_model(opt: argparse.Namespace) -> BaseModel:
 
 
 __all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "PerceptualModel", "Pix2PixModel", "Pix2PixPlusModel",
+           "SPADEModel",
            "StochasticModel", "TemplateModel", "create_model", "find_model"]

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from data.transforms import Params, apply
+from data.transforms import Params, input_tensor
 from util.errors import UserError
 from util.images import to_8bit
+from util.labels import LabelCoder
 from util.palettes import resize_label_map
 from util.seeding import seed_everything
 from util.util import tensor2im
@@ -27,12 +28,15 @@ class Translator:
         self.label = checkpoint.checkpoint_label(opt)
         self.model = create_model(opt)
         self.model.setup()
+        self.labels = LabelCoder(opt) if opt.label_nc else None  # class inputs: colours -> one-hot
         self._load()
 
     @property
     def size(self) -> tuple[int, int]:
-        """(width, height) of the generator's input: the crop size it was trained on."""
-        return self.opt.crop_size, self.opt.crop_size
+        """(width, height) of the generator's input: the crop size it was trained on (SPADE's --use_vae: the size
+        its starting grid fixes)."""
+        fixed = getattr(self.model.netG, "input_size", None)
+        return (fixed[1], fixed[0]) if fixed else (self.opt.crop_size, self.opt.crop_size)
 
     @property
     def stochastic(self) -> bool:
@@ -71,7 +75,8 @@ class Translator:
         n_samples, seed = int(n_samples), None if seed is None else int(seed)
         self.refresh()
         image = Image.fromarray(resize_label_map(label_map, self.size))
-        real_A = apply(image, Params(size=image.size, crop=None, flip=False), self.opt, self.opt.input_nc)
+        real_A = input_tensor(image, "the label map", Params(size=image.size, crop=None, flip=False), self.opt,
+                              self.labels)
         self.model.set_input({"A": real_A[None], "A_paths": ["label map"]})
         if seed is not None:
             seed_everything(seed)

@@ -5,7 +5,8 @@ The seed's variants are options of this one model (the preset classes only chang
 - the reconstruction losses: --lambda_L1 and the perceptual loss --lambda_perceptual / --perceptual_net;
 - no discriminator: --netD none or --lambda_GAN 0;
 - a stochastic generator: --dropout_rate, --weight_noise (see stochastic_model.py);
-- differentiable augmentation of D's inputs: --diffaug, --diffaug_p (networks/diffaug.py).
+- differentiable augmentation of D's inputs: --diffaug, --diffaug_p (networks/diffaug.py);
+- class inputs (--label_nc) and SPADE's generator (--netG spade, --use_vae with --lambda_kld; spade_model.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from torch import nn
 from options.types import augmentation_policy, nonnegative_float, probability
 from util.errors import UserError, warn
 from util.image_pool import ImagePool
+from util.labels import LabelCoder
 
 from . import networks
 from .acceleration import to_float
@@ -50,6 +52,8 @@ class Pix2PixModel(BaseModel):
                             "10, pix2pixHD's value")
         g.add_argument("--lambda_GAN", type=nonnegative_float, default=1.0,
                        help="weight of G's adversarial loss; 0 trains without a discriminator, like --netD none")
+        g.add_argument("--lambda_kld", type=nonnegative_float, default=0.05,
+                       help="weight of the KL term of --use_vae's style code (SPADE's 0.05)")
         g.add_argument("--lambda_perceptual", type=nonnegative_float, default=0.0,
                        help="weight of the perceptual (deep-feature) loss; --model perceptual sets 10")
         g.add_argument("--perceptual_net", default="vgg19", choices=sorted(networks.PERCEPTUAL_NETS),
@@ -72,6 +76,8 @@ class Pix2PixModel(BaseModel):
         self.visual_names = ["real_A", "fake_B", "real_B"]
         self.output_names = ["fake_B"]
         self.netG = networks.define_G(opt).to(self.device)
+        self.labels = LabelCoder(opt) if opt.label_nc else None  # to show class inputs in colour
+        self.use_vae = bool(getattr(opt, "use_vae", False))
         self.model_names = self.trained_names = ["G"]
         noise_now = not self.is_train or opt.weight_noise_in_training
         self.weight_noise = opt.weight_noise if noise_now else 0.0
@@ -90,6 +96,8 @@ class Pix2PixModel(BaseModel):
             "G_perceptual": (opt.lambda_perceptual, lambda: self._autocast_loss(perceptual)),
         }
         self.reconstruction = {name: term for name, term in self.reconstruction.items() if term[0] > 0}
+        if self.use_vae and opt.lambda_kld > 0:  # SPADE's style encoder: keep its codes near N(0, I)
+            self.reconstruction["G_KL"] = (opt.lambda_kld, lambda: self.kld.float())
         if not self.use_D and not self.reconstruction:
             raise UserError("nothing to train: with no discriminator (--netD none or --lambda_GAN 0) give G a "
                             "reconstruction loss, --lambda_L1 > 0 or --lambda_perceptual > 0")
@@ -152,6 +160,10 @@ class Pix2PixModel(BaseModel):
     def _check_size(self, x: torch.Tensor) -> None:
         multiple = getattr(self.netG, "size_multiple", 1)
         h, w = x.shape[-2:]
+        fixed = getattr(self.netG, "input_size", None)  # SPADE with --use_vae starts from a grid of fixed size
+        if fixed is not None and (h, w) != fixed:
+            raise UserError(f"--netG spade --use_vae was built for {fixed[1]}x{fixed[0]} inputs (--crop_size, "
+                            f"--image_aspect), got {w}x{h}: pass --crop_size {fixed[1]} and images of that shape")
         if h % multiple or w % multiple:
             raise UserError(f"--netG {self.opt.netG} needs image sides that are multiples of {multiple}, got "
                             f"{w}x{h}: set --crop_size/--load_size (or --preprocess) accordingly, "
@@ -169,6 +181,8 @@ class Pix2PixModel(BaseModel):
         with self.autocast():
             if self.weight_noise > 0:
                 fake_B = networks.forward_with_weight_noise(netG, self.real_A, self.weight_noise)
+            elif self.use_vae and self.is_train and self.netG.training:  # the style code of the target photo
+                fake_B, self.kld = netG(self.real_A, style=self.real_B)
             else:
                 fake_B = netG(self.real_A)
         self.fake_B = fake_B.float()
@@ -176,7 +190,14 @@ class Pix2PixModel(BaseModel):
     def is_stochastic(self) -> bool:
         """Whether two forward passes on the same input can differ (active dropout or weight noise)."""
         dropout = any(isinstance(m, nn.Dropout) and m.training and m.p > 0 for m in self.netG.modules())
-        return dropout or self.weight_noise > 0
+        return dropout or self.weight_noise > 0 or self.use_vae  # with --use_vae: a random style code a pass
+
+    def get_current_visuals(self):
+        """The visuals; class inputs (--label_nc) in their palette's colours."""
+        visuals = super().get_current_visuals()
+        if self.labels is not None and "real_A" in visuals:
+            visuals["real_A"] = self.labels.colorize(visuals["real_A"])
+        return visuals
 
     def _autocast_loss(self, loss: nn.Module) -> torch.Tensor:
         with self.autocast():

@@ -30,6 +30,11 @@ from .base_model import BaseModel
 from .ema import GeneratorAverage
 
 
+def learning_rate(opt: argparse.Namespace, name: str) -> float:
+    """The initial learning rate of network `name`: --lr_G / --lr_D (which --ttur sets), else --lr."""
+    return getattr(opt, f"lr_{name}", None) or opt.lr
+
+
 class Trainer:
     """Optimises `model` with the options' optimizer, schedule and fast path, on one process or under torchrun."""
 
@@ -42,7 +47,8 @@ class Trainer:
         nets = model.nets()
         self.ema = GeneratorAverage(model.netG, opt.ema) if getattr(opt, "ema", 0) > 0 else None
         self.training_inputs = training_inputs
-        self.optimizers = {name: acceleration.adam(nets[name].parameters(), lr=opt.lr, betas=(opt.beta1, 0.999),
+        self.optimizers = {name: acceleration.adam(nets[name].parameters(), lr=learning_rate(opt, name),
+                                                   betas=(opt.beta1, getattr(opt, "beta2", 0.999)),
                                                    fused=opt.kernels != "torch") for name in model.trained_names}
         # fp16 needs its gradients scaled up against underflow; bf16 has fp32's range and needs no scaler
         self.scaler = torch.amp.GradScaler(model.device.type, enabled=model.amp == "fp16")
@@ -169,7 +175,9 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from a full checkpoint: moments, positions and random states from it; hyperparameters (--lr,
         --beta1, the schedule) from the options, so that a resumed run may change them."""
-        lr_ratio = self.opt.lr / float(state["options"].get("lr", self.opt.lr))
+        saved_options = argparse.Namespace(**{"lr": self.opt.lr, **state["options"]})
+        lr_ratios = [learning_rate(self.opt, name) / float(learning_rate(saved_options, name))
+                     for name in self.optimizers]
         for optimizer, saved in zip(self.optimizers.values(), state["optimizers"]):
             fresh = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
             optimizer.load_state_dict(saved)
@@ -178,7 +186,7 @@ class Trainer:
             _match_layouts(optimizer)
         if self.scaler.is_enabled() and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        for scheduler, saved in zip(self.schedulers.values(), state["schedulers"]):
+        for scheduler, saved, lr_ratio in zip(self.schedulers.values(), state["schedulers"], lr_ratios):
             schedules.resume(scheduler, saved, lr_ratio)
         self.monitor_sum.fill_(float(state.get("monitor_sum", state["progress"].get("l1_sum", 0.0))))
         set_rng_state(state["rng"], self.opt.gpu_ids)

@@ -20,9 +20,11 @@ import torch
 from torch import nn
 
 from util.fileio import atomic_write_text
+from util.labels import LabelCoder
 from util.seeding import preserved_rng
 from util.util import options_to_dict, save_image, tensor2im
 
+from . import networks
 from .checkpoint import experiment_dir
 
 Scores = dict[str, dict[str, Any]]  # metric -> {"value": ..., "std": ..., sizes}
@@ -35,6 +37,7 @@ class Validation:
         self.opt, self.data, self.score = opt, data, score
         self.metric, self.higher_is_better = opt.val_metric, higher_is_better
         self.folder = experiment_dir(opt) / "val"
+        self.labels = LabelCoder(opt) if opt.label_nc else None  # class inputs are saved in their colours
 
     def due(self, epoch: int) -> bool:
         """Whether the end of `epoch` is a validation point (every --val_freq epochs, and the last epoch)."""
@@ -57,15 +60,16 @@ class Validation:
         return scores, time.perf_counter() - start
 
     def _translate(self, net: nn.Module, amp: Callable[[], Any], images: Path) -> None:
-        """test.py's pass: the network in training mode (the pix2pix paper's test time) unless --eval."""
-        net.train(not getattr(self.opt, "eval", False))
+        """test.py's pass: the network in training mode (the pix2pix paper's test time) unless --eval or SPADE."""
+        net.train(not networks.evaluates_at_test(self.opt))
         device = next(net.parameters()).device
         torch.manual_seed(self.opt.seed)  # the same dropout draws at every validation
         with torch.no_grad(), amp():
             for batch in self.data:
                 fake_B = net(batch["A"].to(device)).float()
+                real_A = batch["A"] if self.labels is None else self.labels.colorize(batch["A"])
                 for i, image_id in enumerate(batch["id"]):
-                    for label, tensor in (("real_A", batch["A"]), ("fake_B", fake_B), ("real_B", batch["B"])):
+                    for label, tensor in (("real_A", real_A), ("fake_B", fake_B), ("real_B", batch["B"])):
                         save_image(tensor2im(tensor[i]), images / f"{image_id}_{label}.png")
 
     def improved(self, scores: Scores, progress: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import data
 import models
 from models import acceleration, networks
-from util import distributed
+from util import distributed, labels
 from util.errors import HelpFormatter, UserError
 from util.fileio import atomic_write_text
 from util.util import options_to_dict
@@ -43,7 +43,8 @@ class BaseOptions:
 
     def initialize(self, parser: OptionParser) -> OptionParser:
         """Add the options common to training and testing."""
-        for add in (_experiment_flags, _model_flags, _data_flags, _speed_flags, _display_flags):
+        for add in (_experiment_flags, _model_flags, _spade_flags, _data_flags, _label_flags, _speed_flags,
+                    _display_flags):
             add(parser.add_argument_group(add.__doc__.split(":")[0]))
         return parser
 
@@ -83,6 +84,7 @@ class BaseOptions:
         if self.inherits_checkpoint(opt):
             opt = self.inherit_from_checkpoint(opt, argv, defaults)
         self.complete(opt)
+        _resolve_labels(opt)
         self.check(opt)
         self.opt = opt
         return opt.freeze()
@@ -209,6 +211,53 @@ def _model_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--dropout_rate", type=dropout_probability, default=0.5,
                    help="rate of the generator's dropout layers, in training and at test time (the seed's "
                         "stochastic experiment used 0.95)")
+
+
+def _spade_flags(g: argparse._ArgumentGroup) -> None:
+    """SPADE generator (--netG spade): its upsampling depth and its optional style encoder."""
+    g.add_argument("--num_upsampling_layers", default="normal", choices=networks.SPADE_DEPTHS,
+                   help="--netG spade upsamples 5 times from a grid of side/32 (normal), 6 from side/64 (more: one "
+                        "more between its middle blocks), or 7 (most: one more block at the end)")
+    g.add_argument("--use_vae", action="store_true",
+                   help="--netG spade with SPADE's image encoder: in training G's style code comes from the target "
+                        "photo (plus a KL term, --lambda_kld), at test time it is drawn at random, so that test.py "
+                        "--n_samples K gives K different photos of a label map")
+    g.add_argument("--z_dim", type=positive_int, default=256, help="size of the style code of --use_vae")
+    g.add_argument("--image_aspect", type=positive_finite, default=1.0,
+                   help="width/height of the training crops, which fixes --use_vae's starting grid (2 for "
+                        "cityscapes at 256x128)")
+
+
+def _label_flags(g: argparse._ArgumentGroup) -> None:
+    """class inputs (util/labels.py): label maps read as one channel per class, as SPADE and pix2pixHD do."""
+    g.add_argument("--label_nc", type=nonnegative_int, default=0,
+                   help="classes of the label maps (the input side): each becomes an input channel (one-hot) of G "
+                        "and D; 0 reads the label map as an RGB picture, as pix2pix does (facades 12, cityscapes "
+                        "colours 20, cityscapes ids 35)")
+    g.add_argument("--palette", default="auto", choices=labels.PALETTE_CHOICES,
+                   help="how the label maps name classes: the colours of a dataset's palette (nearest colour wins, "
+                        "for JPEG edges), or ids (grey levels that are class ids, e.g. Cityscapes' *_labelIds.png); "
+                        "auto: cityscapes when the dataset's path says so, else facades")
+    g.add_argument("--dontcare", action="store_true",
+                   help="pixels of no class (farther than --label_threshold from every palette colour, or an id of "
+                        "--label_nc or more) form one more class, with its own input channel, instead of an error")
+    g.add_argument("--label_threshold", type=positive_finite, default=labels.DEFAULT_THRESHOLD,
+                   help="RGB distance beyond which a label-map colour is no palette class (the farthest JPEG pixels "
+                        "of facades are 189 away, of cityscapes 119)")
+
+
+def _resolve_labels(opt: Options) -> None:
+    """--palette auto becomes a palette's name; with --label_nc the network's input channels are the classes'."""
+    opt.palette = labels.resolve_palette(opt.palette, opt.dataroot)
+    if not opt.label_nc:
+        return
+    channels = opt.label_nc + int(opt.dontcare)
+    if "input_nc" in opt.explicit and opt.input_nc != channels:
+        raise UserError(f"--input_nc {opt.input_nc} with --label_nc {opt.label_nc}: the input channels are the "
+                        f"classes' ({channels}); leave --input_nc out")
+    if channels > 256:
+        raise UserError(f"--label_nc {opt.label_nc}: class ids are kept in one byte, at most 256 classes")
+    opt.input_nc = channels
 
 
 def _data_flags(g: argparse._ArgumentGroup) -> None:

@@ -5,7 +5,6 @@ import argparse
 import os
 
 from util.errors import UserError
-from util.palettes import PALETTES, guess_palette
 
 from .parser import RUN_ALWAYS
 from .test_options import TestOptions
@@ -25,9 +24,6 @@ class DemoOptions(TestOptions):
         g.add_argument("--host", default="127.0.0.1", run=RUN_ALWAYS,
                        help="address to serve on; 0.0.0.0 makes the page reachable from other machines")
         g.add_argument("--port", type=port, default=7860, run=RUN_ALWAYS, help="port to serve on")
-        g.add_argument("--palette", default="auto", choices=["auto", *PALETTES], run=RUN_ALWAYS,
-                       help="label colours to paint with; auto: cityscapes when the dataset's path (--dataroot or "
-                            "the checkpoint's) contains 'cityscapes', else facades")
         parser.set_defaults(dataroot="")
         dataroot = next(a for a in parser._actions if a.dest == "dataroot")
         dataroot.help = "dataset whose --phase images the canvas can start from (default: the checkpoint's)"
@@ -44,5 +40,3 @@ class DemoOptions(TestOptions):
         if "dataroot" in opt.explicit and not os.path.isdir(opt.dataroot):
             raise UserError(f"--dataroot {opt.dataroot} is not a folder: pass the dataset folder that holds "
                             f"'{opt.phase}/', or leave --dataroot out to use the checkpoint's")
-        if opt.palette == "auto":
-            opt.palette = guess_palette(opt.dataroot)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from models import networks
 from util.errors import UserError, warn
 
 from .base_options import BaseOptions
@@ -27,7 +28,8 @@ class TestOptions(BaseOptions):
         g.add_argument("--phase", default="test", run=RUN_ALWAYS, help="dataset subfolder: train, val, test, ...")
         g.add_argument("--eval", action="store_true", run=RUN_ALWAYS,
                        help="eval mode: no dropout, batch norm uses running statistics (the pix2pix paper keeps "
-                            "both active at test time, which is the default)")
+                            "both active at test time, which is the default; --netG spade always tests in eval mode, "
+                            "as SPADE)")
         g.add_argument("--num_test", type=positive_int, default=50, run=RUN_ALWAYS,
                        help="how many test images to translate")
         g.add_argument("--n_samples", type=positive_int, default=1, run=RUN_ALWAYS,
@@ -42,6 +44,7 @@ class TestOptions(BaseOptions):
         return parser
 
     def complete(self, opt: argparse.Namespace) -> None:
+        opt.eval = networks.evaluates_at_test(opt)
         if "load_size" not in opt.explicit:
             opt.load_size = opt.crop_size  # no random crop at test time
 
@@ -55,6 +58,13 @@ class TestOptions(BaseOptions):
             trained = self.changed["direction"][0]
             raise UserError(f"the checkpoint translates {trained}, not {opt.direction}: pass --direction {trained} "
                             f"or leave it out (test.py takes it from the checkpoint)")
+        if not saved.get("label_nc") and "palette" not in opt.explicit:
+            opt.palette = "auto"  # an RGB-input generator: the palette follows this run's dataset (the demo's)
+        for key in ("label_nc", "palette", "dontcare"):
+            if saved.get("label_nc") and key in self.changed:
+                trained = self.changed[key][0]
+                raise UserError(f"--{key} {self.changed[key][1]}: the checkpoint's generator reads classes of "
+                                f"--{key} {trained}; leave --{key} out (it comes from the checkpoint)")
         for key in ("crop_size", "preprocess"):
             if key in self.changed:
                 warn(f"--{key} {self.changed[key][1]}: the checkpoint was trained with --{key} {self.changed[key][0]}")

@@ -51,7 +51,14 @@ class TrainOptions(BaseOptions):
         g.add_argument("--n_epochs", type=nonnegative_int, default=100, help="epochs at the initial learning rate")
         g.add_argument("--n_epochs_decay", type=nonnegative_int, default=100, help="epochs of linear decay to zero")
         g.add_argument("--beta1", type=beta, default=0.5, help="Adam momentum term, in [0, 1)")
+        g.add_argument("--beta2", type=beta, default=0.999, help="Adam second-moment term, in [0, 1) (SPADE: 0.9)")
         g.add_argument("--lr", type=positive_finite, default=0.0002, help="initial Adam learning rate")
+        g.add_argument("--lr_G", type=positive_finite, default=None,
+                       help="G's initial learning rate (default: --lr, or --lr / 2 with --ttur)")
+        g.add_argument("--lr_D", type=positive_finite, default=None,
+                       help="D's initial learning rate (default: --lr, or --lr x 2 with --ttur)")
+        g.add_argument("--ttur", action="store_true",
+                       help="two time-scale update rule as SPADE: G learns at --lr / 2, D at --lr x 2")
         g.add_argument("--gan_mode", default="lsgan", choices=list(GAN_MODES),
                        help="adversarial loss: original (= vanilla) cross-entropy GAN, ls (= lsgan) least squares, "
                             "hinge, w (Wasserstein critic, unconstrained), wgangp (w plus a gradient penalty)")
@@ -72,6 +79,10 @@ class TrainOptions(BaseOptions):
         super().complete(opt)
         if opt.lambda_gp is None:
             opt.lambda_gp = 10.0 if opt.gan_mode == "wgangp" else 0.0
+        if opt.lr_G is None:
+            opt.lr_G = opt.lr / 2 if opt.ttur else opt.lr
+        if opt.lr_D is None:
+            opt.lr_D = opt.lr * 2 if opt.ttur else opt.lr
 
     def check(self, opt: argparse.Namespace) -> None:
         super().check(opt)
@@ -84,6 +95,9 @@ class TrainOptions(BaseOptions):
                             f"{opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}): nothing would be trained; "
                             f"raise --n_epochs, or resume a run with --continue_train (without --epoch_count)")
         _check_validation(opt)
+        if opt.use_vae and opt.netG != "spade":
+            raise UserError(f"--use_vae is the style encoder of SPADE's generator: pass --netG spade (or --model "
+                            f"spade), or leave --use_vae out (--netG {opt.netG})")
         if opt.dataset_mode == "single":
             raise UserError("--dataset_mode single has no target images to learn from: train with aligned A|B "
                             "pairs (single is for test.py)")

@@ -386,3 +386,18 @@ def test_cityscapes_unreadable_label_map_is_a_one_line_error(cityscapes_tree: Pa
     proc = prepare(cityscapes_tree, "--splits", "val")
     assert_one_line_error(proc)
     assert "lindau_000000_000019_gtFine_color.png" in proc.stderr
+
+
+def test_cityscapes_label_ids_are_written_exactly_as_grey_png(cityscapes_tree: Path) -> None:
+    proc = prepare(cityscapes_tree, "--size", "16", "--labels", "ids", "--splits", "val")
+    assert proc.returncode == 0, proc.stderr
+    ab = load(cityscapes_tree / "out/val/lindau_000000_000019.png")  # png by default with --labels ids
+    with Image.open(cityscapes_tree / "gtFine/val/lindau/lindau_000000_000019_gtFine_labelIds.png") as ids:
+        expected = np.asarray(ids.resize((16, 16), Image.NEAREST))
+    assert all(np.array_equal(ab[:, 16:, c], expected) for c in range(3))  # grey levels are the ids
+
+
+def test_cityscapes_label_ids_refuse_jpeg(cityscapes_tree: Path) -> None:
+    proc = prepare(cityscapes_tree, "--labels", "ids", "--format", "jpg")
+    assert_one_line_error(proc)
+    assert "--format png" in proc.stderr and not (cityscapes_tree / "out").exists()

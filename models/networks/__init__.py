@@ -23,6 +23,7 @@ from .losses import GAN_MODES, GANLoss, feature_matching_loss, gradient_penalty
 from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
 from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
+from .spade import SPADE_DEPTHS, SPADEGenerator
 from .summary import count_parameters, describe, print_summary, write_summary
 
 
@@ -55,6 +56,11 @@ def _resnet(n_blocks: int) -> Network:
                    shape=("ngf", "norm", "upsample"))
 
 
+def _spade(opt: Namespace) -> nn.Module:
+    return SPADEGenerator(opt.input_nc, opt.output_nc, ngf=opt.ngf, depth=opt.num_upsampling_layers,
+                          use_vae=opt.use_vae, z_dim=opt.z_dim, crop_size=opt.crop_size, aspect=opt.image_aspect)
+
+
 def _pair_nc(opt: Namespace) -> int:
     """Channels of what D sees: input and output stacked."""
     return opt.input_nc + opt.output_nc
@@ -65,6 +71,8 @@ GENERATORS: dict[str, Network] = {
     "unet_256": _unet(8),
     "resnet_6blocks": _resnet(6),
     "resnet_9blocks": _resnet(9),
+    # SPADE's normalisation is parameter-free batch norm whatever --norm says (--norm shapes D)
+    "spade": Network(_spade, shape=("ngf", "num_upsampling_layers", "use_vae", "z_dim")),
 }
 DISCRIMINATORS: dict[str, Network] = {
     "basic": Network(lambda opt: NLayerDiscriminator(_pair_nc(opt), opt.ndf, n_layers=3, norm=opt.norm),
@@ -83,6 +91,16 @@ DISCRIMINATORS: dict[str, Network] = {
 DISCRIMINATOR_ALIASES = {"sesam": "sesame"}  # the seed's spelling
 NO_DISCRIMINATOR = "none"  # --netD none: train G on its reconstruction losses only
 DISCRIMINATOR_CHOICES = [*sorted(DISCRIMINATORS), *DISCRIMINATOR_ALIASES, NO_DISCRIMINATOR]  # values of --netD
+
+
+# generators that run in eval mode at test time whatever --eval says: SPADE's (batch norm with running statistics,
+# spectral norm without power iterations, so that a seed gives the same photo every time), as SPADE tests
+EVAL_AT_TEST = {"spade"}
+
+
+def evaluates_at_test(opt: Namespace) -> bool:
+    """Whether G translates in eval mode at test time (--eval, or a generator of EVAL_AT_TEST)."""
+    return bool(getattr(opt, "eval", False)) or opt.netG in EVAL_AT_TEST
 
 
 def define_G(opt: Namespace) -> nn.Module:
@@ -113,10 +131,10 @@ def discriminator_uses_batch_norm(opt: Namespace) -> bool:
 
 __all__ = [
     "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_MODES", "GENERATORS", "INIT_TYPES",
-    "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "UPSAMPLING",
-    "GANLoss", "Network", "PairAugment", "PerceptualLoss", "count_parameters", "define_D", "define_G",
+    "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "SPADE_DEPTHS", "UPSAMPLING",
+    "GANLoss", "Network", "PairAugment", "PerceptualLoss", "SPADEGenerator", "count_parameters", "define_D", "define_G",
     "define_perceptual_loss",
-    "describe", "discriminator_uses_batch_norm", "print_summary", "shape_options", "write_summary",
+    "describe", "discriminator_uses_batch_norm", "evaluates_at_test", "print_summary", "shape_options", "write_summary",
     "frozen_weights", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",
     "receptive_field", "receptive_fields",

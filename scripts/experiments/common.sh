@@ -7,6 +7,7 @@
 #   --gpu_ids IDS    passed to train.py (default auto: GPU 0 if there is one)
 #   --out DIR        where checkpoints, results, the table and the figures go (default results/experiments/<name>)
 #   --num_test N     test images to translate and score (default: all)
+#   --test_phase P   dataset subfolder to test on (default test; val for the Cityscapes sample)
 #   --seeds LIST     train every setting once per seed, e.g. 0,1,2: runs are named <setting>_s<seed>, the table
 #                    keeps a row per seed and the figures and the Markdown table show mean ± std over seeds
 #                    (default: one run per setting with train.py's default seed, named <setting>)
@@ -19,6 +20,7 @@ DATAROOT=./datasets/facades
 EPOCHS=200
 GPU_IDS=auto
 NUM_TEST=1000000
+TEST_PHASE=test
 SEEDS=""
 OUT=""
 EXTRA=()
@@ -45,6 +47,7 @@ parse_options() {
             --gpu_ids) GPU_IDS=$2; shift 2 ;;
             --out) OUT=$(absolute "$2"); shift 2 ;;
             --num_test) NUM_TEST=$2; shift 2 ;;
+            --test_phase) TEST_PHASE=$2; shift 2 ;;
             --seeds) SEEDS=$2; shift 2 ;;
             --) shift; EXTRA=("$@"); break ;;
             *)
@@ -107,10 +110,11 @@ run_once() {
         --display_id 0 ${EXTRA[@]+"${EXTRA[@]}"} "$@" > "$OUT/$name.train.log"
     # shellcheck disable=SC2086  # test and evaluate flags are word lists
     "$PYTHON" test.py --dataroot "$DATAROOT" --name "$name" --gpu_ids "$GPU_IDS" \
-        --checkpoints_dir "$OUT/checkpoints" --results_dir "$OUT/results" --num_test "$NUM_TEST" $test_flags \
+        --checkpoints_dir "$OUT/checkpoints" --results_dir "$OUT/results" --num_test "$NUM_TEST" \
+        --phase "$TEST_PHASE" $test_flags \
         > "$OUT/$name.test.log"
     # shellcheck disable=SC2086
-    "$PYTHON" evaluate.py --results_dir "$OUT/results/$name/test_latest" --table "$TABLE" --device "$DEVICE" \
+    "$PYTHON" evaluate.py --results_dir "$OUT/results/$name/${TEST_PHASE}_latest" --table "$TABLE" --device "$DEVICE" \
         $evaluate_flags
     echo "== $name ($setting): $(( SECONDS - start )) s"
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Semantic image synthesis: the label map read as an RGB picture (pix2pix) against one channel per class, in pix2pix's
+# U-Net and in SPADE's generator.
+#   bash scripts/experiments/semantic.sh [--rows rgb,onehot,spade] [--label_nc 12] [--spade_ngf 40]
+#       [--perceptual vgg19|efficientnet_lite0|none] [common options, see common.sh]
+# Rows: rgb (--model pix2pix, upstream's input), onehot (--model pix2pix --label_nc N), spade (--model spade --label_nc
+# N --ngf SPADE_NGF: SPADE's recipe; ngf 40 has the parameters of unet_128, 42 M). --perceptual sets SPADE's
+# perceptual loss: vgg19 (SPADE's; downloads its weights once), efficientnet_lite0 (offline; then do not compare the
+# rows by the Lite0 metrics) or none (--lambda_perceptual 0, what the CPU protocol below uses).
+#
+# The CPU protocol of the README (facades at 128x128, 10 epochs, all 106 test images, three seeds):
+#   P="--dataroot ../shared/data/facades --epochs 10 --gpu_ids -1 --seeds 0,1,2 --perceptual none"
+#   bash scripts/experiments/semantic.sh $P -- --netG unet_128 --load_size 143 --crop_size 128 --batch_size 1
+# Cityscapes colour label maps (19 classes + void = 20) at 256x128, validation images as the test set:
+#   bash scripts/experiments/semantic.sh --dataroot ../shared/data/cityscapes_sample --label_nc 20 --epochs 10 \
+#       --gpu_ids -1 --seeds 0,1,2 --perceptual none --test_phase val -- --netG unet_128 --preprocess scale_width \
+#       --load_size 256 --crop_size 256 --image_aspect 2 --batch_size 1
+source "$(dirname "$0")/common.sh"
+ROWS=rgb,onehot,spade
+LABEL_NC=12
+SPADE_NGF=40
+PERCEPTUAL=vgg19
+SCRIPT_OPTIONS=(rows=ROWS label_nc=LABEL_NC spade_ngf=SPADE_NGF perceptual=PERCEPTUAL)
+parse_options "$@"
+case "$PERCEPTUAL" in
+    vgg19|efficientnet_lite0) SPADE_LOSS=(--perceptual_net "$PERCEPTUAL") ;;
+    none) SPADE_LOSS=(--lambda_perceptual 0) ;;
+    *) fail "--perceptual: unknown value $PERCEPTUAL (choose from vgg19, efficientnet_lite0, none)" ;;
+esac
+for row in ${ROWS//,/ }; do
+    case "$row" in
+        rgb) setting rgb --model pix2pix ;;
+        onehot) setting onehot --model pix2pix --label_nc "$LABEL_NC" ;;
+        spade) setting spade --model spade --netG spade --ngf "$SPADE_NGF" --label_nc "$LABEL_NC" "${SPADE_LOSS[@]}" ;;
+        *) fail "--rows: unknown row $row (choose from rgb, onehot, spade)" ;;
+    esac
+done
+finish bars
