@@ -73,6 +73,8 @@ def test_two_processes_of_batch_b_train_like_one_of_batch_2b(synth32, tmp_path):
      "--load_size", "64", "--diffaug", "color,translation,cutout", "--ema"],  # gradient penalty, two-scale D,
     # feature matching, augmented D inputs, the moving average of G
     ["--model", "stochastic", "--weight_noise", "0.05", "--weight_noise_in_training"],  # noisy G weights
+    ["--model", "spade", "--netG", "spade", "--label_nc", "12", "--use_vae", "--n_layers_D", "2", "--num_D", "1",
+     "--lambda_perceptual", "0"],  # class inputs, SPADE's spectral norm and style encoder, TTUR
 ])
 def test_every_process_holds_the_same_weights(synth32, tmp_path, variant):
     out = tmp_path / "ranks"

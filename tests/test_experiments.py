@@ -152,3 +152,25 @@ def test_plot_results_errors_are_one_line(hand_made, tmp_path, args, expected):
         args = ["--table", str(hand_made), *args]
     line = one_line_error(run_cli("scripts/plot_results.py", *args, "--out", tmp_path))
     assert expected in line
+
+
+def test_semantic_script_compares_rgb_and_class_inputs_on_the_test_phase(tmp_path):
+    log, stub = tmp_path / "calls.txt", tmp_path / "python"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    stub.chmod(0o755)
+    proc = subprocess.run(["bash", str(SCRIPTS / "semantic.sh"), "--label_nc", "20", "--perceptual", "none",
+                           "--test_phase", "val", "--seeds", "0,1", "--epochs", "2", "--gpu_ids", "-1", "--out", "out"],
+                          cwd=tmp_path, env={**os.environ, "PYTHON": str(stub)}, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = log.read_text().splitlines()
+    trains = [line for line in lines if line.startswith("train.py")]
+    assert [t.split("--name ")[1].split()[0] for t in trains] == ["rgb_s0", "rgb_s1", "onehot_s0", "onehot_s1",
+                                                                 "spade_s0", "spade_s1"]
+    assert "--label_nc" not in trains[0] and trains[2].endswith("--model pix2pix --label_nc 20 --seed 0")
+    assert trains[4].endswith("--model spade --netG spade --ngf 40 --label_nc 20 --lambda_perceptual 0 --seed 0")
+    assert all("--phase val" in line for line in lines if line.startswith("test.py"))
+    assert all("/val_latest " in line for line in lines if line.startswith("evaluate.py"))
+    bad = subprocess.run(["bash", str(SCRIPTS / "semantic.sh"), "--perceptual", "alexnet", "--out", "out"],
+                         cwd=tmp_path, env={**os.environ, "PYTHON": str(stub)}, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--perceptual: unknown value alexnet" in bad.stderr
