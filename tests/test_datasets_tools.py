@@ -401,3 +401,20 @@ def test_cityscapes_label_ids_refuse_jpeg(cityscapes_tree: Path) -> None:
     proc = prepare(cityscapes_tree, "--labels", "ids", "--format", "jpg")
     assert_one_line_error(proc)
     assert "--format png" in proc.stderr and not (cityscapes_tree / "out").exists()
+
+
+def test_cityscapes_label_ids_train_test_and_evaluate_end_to_end(cityscapes_tree: Path) -> None:
+    """prepare_cityscapes_dataset.py --labels ids -> train.py --palette ids --label_nc 35 -> test.py -> evaluate.py."""
+    from conftest import TINY, run_cli
+
+    assert prepare(cityscapes_tree, "--size", "32", "--labels", "ids").returncode == 0
+    data, ckpt, results = cityscapes_tree / "out", cityscapes_tree / "ckpt", cityscapes_tree / "results"
+    run_cli("train.py", "--dataroot", data, *TINY, "--name", "city", "--palette", "ids", "--label_nc", "35",
+            "--checkpoints_dir", ckpt, "--n_epochs", "1", "--n_epochs_decay", "0", "--gpu_ids", "-1", check=True)
+    run_cli("test.py", "--dataroot", data, "--name", "city", "--checkpoints_dir", ckpt, "--results_dir", results,
+            "--phase", "val", "--gpu_ids", "-1", check=True)
+    shown = load(results / "city" / "val_latest" / "images" / "lindau_000000_000019_real_A.png")
+    assert len(np.unique(shown.reshape(-1, 3), axis=0)) > 1  # the ids, in colours
+    run_cli("evaluate.py", "--results_dir", results / "city" / "val_latest", "--metrics", "l1,psnr", "--table",
+            cityscapes_tree / "metrics.csv", check=True)
+    assert "label_nc" in (cityscapes_tree / "metrics.csv").read_text().splitlines()[0]

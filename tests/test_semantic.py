@@ -196,3 +196,17 @@ def test_demo_paints_classes_and_samples_styles(synth32: Path, spade_vae: Path) 
     again, _ = painter.generate({"background": canvas, "layers": [stroke]}, n_samples=2, seed=5)
     assert len(first) == 2 and not np.array_equal(*first)
     assert all(np.array_equal(x, y) for x, y in zip(first, again))
+
+
+@pytest.mark.parametrize("net", ["unet_128", "resnet_6blocks", "spade"])
+def test_every_generator_and_discriminator_reads_class_inputs(synth32: Path, net: str) -> None:
+    from models import networks
+
+    for netD in sorted(networks.DISCRIMINATORS):
+        opt = train_options(synth32, *TINY, "--netG", net, "--netD", netD, "--label_nc", "12", "--dontcare",
+                            "--ngf", "4", "--ndf", "4", "--crop_size", "128", "--load_size", "128", "--n_layers_D", "2")
+        one_hot = coder(dontcare=True).one_hot(torch.randint(0, 13, (1, 128, 128)))
+        fake = networks.define_G(opt)(one_hot)
+        assert fake.shape == (1, 3, 128, 128) and opt.input_nc == 13
+        prediction = networks.define_D(opt)(torch.cat([one_hot, fake], 1))
+        assert all(torch.isfinite(p).all() for p in (prediction if isinstance(prediction, list) else [prediction]))
