@@ -51,32 +51,28 @@ def get_params(opt: Namespace, size: tuple[int, int], rng: random.Random) -> Par
     return Params((new_w, new_h), crop, flip)
 
 
+def transform(img: Image.Image, params: Params, opt: Namespace, resample: int) -> Image.Image:
+    """Resize (with `resample`), crop and flip a PIL image as `params` say."""
+    if img.size != params.size:
+        img = img.resize(params.size, resample)
+    if params.crop is not None:
+        x, y = params.crop
+        img = img.crop((x, y, x + min(opt.crop_size, img.width), y + min(opt.crop_size, img.height)))
+    return TF.hflip(img) if params.flip else img
+
+
 def apply(img: Image.Image, params: Params, opt: Namespace, channels: int) -> torch.Tensor:
     """Resize (bicubic), crop, flip, and map to a [-1, 1] tensor with `channels` channels."""
     if channels == 1:
         img = img.convert("L")
-    if img.size != params.size:
-        img = img.resize(params.size, Image.BICUBIC)
-    if params.crop is not None:
-        x, y = params.crop
-        img = img.crop((x, y, x + min(opt.crop_size, img.width), y + min(opt.crop_size, img.height)))
-    if params.flip:
-        img = TF.hflip(img)
-    tensor = TF.to_tensor(img)
+    tensor = TF.to_tensor(transform(img, params, opt, Image.BICUBIC))
     return tensor * 2.0 - 1.0
 
 
 def apply_ids(ids: np.ndarray, params: Params, opt: Namespace) -> torch.Tensor:
     """`apply` for class ids (an HxW uint8 array): resized by nearest neighbour (no class is made up between two
     others), cropped and flipped as the photo; an HxW uint8 tensor."""
-    img = Image.fromarray(ids)
-    if img.size != params.size:
-        img = img.resize(params.size, Image.NEAREST)
-    if params.crop is not None:
-        x, y = params.crop
-        img = img.crop((x, y, x + min(opt.crop_size, img.width), y + min(opt.crop_size, img.height)))
-    if params.flip:
-        img = TF.hflip(img)
+    img = transform(Image.fromarray(ids), params, opt, Image.NEAREST)
     return torch.from_numpy(np.array(img, np.uint8))
 
 

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from .errors import UserError
-from .palettes import PALETTES, guess_palette
+from .palettes import PALETTES, guess_palette, nearest_colours
 
 ID_PALETTE = "ids"  # --palette ids: grey levels are class ids
 PALETTE_CHOICES = ("auto", *PALETTES, ID_PALETTE)  # values of --palette
@@ -97,15 +97,8 @@ class LabelCoder:
         return ids, count
 
     def _from_colours(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pixels = rgb.reshape(-1, 3).astype(np.int32)
-        packed = (pixels[:, 0] << 16) | (pixels[:, 1] << 8) | pixels[:, 2]
-        unique, inverse = np.unique(packed, return_inverse=True)  # few distinct colours: compare those
-        colours = np.stack([unique >> 16, (unique >> 8) & 255, unique & 255], axis=1)
-        distance = ((colours[:, None, :] - self.colours[None]) ** 2).sum(-1)
-        nearest = distance.argmin(1)
-        far = distance[np.arange(len(unique)), nearest] > self.threshold ** 2
-        shape = rgb.shape[:2]
-        return self.colour_ids[nearest][inverse].reshape(shape), far[inverse].reshape(shape)
+        nearest, distance = nearest_colours(rgb, self.colours)
+        return self.colour_ids[nearest], distance > self.threshold**2
 
     def _from_ids(self, image: Image.Image, path: str) -> tuple[np.ndarray, np.ndarray]:
         values = np.asarray(image)
@@ -134,14 +127,11 @@ class LabelCoder:
         """How much an image looks like a label map of these classes: the fraction of its pixels within 20 of a
         class colour (ids: grey levels below label_nc). Measured: facades label maps 0.43-1, their photos 0;
         Cityscapes label maps 0.77-1, their photos at most 0.46."""
-        rgb = np.asarray(image.convert("RGB")).reshape(-1, 3).astype(np.int32)
+        rgb = np.asarray(image.convert("RGB"))
         if self.colours is None:
-            return float(((rgb[:, 0] == rgb[:, 1]) & (rgb[:, 0] == rgb[:, 2]) & (rgb[:, 0] < self.label_nc)).mean())
-        packed = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-        unique, counts = np.unique(packed, return_counts=True)
-        colours = np.stack([unique >> 16, (unique >> 8) & 255, unique & 255], axis=1)
-        near = ((colours[:, None, :] - self.colours[None]) ** 2).sum(-1).min(1) <= 20**2
-        return float(counts[near].sum() / counts.sum())
+            grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 0] == rgb[..., 2])
+            return float((grey & (rgb[..., 0] < self.label_nc)).mean())
+        return float((nearest_colours(rgb, self.colours)[1] <= 20**2).mean())
 
     def one_hot(self, ids: torch.Tensor) -> torch.Tensor:
         """Class ids (... x H x W, any integer dtype) as float one-hot maps (... x channels x H x W)."""

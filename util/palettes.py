@@ -59,14 +59,22 @@ class Palette:
         return label_map
 
 
-def snap_to_colours(image: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """Replace each pixel of an HxWx3 uint8 image by the nearest (Euclidean RGB) of the K x 3 colours."""
+def nearest_colours(image: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel of an HxWx3 uint8 image, the index of the nearest (Euclidean RGB) of the K x 3 colours and the
+    squared distance to it, both HxW."""
     pixels = image.reshape(-1, 3).astype(np.int32)
     packed = (pixels[:, 0] << 16) | (pixels[:, 1] << 8) | pixels[:, 2]
     unique, inverse = np.unique(packed, return_inverse=True)  # an image holds few distinct colours: compare those
     rgb = np.stack([unique >> 16, (unique >> 8) & 255, unique & 255], axis=1)
     distance = ((rgb[:, None, :] - colours[None, :, :].astype(np.int32)) ** 2).sum(-1)
-    return colours[distance.argmin(1)][inverse.reshape(-1)].reshape(image.shape).astype(np.uint8)
+    nearest = distance.argmin(1)
+    inverse, shape = inverse.reshape(-1), image.shape[:2]
+    return nearest[inverse].reshape(shape), distance[np.arange(len(unique)), nearest][inverse].reshape(shape)
+
+
+def snap_to_colours(image: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Replace each pixel of an HxWx3 uint8 image by the nearest (Euclidean RGB) of the K x 3 colours."""
+    return colours[nearest_colours(image, colours)[0]].astype(np.uint8)
 
 
 def resize_label_map(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
