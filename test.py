@@ -1,9 +1,13 @@
 """Translate test images with a trained model and write an HTML page of the results.
 
     python test.py --dataroot ./datasets/facades --name facades_pix2pix --model pix2pix --direction BtoA
+    python test.py --name facades_pix2pix --input my_label_maps/ --output translated/
 
 Images go to <results_dir>/<name>/<phase>_<epoch>/images/<id>_{real_A,fake_B,real_B}.png, next to index.html;
 with --n_samples K, a stochastic generator's K outputs go to <id>_fake_B_<k>.png (k = 1..K).
+With --input, an image or a folder of images of any size (no dataset layout, no ground truth) is translated into
+<output>/<id>.png, each as large as its input. Sides the generator cannot take (a U-Net with 8 levels needs multiples
+of 256) are padded by reflection and the result cropped back.
 The architecture is read from the checkpoint, so training flags such as --netG need not be repeated.
 """
 from __future__ import annotations
@@ -13,14 +17,21 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
+from tqdm import tqdm
 
 from data import create_dataset
+from data.image_folder import list_images, load_rgb, result_ids
+from data.transforms import Params, input_tensor, scaled_size
 from models import checkpoint, create_model
 from options.test_options import TestOptions
 from util.errors import UserError, main_guard, warn
 from util.fileio import atomic_write_text, remove_stale_temp_files
 from util.html import HTML
+from util.images import IMG_EXTENSIONS, is_image_file
+from util.labels import LabelCoder
 from util.locks import FolderLock
 from util.results import IN_PROGRESS, RESULT_NAME, is_result_file
 from util.seeding import seed_everything
@@ -31,7 +42,7 @@ from util.util import save_image, tensor2im
 def main(argv: list[str] | None = None) -> int:
     opt = TestOptions().parse_with_checkpoint(argv)
     seed_everything(opt.seed)
-    data = create_dataset(opt)
+    data = None if opt.input else create_dataset(opt)
     model = create_model(opt)
     found = checkpoint.find(opt, ["G"])
     weights = checkpoint.load_generator(model.netG, found, opt)
@@ -40,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         model.eval()
     else:
         model.train()  # the pix2pix paper keeps dropout and batch statistics on at test time
+    if opt.input:
+        return translate_files(model, opt)
 
     if opt.n_samples > 1 and not model.is_stochastic():
         warn(f"--n_samples {opt.n_samples}: this generator is deterministic here (no active dropout, no "
@@ -73,12 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def check_outside(web_dir: Path, dataset: Path) -> None:
+def check_outside(web_dir: Path, dataset: Path, flag: str = "--results_dir") -> None:
     """Results written inside the folder test.py reads would be read back as inputs by the next run."""
     web_dir, dataset = web_dir.resolve(), dataset.resolve()
     if web_dir == dataset or dataset in web_dir.parents:
-        raise UserError(f"--results_dir puts the results in {web_dir}, inside the dataset folder {dataset} that "
-                        f"test.py reads: the next run would translate them too; pick a --results_dir outside it")
+        raise UserError(f"{flag} puts the results in {web_dir}, inside the dataset folder {dataset} that "
+                        f"test.py reads: the next run would translate them too; pick a {flag} outside it")
 
 
 def translate(model, data, page: HTML, opt) -> None:
@@ -94,11 +107,41 @@ def translate(model, data, page: HTML, opt) -> None:
                 names = []
                 for label, tensor in visuals.items():
                     name = f"{image_id}_{label}.png"
-                    save_image(tensor2im(tensor[i]), page.img_dir / name, opt.aspect_ratio)
+                    save_image(tensor2im(tensor[i], keep_gray=True), page.img_dir / name, opt.aspect_ratio)
                     names.append(name)
                 page.add_header(image_id)
                 page.add_images(names, list(visuals), width=opt.display_winsize)
                 done += 1
+
+
+def translate_files(model, opt) -> int:
+    """test.py --input: translate an image, or each image of a folder, into --output/<id>.png, as large as the input
+    (with --n_samples K: <id>_<k>.png)."""
+    source = Path(opt.input)
+    paths = [str(source)] if source.is_file() else list_images(source, opt.max_dataset_size)
+    if source.is_file() and not is_image_file(source):
+        raise UserError(f"--input {source} is not an image file ({', '.join(IMG_EXTENSIONS)}): pass an image or a "
+                        f"folder of images")
+    root = source.parent if source.is_file() else source
+    output = Path(opt.output)
+    if source.is_dir():
+        check_outside(output, source, "--output")
+    labels = LabelCoder(opt) if opt.label_nc else None
+    with model.generating():
+        for path, image_id in zip(tqdm(paths, desc="translating", unit="image", disable=len(paths) < 2),
+                                  result_ids(paths, root)):
+            img = load_rgb(path)
+            params = Params(scaled_size(opt, *img.size), crop=None, flip=False)
+            model.set_input({"A": input_tensor(img, path, params, opt, labels)[None], "A_paths": [path]})
+            for k in range(1, opt.n_samples + 1):
+                model.test()
+                photo = Image.fromarray(tensor2im(model.fake_B, keep_gray=True))
+                if photo.size != img.size:  # --preprocess resized it: back to the input's size
+                    photo = photo.resize(img.size, Image.BICUBIC)
+                name = f"{image_id}_{k}.png" if opt.n_samples > 1 else f"{image_id}.png"
+                save_image(np.asarray(photo), output / name)
+    print(f"translated {len(paths)} image(s) into {output}")
+    return 0
 
 
 def clear_earlier_run(web_dir: Path) -> None:

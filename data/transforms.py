@@ -36,7 +36,7 @@ def scaled_size(opt: Namespace, w: int, h: int) -> tuple[int, int]:
         return opt.load_size, opt.load_size
     if opt.preprocess.startswith("scale_width"):
         return opt.load_size, max(opt.crop_size, round(opt.load_size * h / w))
-    if opt.preprocess == "none":  # networks downsample: keep sides a multiple of 4, as upstream
+    if opt.preprocess == "none" and opt.is_train:  # networks downsample: keep sides a multiple of 4, as upstream
         return max(4, round(w / 4) * 4), max(4, round(h / 4) * 4)
     return w, h
 

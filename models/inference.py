@@ -63,9 +63,11 @@ class Translator:
         return True
 
     def __call__(self, label_map: np.ndarray | Image.Image, n_samples: int = 1,
-                 seed: int | None = None) -> list[np.ndarray]:
+                 seed: int | None = None, keep_size: bool = False) -> list[np.ndarray]:
         """n_samples photos (HxWx3 uint8) for a label map: an HxW or HxWxC (C = 1, 3 or 4) uint8 array, or a PIL
         image, read as the loaders read files (gray to RGB, alpha dropped); a seed makes the draws repeatable.
+        The map is resized (nearest) to the generator's training size, or with keep_size translated at its own
+        size (padded by reflection to what the generator needs, the photo cropped back).
         Arguments of the wrong type or shape raise a ValueError."""
         label_map = as_rgb_array(label_map)
         if not (_is_integer(n_samples) and n_samples >= 1):
@@ -74,7 +76,7 @@ class Translator:
             raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, or None, got {seed!r}")
         n_samples, seed = int(n_samples), None if seed is None else int(seed)
         self.refresh()
-        image = Image.fromarray(resize_label_map(label_map, self.size))
+        image = Image.fromarray(label_map if keep_size else resize_label_map(label_map, self.size))
         real_A = input_tensor(image, "the label map", Params(size=image.size, crop=None, flip=False), self.opt,
                               self.labels)
         self.model.set_input({"A": real_A[None], "A_paths": ["label map"]})

@@ -164,7 +164,7 @@ class Pix2PixModel(BaseModel):
         if fixed is not None and (h, w) != fixed:
             raise UserError(f"--netG spade --use_vae was built for {fixed[1]}x{fixed[0]} inputs (--crop_size, "
                             f"--image_aspect), got {w}x{h}: pass --crop_size {fixed[1]} and images of that shape")
-        if h % multiple or w % multiple:
+        if (h % multiple or w % multiple) and self.is_train:  # testing pads to the next multiple (forward)
             raise UserError(f"--netG {self.opt.netG} needs image sides that are multiples of {multiple}, got "
                             f"{w}x{h}: set --crop_size/--load_size (or --preprocess) accordingly, "
                             f"or pick another --netG")
@@ -178,14 +178,17 @@ class Pix2PixModel(BaseModel):
 
     def forward(self) -> None:
         netG = self.trained_net("G")
+        real_A, box = self.real_A, None
+        if not self.is_train:  # any size at test time: reflected up to the generator's multiple, cropped back
+            real_A, box = networks.pad_to_multiple(real_A, getattr(self.netG, "size_multiple", 1))
         with self.autocast():
             if self.weight_noise > 0:
-                fake_B = networks.forward_with_weight_noise(netG, self.real_A, self.weight_noise)
+                fake_B = networks.forward_with_weight_noise(netG, real_A, self.weight_noise)
             elif self.use_vae and self.is_train and self.netG.training:  # the style code of the target photo
-                fake_B, self.kld = netG(self.real_A, style=self.real_B)
+                fake_B, self.kld = netG(real_A, style=self.real_B)
             else:
-                fake_B = netG(self.real_A)
-        self.fake_B = fake_B.float()
+                fake_B = netG(real_A)
+        self.fake_B = networks.crop_box(fake_B, box).float() if box else fake_B.float()
 
     def is_stochastic(self) -> bool:
         """Whether two forward passes on the same input can differ (active dropout or weight noise)."""

@@ -69,7 +69,7 @@ class BaseOptions:
         parser.set_defaults(**defaults)
         parser.add_argument("-h", "--help", action="help", help="show this message and exit")
         opt = parser.parse_args(argv, namespace=Options())
-        if opt.dataroot is None:  # checked here, not by argparse, so that --help works without it
+        if opt.dataroot is None and self.needs_dataroot(opt):  # checked here, so that --help works without it
             parser.error("the following arguments are required: --dataroot")
         given = parser.parse_args(argv, namespace=argparse.Namespace(**{k: _GIVEN for k in opt.values()}))
         self.parser = parser
@@ -102,6 +102,10 @@ class BaseOptions:
         acceleration.resolve_speed_options(opt)
         if opt.suffix:
             opt.name = f"{opt.name}_{format_suffix(opt.suffix, opt.values())}"
+
+    def needs_dataroot(self, opt: Options) -> bool:
+        """Whether this run reads a dataset folder (test.py --input does not)."""
+        return True
 
     def inherits_checkpoint(self, opt: Options) -> bool:
         """Whether this run takes its experiment options from a checkpoint (test.py; train.py when resuming)."""
@@ -275,7 +279,9 @@ def _data_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--max_dataset_size", type=count_or_inf, default=float("inf"), run=RUN_AT_TEST,
                    help="use at most this many images of the folder")
     g.add_argument("--preprocess", default="resize_and_crop", choices=data.PREPROCESS_MODES,
-                   help="scaling and cropping of images at load time")
+                   help="scaling and cropping of images at load time; none: each image at its own size (training "
+                        "rounds its sides to multiples of 4; testing pads them by reflection up to what the "
+                        "generator needs and crops the result back)")
     g.add_argument("--no_flip", action="store_true", run=RUN_AT_TEST, help="no random horizontal flip")
 
 

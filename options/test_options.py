@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from models import networks
 from util.errors import UserError, warn
@@ -15,6 +16,7 @@ class TestOptions(BaseOptions):
     """Options of test.py; architecture options default to the checkpoint's."""
 
     is_train = False
+    reads_input_flag = True  # test.py --input / --output (not demo.py)
     description = ("Translate test images with a trained model and write an HTML page of results. Architecture "
                    "and data options are read from the checkpoint unless given here.")
 
@@ -40,13 +42,22 @@ class TestOptions(BaseOptions):
                        help="which generator to translate with: ema, the moving average of its weights (what a "
                             "checkpoint trained with --ema holds), or raw, the trained weights themselves (default: "
                             "ema when the checkpoint has it)")
+        if self.reads_input_flag:
+            _input_flags(g)
         parser.set_defaults(serial_batches=True, no_flip=True, display_id=-1, num_threads=0)
         return parser
+
+    def needs_dataroot(self, opt: argparse.Namespace) -> bool:
+        return getattr(opt, "input", None) is None
 
     def complete(self, opt: argparse.Namespace) -> None:
         opt.eval = networks.evaluates_at_test(opt)
         if "load_size" not in opt.explicit:
             opt.load_size = opt.crop_size  # no random crop at test time
+        if getattr(opt, "input", None) is not None:
+            complete_input(opt)
+        elif getattr(opt, "output", None) is not None:
+            raise UserError("--output goes with --input (a dataset's results go to --results_dir)")
 
     def inherits_checkpoint(self, opt: argparse.Namespace) -> bool:
         return True
@@ -72,3 +83,27 @@ class TestOptions(BaseOptions):
     def parse_with_checkpoint(self, argv: list[str] | None = None) -> argparse.Namespace:
         """parse(): the model's options come from the checkpoint unless given on the command line."""
         return self.parse(argv)
+
+
+def complete_input(opt: argparse.Namespace) -> None:
+    """test.py --input: images at their own size (unless --preprocess is given), read from the --input path."""
+    if "dataroot" in opt.explicit:
+        raise UserError("--input and --dataroot both given: pass --input for images of your own, --dataroot for a "
+                        "dataset's folders")
+    if not os.path.exists(opt.input):
+        raise UserError(f"--input {opt.input} does not exist: pass an image file or a folder of images")
+    opt.dataroot = opt.input  # where the images come from: --palette auto reads its name
+    if "preprocess" not in opt.explicit:
+        opt.preprocess = "none"
+    if opt.output is None:
+        opt.output = os.path.join(opt.results_dir, opt.name, f"translated_{opt.epoch}")
+
+
+def _input_flags(g: argparse._ArgumentGroup) -> None:
+    """test.py's images of one's own: --input, --output."""
+    g.add_argument("--input", default=None, run=RUN_ALWAYS,
+                   help="translate this image, or every image of this folder, instead of a dataset (no --dataroot, "
+                        "no A|B pairs, no ground truth): each at its own size unless --preprocess is given")
+    g.add_argument("--output", default=None, run=RUN_ALWAYS,
+                   help="with --input: where <name>.png go, as large as their inputs (default "
+                        "<results_dir>/<name>/translated_<epoch>)")

@@ -108,7 +108,7 @@ def test_single_dataset_reads_a_plain_folder(tmp_path):
     for i in range(3):
         Image.new("RGB", (20, 30), (i, 0, 0)).save(tmp_path / f"{i}.jpg")
     ds = SingleDataset(options(tmp_path, preprocess="none", is_train=False))
-    assert len(ds) == 3 and ds[0]["A"].shape == (3, 32, 20) and "B" not in ds[0]
+    assert len(ds) == 3 and ds[0]["A"].shape == (3, 30, 20) and "B" not in ds[0]  # test time: its own size
 
 
 def test_max_dataset_size_limits_images(pairs):

@@ -15,11 +15,14 @@ def run_device(gpu_ids: list[int]) -> torch.device:
     return torch.device(f"cuda:{gpu_ids[0]}") if gpu_ids else torch.device("cpu")
 
 
-def tensor2im(image: torch.Tensor) -> np.ndarray:
-    """First image of a [-1, 1] batch (or a single CHW image) as an HxWx3 uint8 array; gray is tiled to RGB."""
+def tensor2im(image: torch.Tensor, keep_gray: bool = False) -> np.ndarray:
+    """First image of a [-1, 1] batch (or a single CHW image) as an HxWx3 uint8 array; gray is tiled to RGB, or
+    with keep_gray an HxW array (saved as a 1-channel image)."""
     if image.dim() == 4:
         image = image[0]
     array = image.detach().float().cpu().clamp(-1, 1).numpy()
+    if array.shape[0] == 1 and keep_gray:
+        return np.round((array[0] + 1.0) / 2.0 * 255.0).astype(np.uint8)
     if array.shape[0] == 1:
         array = np.tile(array, (3, 1, 1))
     array = (np.transpose(array[:3], (1, 2, 0)) + 1.0) / 2.0 * 255.0
@@ -27,7 +30,7 @@ def tensor2im(image: torch.Tensor) -> np.ndarray:
 
 
 def save_image(array: np.ndarray, path: str | os.PathLike, aspect_ratio: float = 1.0) -> None:
-    """Save an HxWx3 uint8 array atomically; aspect_ratio > 1 widens, < 1 heightens (bicubic)."""
+    """Save an HxWx3 (or HxW gray) uint8 array atomically; aspect_ratio > 1 widens, < 1 heightens (bicubic)."""
     img = Image.fromarray(array)
     h, w = array.shape[:2]
     if aspect_ratio > 1.0:
