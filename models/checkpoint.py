@@ -3,6 +3,8 @@ upstream pix2pix's weight files, and the check that a checkpoint fits the networ
 
     <checkpoints_dir>/<name>/<label>_checkpoint.pth   DLIM's full training state (label: latest, 5, iter_1000)
     <checkpoints_dir>/<name>/<label>_net_<G|D>.pth    upstream pix2pix's weight-only state dicts
+    <checkpoints_dir>/<name>/opt.json                 beside those: the options they were trained with (optional;
+                                                      scripts/download_pix2pix_model.sh writes one)
 
 A full checkpoint is a dict: format, options, nets {G, D, and G_ema with --ema: state dict}, optimizers,
 schedulers, scaler, progress, rng, extra (and ema: its decay and update count). Files are read with
@@ -11,6 +13,7 @@ util.weights: one that needs arbitrary unpickling is refused.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,7 @@ READABLE_FORMATS = ("dlim-checkpoint-v1", CHECKPOINT_FORMAT)
 _BATCH_NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
 AVERAGED_G = "G_ema"  # the moving average of G's weights (--ema), a network like G
 WEIGHTS = ("ema", "raw")  # values of --weights: the averaged generator or the trained one
+OPTIONS_FILE = "opt.json"  # the experiment's options; for upstream's weight files, the only record of them
 
 
 def checkpoint_label(opt: argparse.Namespace) -> str:
@@ -85,16 +89,18 @@ def _read_whole(path: Path) -> Any:
 
 @dataclass
 class Checkpoint:
-    """What a run loads: a full DLIM checkpoint (`state`), or upstream's weight files (`upstream`, by net)."""
+    """What a run loads: a full DLIM checkpoint (`state`), or upstream's weight files (`upstream`, by net) and the
+    options in the opt.json beside them (`upstream_options`)."""
 
     path: Path
     state: dict[str, Any] | None = None
     upstream: dict[str, Path] = field(default_factory=dict)
+    upstream_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def options(self) -> dict[str, Any]:
-        """The options it was trained with ({} for upstream files, which carry none)."""
-        return self.state["options"] if self.state else {}
+        """The options it was trained with (for upstream files, those of their opt.json; {} without one)."""
+        return self.state["options"] if self.state else self.upstream_options
 
     @property
     def progress(self) -> dict[str, Any]:
@@ -112,12 +118,32 @@ class Checkpoint:
 
 
 def saved_options(opt: argparse.Namespace) -> dict[str, Any] | None:
-    """The training options in the full checkpoint that opt names (None when there is no such DLIM checkpoint)."""
+    """The training options of the checkpoint that opt names: those in our full checkpoint, else for upstream's
+    <label>_net_G.pth those of the opt.json beside it (None when there is neither)."""
     path = checkpoint_file(opt)
-    if not path.exists():
-        return None
-    state = read(path)
-    return state.get("options") if isinstance(state, dict) and state.get("format") in READABLE_FORMATS else None
+    if path.exists():
+        state = read(path)
+        return state.get("options") if isinstance(state, dict) and state.get("format") in READABLE_FORMATS else None
+    if upstream_file(opt, "G").exists():
+        return upstream_options(opt) or None
+    return None
+
+
+def upstream_options(opt: argparse.Namespace) -> dict[str, Any]:
+    """The options in <checkpoints_dir>/<name>/opt.json, which say how upstream's weight files were trained (all of
+    them or only some: the rest keep their defaults); {} when there is no such file."""
+    path = experiment_dir(opt) / OPTIONS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path} ({type(exc).__name__}): it should hold the options the weights beside "
+                        f"it were trained with, as a JSON object; fix or delete it") from None
+    if not isinstance(saved, dict):
+        raise UserError(f"{path} is not a JSON object of options (such as {{\"netG\": \"unet_256\"}}): fix or "
+                        f"delete it")
+    return saved
 
 
 def find(opt: argparse.Namespace, names: list[str]) -> Checkpoint:
@@ -131,7 +157,7 @@ def find(opt: argparse.Namespace, names: list[str]) -> Checkpoint:
         return Checkpoint(path, state)
     upstream = {name: upstream_file(opt, name) for name in names}
     if all(p.exists() for p in upstream.values()):
-        return Checkpoint(upstream[names[0]], upstream=upstream)
+        return Checkpoint(upstream[names[0]], upstream=upstream, upstream_options=upstream_options(opt))
     folder = experiment_dir(opt)
     found = sorted(p.name for p in folder.glob("*.pth")) if folder.is_dir() else []
     raise UserError(f"no checkpoint {path}: train first, or check --name, --checkpoints_dir, --epoch and "
@@ -150,8 +176,7 @@ def check_architecture(opt: argparse.Namespace, name: str, saved: dict[str, Any]
 def load_nets(nets: dict[str, nn.Module], checkpoint: Checkpoint, opt: argparse.Namespace) -> None:
     """Load each net's weights from the checkpoint, after checking the options that shape it."""
     for name, net in nets.items():
-        if checkpoint.state is not None:
-            check_architecture(opt, name, checkpoint.options, checkpoint.path)
+        check_architecture(opt, name, checkpoint.options, checkpoint.path)
         state_dict, path = checkpoint.net_state(name)
         _load_state_dict(net, name, state_dict, path, opt)
 
@@ -164,8 +189,7 @@ def load_generator(netG: nn.Module, checkpoint: Checkpoint, opt: argparse.Namesp
     if weights == "ema" and not has_average:
         raise UserError(f"--weights ema: {checkpoint.path} has no averaged generator (it was trained without --ema): "
                         f"leave out --weights, or pass --weights raw")
-    if checkpoint.state is not None:
-        check_architecture(opt, "G", checkpoint.options, checkpoint.path)
+    check_architecture(opt, "G", checkpoint.options, checkpoint.path)
     state_dict, path = checkpoint.net_state(AVERAGED_G if weights == "ema" else "G")
     _load_state_dict(netG, "G", state_dict, path, opt)
     return weights
