@@ -99,35 +99,35 @@ def train(opt, options: TrainOptions, world: distributed.World) -> int:
     clock = (time.perf_counter(), progress["train_seconds"])  # wall time of training, over resumed runs too
     if world.distributed:  # each process its own random stream (dropout, image pool); the data order is shared
         seed_everything(opt.seed + 1_000_003 * world.rank + progress["total_iters"])
-    log = start_logging(opt, options, trainer, data, world)
-    validation = start_validation(opt) if world.is_main else None
-    stop, last_epoch = StopRequest(), opt.n_epochs + opt.n_epochs_decay
+    with closing(start_logging(opt, options, trainer, data, world, progress["total_iters"])) as log:
+        validation = start_validation(opt) if world.is_main else None
+        stop, last_epoch = StopRequest(), opt.n_epochs + opt.n_epochs_decay
 
-    def save(label: str) -> None:
-        progress["train_seconds"] = round(clock[1] + time.perf_counter() - clock[0], 1)
-        if world.is_main:
-            with stop.protect():
-                path = checkpoint.write(checkpoint.checkpoint_file(opt, label), trainer.checkpoint_state(progress))
-            tqdm.write(f"saved {path}")
-        distributed.barrier()  # no process runs ahead of a checkpoint it might resume from
-
-    for epoch in range(progress["epoch"], last_epoch + 1):
-        progress["epoch"] = epoch
-        if not train_one_epoch(trainer, data, progress, log, world, stop, save):
+        def save(label: str) -> None:
+            progress["train_seconds"] = round(clock[1] + time.perf_counter() - clock[0], 1)
             if world.is_main:
-                print(f"stopped in epoch {epoch}; resume with the same command plus --continue_train")
-            return 130
-        lr = trainer.end_epoch(progress["samples_done"])
-        progress.update(epoch=epoch + 1, samples_done=0)
-        best = validate(trainer, validation, log, progress) if validation and validation.due(epoch) else False
-        log.display_current_results(trainer.model.get_current_visuals(), epoch, save_html=True)
-        if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
-            save("latest")
-            save(str(epoch))
-        if opt.val_freq and distributed.any_rank(best):
-            save("best")
-        print(f"end of epoch {epoch}/{last_epoch}, learning rate {lr:.7f}", flush=True)
-    print(f"done: checkpoints and training samples in {checkpoint.experiment_dir(opt)}")
+                with stop.protect():
+                    path = checkpoint.write(checkpoint.checkpoint_file(opt, label), trainer.checkpoint_state(progress))
+                tqdm.write(f"saved {path}")
+            distributed.barrier()  # no process runs ahead of a checkpoint it might resume from
+
+        for epoch in range(progress["epoch"], last_epoch + 1):
+            progress["epoch"] = epoch
+            if not train_one_epoch(trainer, data, progress, log, world, stop, save):
+                if world.is_main:
+                    print(f"stopped in epoch {epoch}; resume with the same command plus --continue_train")
+                return 130
+            lr = trainer.end_epoch(progress["samples_done"])
+            progress.update(epoch=epoch + 1, samples_done=0)
+            best = validate(trainer, validation, log, progress) if validation and validation.due(epoch) else False
+            log.display_current_results(trainer.model.get_current_visuals(), epoch, True, progress["total_iters"])
+            if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
+                save("latest")
+                save(str(epoch))
+            if opt.val_freq and distributed.any_rank(best):
+                save("best")
+            print(f"end of epoch {epoch}/{last_epoch}, learning rate {lr:.7f}", flush=True)
+        print(f"done: checkpoints and training samples in {checkpoint.experiment_dir(opt)}")
     return 0
 
 
@@ -153,7 +153,7 @@ def train_one_epoch(trainer: Trainer, data: DataPipeline, progress: dict, log, w
             log_losses(trainer, log, bar, meter, progress)
         if crossed(before, after, opt.display_freq):
             log.display_current_results(trainer.model.get_current_visuals(), epoch,
-                                        crossed(before, after, opt.update_html_freq))
+                                        crossed(before, after, opt.update_html_freq), after)
         if crossed(before, after, opt.save_latest_freq):
             save("latest")
             if opt.save_by_iter:
@@ -167,14 +167,15 @@ def train_one_epoch(trainer: Trainer, data: DataPipeline, progress: dict, log, w
 
 
 def log_losses(trainer: Trainer, log, bar: tqdm, meter: Meter, progress: dict) -> None:
-    """The losses of the last step and the speed since the last log: to the loss log, visdom and the bar."""
+    """The losses of the last step and the speed since the last log: to the loss log, visdom, the trackers of
+    --logger and the bar."""
     losses = trainer.current_losses()
     per_image, data_time = meter.read()
     line = log.print_current_losses(progress["epoch"], progress["samples_done"], progress["total_iters"], losses,
                                     per_image, data_time, trainer.learning_rate)
     if bar.disable and line:
         print(line, flush=True)
-    log.plot_current_losses(progress["total_iters"], losses)
+    log.plot_current_losses(progress["total_iters"], losses, trainer.learning_rates, per_image)
     bar.set_postfix({**{k: f"{v:.3f}" for k, v in losses.items()}, "img/s": f"{1 / max(per_image, 1e-9):.1f}"})
 
 
@@ -241,8 +242,10 @@ def warn_about_resuming(opt, epoch: int) -> None:
              f"checkpoint: this run overwrites them as it reaches those epochs (copy them elsewhere to keep them)")
 
 
-def start_logging(opt, options: TrainOptions, trainer: Trainer, data: DataPipeline, world: distributed.World):
-    """Options and network summaries into the experiment folder, the loss log and page, and the first line."""
+def start_logging(opt, options: TrainOptions, trainer: Trainer, data: DataPipeline, world: distributed.World,
+                  total_iters: int):
+    """Options and network summaries into the experiment folder, the loss log, page and trackers (continuing from
+    image total_iters), and the first line."""
     if not world.is_main:
         return SilentVisualizer()
     print_summary(trainer.model.nets(), opt.verbose)
@@ -252,7 +255,18 @@ def start_logging(opt, options: TrainOptions, trainer: Trainer, data: DataPipeli
         if world.distributed else str(trainer.model.device)
     print(f"training on {len(data)} images in batches of {opt.batch_size} ({where}; "
           f"{describe_speed(opt, data.cache is not None)})", flush=True)
-    return Visualizer(opt)
+    return Visualizer(opt, total_iters)
+
+
+@contextlib.contextmanager
+def closing(log: Visualizer | SilentVisualizer) -> Iterator[Visualizer | SilentVisualizer]:
+    """The run's loggers, flushed and closed when training ends, also by an error or Ctrl-C (then marked failed)."""
+    try:
+        yield log
+    except BaseException:
+        log.close(failed=True)
+        raise
+    log.close()
 
 
 @contextlib.contextmanager

@@ -125,6 +125,11 @@ class Trainer:
         """G's current learning rate."""
         return self.optimizers["G"].param_groups[0]["lr"]
 
+    @property
+    def learning_rates(self) -> dict[str, float]:
+        """Each trained network's current learning rate, by name (G, D)."""
+        return {name: optimizer.param_groups[0]["lr"] for name, optimizer in self.optimizers.items()}
+
     def end_epoch(self, images: int) -> float:
         """Step the schedules at the end of an epoch of `images` images (the plateau policy averages the monitored
         loss over them and over processes); returns the next epoch's learning rate."""

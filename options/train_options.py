@@ -9,12 +9,14 @@ from models.networks import GAN_MODES
 from models.schedules import LR_POLICIES
 from util import distributed
 from util.errors import UserError, warn
+from util.loggers import LOGGERS, parse_loggers
 
 from .base_options import BaseOptions
 from .parser import RUN_ALWAYS, Options
 from .types import (
     beta,
     count_or_inf,
+    logger_names,
     nonnegative_float,
     nonnegative_int,
     port,
@@ -83,6 +85,8 @@ class TrainOptions(BaseOptions):
             opt.lr_G = opt.lr / 2 if opt.ttur else opt.lr
         if opt.lr_D is None:
             opt.lr_D = opt.lr * 2 if opt.ttur else opt.lr
+        if opt.use_wandb:  # upstream pix2pix's switch for W&B
+            opt.logger = ",".join(parse_loggers(f"{opt.logger},wandb"))
 
     def check(self, opt: argparse.Namespace) -> None:
         super().check(opt)
@@ -95,6 +99,9 @@ class TrainOptions(BaseOptions):
                             f"{opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}): nothing would be trained; "
                             f"raise --n_epochs, or resume a run with --continue_train (without --epoch_count)")
         _check_validation(opt)
+        if "wandb_project" in opt.explicit and "wandb" not in parse_loggers(opt.logger):
+            warn(f"--wandb_project {opt.wandb_project} is for W&B, which --logger {opt.logger} leaves out: add wandb "
+                 f"to --logger (or pass --use_wandb)")
         if opt.use_vae and opt.netG != "spade":
             raise UserError(f"--use_vae is the style encoder of SPADE's generator: pass --netG spade (or --model "
                             f"spade), or leave --use_vae out (--netG {opt.netG})")
@@ -171,6 +178,16 @@ def _logging_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--print_freq", type=nonnegative_int, default=100, run=RUN_ALWAYS,
                    help="log losses every N images")
     g.add_argument("--no_html", action="store_true", run=RUN_ALWAYS, help="do not write <checkpoints_dir>/<name>/web/")
+    g.add_argument("--logger", type=logger_names, default="html,visdom", run=RUN_ALWAYS, metavar="NAME[,NAME...]",
+                   help=f"where training shows its losses and samples besides loss_log.txt, a comma list of "
+                        f"{', '.join(LOGGERS)}: html the page <checkpoints_dir>/<name>/web/index.html, visdom live "
+                        f"plots when a server answers (--display_id 0 turns it off), tensorboard event files in "
+                        f"<checkpoints_dir>/<name>/tensorboard/, wandb a Weights & Biases run (WANDB_MODE=offline "
+                        f"keeps it in <checkpoints_dir>/<name>/wandb/)")
+    g.add_argument("--use_wandb", action="store_true", run=RUN_ALWAYS,
+                   help="add wandb to --logger (upstream pix2pix's flag)")
+    g.add_argument("--wandb_project", "--wandb_project_name", default="dlim", run=RUN_ALWAYS,
+                   help="the W&B project of --logger wandb")
 
 
 def _checkpoint_flags(g: argparse._ArgumentGroup) -> None:

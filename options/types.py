@@ -119,3 +119,13 @@ def augmentation_policy(text: str) -> str:
         return ",".join(parse_policy(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def logger_names(text: str) -> str:
+    """argparse type: a comma list of --logger names (util/loggers.py), normalised to the registry's order."""
+    from util.loggers import parse_loggers
+
+    try:
+        return ",".join(parse_loggers(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

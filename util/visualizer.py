@@ -1,4 +1,5 @@
-"""Training feedback: loss log (text + JSON lines), an HTML page of samples, and visdom when it answers."""
+"""Training feedback: loss log (text + JSON lines), an HTML page of samples, visdom when it answers, and the
+trackers of --logger (TensorBoard, Weights & Biases: util/loggers.py)."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from . import loggers
 from .errors import warn
 from .html import HTML
 from .util import save_image, tensor2im
@@ -19,9 +21,11 @@ _LOG_FIELDS = {"epoch", "epoch_iter", "total_iters", "lr", "time_per_image", "da
 
 
 class Visualizer:
-    """Writes <checkpoints_dir>/<name>/{loss_log.txt, loss_log.jsonl, web/index.html}; visdom is optional."""
+    """Writes <checkpoints_dir>/<name>/{loss_log.txt, loss_log.jsonl}, and what --logger names: the page
+    web/index.html (html), visdom's plots when a server answers, TensorBoard's events, a W&B run."""
 
-    def __init__(self, opt: argparse.Namespace):
+    def __init__(self, opt: argparse.Namespace, total_iters: int = 0):
+        """total_iters: the training images seen before this run (a resumed run's trackers continue from there)."""
         self.opt = opt
         self.save_dir = Path(opt.checkpoints_dir) / opt.name
         self.save_dir.mkdir(parents=True, exist_ok=True)
@@ -29,9 +33,12 @@ class Visualizer:
         self.log_jsonl = self.save_dir / "loss_log.jsonl"
         self.val_jsonl = self.save_dir / "validation.jsonl"  # --val_freq scores, one line per validation
         self.web_dir = self.save_dir / "web"
-        self.use_html = opt.is_train and not opt.no_html
+        chosen = loggers.parse_loggers(opt.logger)
+        self.use_html = opt.is_train and not opt.no_html and "html" in chosen
         self.saved_epochs = self._epochs_on_page() if opt.continue_train else []
-        self.vis = self._connect_visdom() if opt.display_id > 0 else None
+        self.vis = self._connect_visdom() if opt.display_id > 0 and "visdom" in chosen else None
+        self.trackers = loggers.open_trackers(opt, self.save_dir, total_iters)
+        self.images_step = -1  # the step whose images the trackers have (the end of an epoch may show them again)
         with open(self.log_txt, "a") as f:
             f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
 
@@ -60,9 +67,32 @@ class Visualizer:
         warn(f"visdom stopped answering ({type(exc).__name__}); training goes on without it")
         self.vis = None
 
-    def display_current_results(self, visuals: OrderedDict[str, torch.Tensor], epoch: int, save_html: bool) -> None:
-        """Show the current images in visdom; with save_html, add them to the training HTML page."""
+    def _track(self, what: str, step: int, values: dict) -> None:
+        """Send scalars or images to each tracker; one that fails is dropped with a warning, training goes on."""
+        for tracker in list(self.trackers):
+            try:
+                getattr(tracker, what)(step, values)
+            except Exception as exc:  # like visdom: a tracker's hiccup must not stop training
+                warn(f"--logger {tracker.package} failed ({loggers.one_line(exc)}); training goes on without it")
+                self.trackers.remove(tracker)
+
+    def close(self, failed: bool = False) -> None:
+        """Flush and close the trackers (failed: the run ends with an error, which W&B records)."""
+        for tracker in self.trackers:
+            try:
+                tracker.close(failed)
+            except Exception as exc:  # closing one must not keep the others open
+                warn(f"--logger {tracker.package} did not close cleanly ({loggers.one_line(exc)})")
+        self.trackers = []
+
+    def display_current_results(self, visuals: OrderedDict[str, torch.Tensor], epoch: int, save_html: bool,
+                                total_iters: int) -> None:
+        """Show the current images in visdom and the trackers; with save_html, add them to the training HTML
+        page. total_iters: training images seen (the trackers' step)."""
         images = OrderedDict((k, tensor2im(v)) for k, v in visuals.items())
+        if self.trackers and total_iters != self.images_step:
+            self.images_step = total_iters
+            self._track("images", total_iters, images)
         if self.vis is not None:
             try:
                 stack = torch.stack([torch.from_numpy(im).permute(2, 0, 1) for im in images.values()])
@@ -104,8 +134,9 @@ class Visualizer:
         return scores
 
     def log_validation(self, epoch: int, total_iters: int, scores: dict[str, dict], line: str) -> None:
-        """A validation pass: its line in loss_log.txt, its scores in validation.jsonl and in visdom."""
+        """A validation pass: its line in loss_log.txt, its scores in validation.jsonl, visdom and the trackers."""
         values = {name: score["value"] for name, score in scores.items()}
+        self._track("scalars", total_iters, {f"validation/{name}": value for name, value in values.items()})
         with open(self.log_txt, "a") as f:
             f.write(line + "\n")
         record = {"epoch": epoch, "total_iters": total_iters, "scores": values,
@@ -120,7 +151,15 @@ class Visualizer:
             except Exception as exc:  # see display_current_results
                 self._visdom_failed(exc)
 
-    def plot_current_losses(self, total_iters: int, losses: OrderedDict[str, float]) -> None:
+    def plot_current_losses(self, total_iters: int, losses: OrderedDict[str, float],
+                            learning_rates: dict[str, float] | None = None, per_image: float | None = None) -> None:
+        """Plot the losses in visdom; the losses, each network's learning rate and the images per second of compute
+        (per_image: seconds per image) with the trackers."""
+        scalars = {f"loss/{name}": value for name, value in losses.items()}
+        scalars.update((f"learning_rate/{name}", lr) for name, lr in (learning_rates or {}).items())
+        if per_image is not None:
+            scalars["speed/images_per_second"] = 1 / max(per_image, 1e-9)
+        self._track("scalars", total_iters, scalars)
         if self.vis is None:
             return
         try:
@@ -171,4 +210,7 @@ class SilentVisualizer:
         return ""
 
     def log_validation(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self, *args, **kwargs) -> None:
         pass

@@ -1,0 +1,132 @@
+"""Experiment trackers beside the loss log and the HTML page: TensorBoard and Weights & Biases (--logger).
+
+The visualizer hands each tracker what it has already computed at --print_freq and --display_freq: numbers and
+uint8 images on the host, so a tracker adds no wait for the device. A tracker's package is imported only when
+--logger names it; a missing one is one warning, and training goes on with the other loggers.
+
+    for tracker in open_trackers(opt, folder, step=0):   # what --logger names, beyond html and visdom
+        tracker.scalars(4, {"loss/G_L1": 0.31})           # step: training images seen
+        tracker.images(4, {"fake_B": hxwx3_uint8})
+        tracker.close()                                   # flushes
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import warn
+from .fileio import atomic_write_text
+from .util import options_to_dict
+
+
+class Tracker(Protocol):
+    """What the visualizer calls on each tracker; `step` counts the training images seen (total_iters)."""
+
+    package: str  # what pip installs
+    advice: str  # what to do when it cannot start
+
+    def scalars(self, step: int, values: dict[str, float]) -> None: ...
+
+    def images(self, step: int, images: dict[str, np.ndarray]) -> None: ...
+
+    def close(self, failed: bool = False) -> None: ...
+
+
+class TensorBoardTracker:
+    """Event files in <checkpoints_dir>/<name>/tensorboard/, for `tensorboard --logdir <checkpoints_dir>`."""
+
+    package = "tensorboard"
+    advice = "check that <checkpoints_dir> can be written"
+
+    def __init__(self, opt: argparse.Namespace, folder: Path, step: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        # TensorBoard hides what an earlier run of this folder logged after image `step`: a resumed run continues
+        # its checkpoint's curve without the steps it trains again, and a fresh run replaces the old one
+        self.writer = SummaryWriter(log_dir=str(folder / "tensorboard"), purge_step=step + 1)
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+
+    def images(self, step: int, images: dict[str, np.ndarray]) -> None:
+        for label, image in images.items():
+            self.writer.add_image(f"images/{label}", image, step, dataformats="HWC")
+
+    def close(self, failed: bool = False) -> None:
+        self.writer.close()  # writes what is still queued
+
+
+class WandbTracker:
+    """A Weights & Biases run named after the experiment, with the options as its config; its files go to
+    <checkpoints_dir>/<name>/wandb/ (WANDB_MODE=offline keeps them there for a later `wandb sync`)."""
+
+    package = "wandb"
+    advice = "wandb login, or WANDB_MODE=offline to log to disk"
+
+    def __init__(self, opt: argparse.Namespace, folder: Path, step: int):
+        import wandb
+
+        self.wandb = wandb
+        id_file = folder / "wandb_run_id.txt"  # a resumed run (--continue_train) goes on in the same W&B run
+        run_id = id_file.read_text().strip() if opt.continue_train and id_file.is_file() else None
+        self.run = wandb.init(project=opt.wandb_project, name=opt.name, dir=str(folder), id=run_id,
+                              resume="allow" if run_id else None, job_type="train")
+        self.run.config.update(options_to_dict(opt), allow_val_change=True)  # a resumed run may change some
+        self.run.define_metric("total_iters")  # the x axis of every chart: training images seen
+        self.run.define_metric("*", step_metric="total_iters")
+        atomic_write_text(id_file, self.run.id + "\n")
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        self.run.log({"total_iters": step, **values})
+
+    def images(self, step: int, images: dict[str, np.ndarray]) -> None:
+        self.run.log({"total_iters": step,
+                      **{f"images/{label}": self.wandb.Image(image, caption=label) for label, image in images.items()}})
+
+    def close(self, failed: bool = False) -> None:
+        self.run.finish(exit_code=1 if failed else 0)
+
+
+# the names --logger takes (its help and its check); html and visdom are drawn by the visualizer itself
+LOGGERS: dict[str, type[Tracker] | None] = {
+    "html": None, "visdom": None, "tensorboard": TensorBoardTracker, "wandb": WandbTracker,
+}
+
+
+def parse_loggers(text: str) -> tuple[str, ...]:
+    """'tensorboard,html' -> ('html', 'tensorboard') (the registry's order, no repeats); a ValueError naming an
+    unknown name and the valid ones."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LOGGERS]
+    if unknown:
+        raise ValueError(f"unknown logger {unknown[0]!r} (choose from {', '.join(LOGGERS)}, comma-separated)")
+    return tuple(name for name in LOGGERS if name in names)
+
+
+def open_trackers(opt: argparse.Namespace, folder: Path, step: int) -> list[Tracker]:
+    """The trackers that --logger names, started at training image `step`; one that cannot start (its package is
+    missing, the service refuses) is one warning, and training goes on with the others."""
+    trackers = []
+    for name in parse_loggers(opt.logger):
+        tracker = LOGGERS[name]
+        if tracker is None:
+            continue
+        try:
+            trackers.append(tracker(opt, folder, step))
+        except ImportError as exc:
+            warn(f"--logger {name} needs the {tracker.package} package, which cannot be imported "
+                 f"({one_line(exc)}): pip install {tracker.package}; training goes on with the other loggers")
+        except Exception as exc:  # a tracking service that refuses (no login, no network) must not stop training
+            warn(f"--logger {name} could not start ({one_line(exc)}): {tracker.advice}; training goes on with the "
+                 f"other loggers")
+    return trackers
+
+
+def one_line(exc: Exception) -> str:
+    """An exception as one line for a warning: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
