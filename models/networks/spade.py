@@ -83,7 +83,8 @@ class SPADEGenerator(nn.Module):
     """Label map (one channel per class) -> photo; with use_vae, also a style code (random, or the encoder's).
 
     forward(label_map) gives the photo; with use_vae, forward(label_map, style=photo) encodes the photo's style and
-    returns (photo, KL divergence of the style code from N(0, I)), as training needs.
+    returns (photo, KL divergence of the style code from N(0, I)), as training needs, and forward(label_map, z=z)
+    takes a given style code (N x z_dim) instead of a random one.
     """
 
     def __init__(self, label_nc: int, output_nc: int = 3, ngf: int = 64, depth: str = "normal",
@@ -113,7 +114,7 @@ class SPADEGenerator(nn.Module):
         """(h, w) that inputs must have: fixed by the style code's grid with use_vae, free otherwise."""
         return None if self.encoder is None else (self.grid[0] * 2**self.ups, self.grid[1] * 2**self.ups)
 
-    def forward(self, label_map: torch.Tensor, style: torch.Tensor | None = None):
+    def forward(self, label_map: torch.Tensor, style: torch.Tensor | None = None, z: torch.Tensor | None = None):
         kld = None
         if self.encoder is None:
             x = self.fc(F.interpolate(label_map, size=[s // 2**self.ups for s in label_map.shape[-2:]]))
@@ -122,9 +123,10 @@ class SPADEGenerator(nn.Module):
                 mu, logvar = self.encoder(style)
                 z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
                 kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-            else:
+            elif z is None:
                 z = torch.randn(label_map.shape[0], self.z_dim, device=label_map.device)
-            x = self.fc(z.to(self.fc.weight.dtype)).view(len(z), -1, *self.grid)
+            x = self.fc(z.to(self.fc.weight.dtype))
+            x = x.view(z.shape[0], self.fc.out_features // (self.grid[0] * self.grid[1]), *self.grid)
         x = self.head_0(x, label_map)
         x = self.G_middle_0(F.interpolate(x, scale_factor=2.0), label_map)
         if self.depth != "normal":

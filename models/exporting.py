@@ -1,0 +1,152 @@
+"""A trained generator as a file that runs without this repository: ONNX or TorchScript, with its contract inside.
+
+The exported network is the one test.py runs, in float32 on the CPU, in eval mode: dropout off and batch norm with
+its running statistics, or with --train_mode_bn the statistics of the batch it is given (what pix2pix does at test
+time without --eval). SPADE's --use_vae generator takes its style code as a second input, `z` (N x z_dim, drawn
+from a standard normal by the caller), instead of drawing it inside the graph, so that a run can be repeated.
+
+The contract (the input's channels and value range, the size multiple, the palette of class inputs) is written into
+the file: ONNX metadata_props, or the TorchScript archive's extra file `dlim.json`; `read_contract` reads it back.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+from . import networks
+
+CONTRACT_KEY = "dlim.json"
+
+
+class BatchStatisticsNorm(nn.Module):
+    """A BatchNorm2d that normalises with the statistics of the batch it is given (and updates nothing)."""
+
+    def __init__(self, bn: nn.BatchNorm2d):
+        super().__init__()
+        self.weight, self.bias, self.eps = bn.weight, bn.bias, bn.eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(x, None, None, self.weight, self.bias, training=True, eps=self.eps)
+
+
+class WithStyleCode(nn.Module):
+    """SPADE's --use_vae generator with its style code as an input: forward(real_A, z)."""
+
+    def __init__(self, netG: nn.Module):
+        super().__init__()
+        self.netG = netG
+
+    def forward(self, real_A: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.netG(real_A, z=z)
+
+
+def inference_network(netG: nn.Module, train_mode_bn: bool) -> nn.Module:
+    """A float32 CPU copy of the generator as test.py runs it, with torch's own convolution kernels (the
+    matrix-product form of small inputs branches on the input's size, which a graph cannot) and spectral norm's
+    weights fixed (eval mode does no power iteration)."""
+    net = copy.deepcopy(netG).float().cpu().eval()
+    networks.use_matrix_products(net, False)
+    for module in net.modules():  # spectral norm: the normalised weight of eval mode, as a constant
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+    if train_mode_bn:
+        for parent in list(net.modules()):
+            for name, child in parent.named_children():
+                if isinstance(child, nn.BatchNorm2d):
+                    setattr(parent, name, BatchStatisticsNorm(child))
+    net.requires_grad_(False)
+    return WithStyleCode(net).eval() if getattr(net, "encoder", None) is not None else net
+
+
+def input_names(net: nn.Module) -> list[str]:
+    return ["real_A", "z"] if isinstance(net, WithStyleCode) else ["real_A"]
+
+
+def export_onnx(net: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path, dynamic: bool, opset: int,
+                contract: dict[str, Any]) -> None:
+    """Write net as ONNX (the TorchScript-based exporter: it keeps H and W symbolic through every convolution),
+    with the contract as metadata."""
+    import onnx
+
+    names = input_names(net)
+    image = {0: "batch"} if "z" in names else {0: "batch", 2: "height", 3: "width"}  # z fixes the style grid
+    axes = {"real_A": image, "fake_B": image, "z": {0: "batch"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation notices of the exporter, tracer warnings on shape arithmetic
+        torch.onnx.export(net, inputs, str(path), input_names=names, output_names=["fake_B"], opset_version=opset,
+                          dynamic_axes={k: v for k, v in axes.items() if k in [*names, "fake_B"]} if dynamic else None,
+                          dynamo=False, do_constant_folding=True)
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = CONTRACT_KEY, json.dumps(contract)
+    onnx.save(model, str(path))
+
+
+def export_torchscript(net: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path, dynamic: bool, opset: int,
+                       contract: dict[str, Any]) -> None:
+    """Write net as a traced TorchScript archive with the contract as the extra file dlim.json."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(net, inputs, check_trace=False)
+        torch.jit.save(traced, str(path), _extra_files={CONTRACT_KEY: json.dumps(contract)})
+
+
+def onnx_runner(path: Path) -> Callable[..., np.ndarray]:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return lambda *xs: session.run(None, {n: x.numpy() for n, x in zip(names, xs)})[0]
+
+
+def torchscript_runner(path: Path) -> Callable[..., np.ndarray]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch >= 2.9 marks TorchScript deprecated
+        module = torch.jit.load(str(path), map_location="cpu")
+
+    def run(*xs: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return module(*xs).numpy()
+    return run
+
+
+FORMATS = {  # --format: (writer, runner, file suffix)
+    "onnx": (export_onnx, onnx_runner, ".onnx"),
+    "torchscript": (export_torchscript, torchscript_runner, ".torchscript.pt"),
+}
+
+
+def read_contract(path: str | Path) -> dict[str, Any]:
+    """The contract written into an exported file (ONNX or TorchScript)."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        return json.loads(props[CONTRACT_KEY])
+    files = {CONTRACT_KEY: ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.load(str(path), map_location="cpu", _extra_files=files)
+    return json.loads(files[CONTRACT_KEY])
+
+
+def median_seconds(run: Callable[[], Any], runs: int) -> float:
+    """Median wall time of `runs` calls after one warm-up call."""
+    run()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
