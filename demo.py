@@ -47,6 +47,11 @@ class LabelPainter:
             print(f"demo: no images in {Path(opt.dataroot) / opt.phase}, so the canvas starts blank (--dataroot and "
                   f"--phase choose the dataset images)")
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the canvas: --canvas_size, else the size the generator was trained at."""
+        return tuple(self.opt.canvas_size) if self.opt.canvas_size else self.translator.size
+
     def example(self, name: str) -> np.ndarray:
         """The label map of dataset image `name`: the generator's input half, snapped to the palette."""
         if name not in self.examples:
@@ -55,21 +60,21 @@ class LabelPainter:
         if self.opt.dataset_mode == "aligned":
             half = image.shape[1] // 2
             image = image[:, half:] if self.opt.direction == "BtoA" else image[:, :half]
-        return self.palette.snap(resize_label_map(image, self.translator.size))
+        return self.palette.snap(resize_label_map(image, self.size))
 
     def upload(self, path: str) -> np.ndarray:
-        """An uploaded label map at the generator's size, snapped to the palette."""
+        """An uploaded label map at the canvas's size, snapped to the palette."""
         try:
             rgb = np.asarray(load_rgb(path))
         except TooLargeImage as exc:
             raise UserError(str(exc).replace(str(path), Path(path).name)) from None
         except UserError:
             raise UserError(f"{Path(path).name} is not an image: upload a label map as a PNG or JPEG file") from None
-        return self.palette.snap(resize_label_map(rgb, self.translator.size))
+        return self.palette.snap(resize_label_map(rgb, self.size))
 
     def blank(self) -> np.ndarray:
         """A label map of the palette's blank class."""
-        return self.palette.blank_map(self.translator.size)
+        return self.palette.blank_map(self.size)
 
     def generate(self, canvas: dict[str, Any] | None, n_samples: int = 1,
                  seed: int | None = None) -> tuple[list[np.ndarray], str]:
@@ -82,7 +87,7 @@ class LabelPainter:
             raise UserError(f"the page sent a canvas DLIM cannot read ({exc}): reload the page") from None
         n_samples = n_samples if self.translator.stochastic else 1
         start = time.perf_counter()
-        photos = self.translator(label_map, n_samples, seed)
+        photos = self.translator(label_map, n_samples, seed, keep_size=True)  # the canvas's size
         seconds = time.perf_counter() - start
         return photos, f"{len(photos)} photo{'s' * (len(photos) > 1)} in {seconds:.2f} s"
 
@@ -146,7 +151,7 @@ def build_page(painter: LabelPainter):
     colours = ["#{:02x}{:02x}{:02x}".format(*c) for c in painter.palette.classes.values()]
     first = next(iter(painter.examples), None)
     start = painter.example(first) if first else painter.blank()
-    side = translator.size[0]
+    side = painter.size[0]
     with gr.Blocks(title=f"DLIM demo: {opt.name}", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
         gr.Markdown(f"### {html.escape(opt.name)} ({opt.netG}, checkpoint `{translator.label}`): paint a "
                     f"{opt.palette} label map, then Generate")
@@ -154,7 +159,7 @@ def build_page(painter: LabelPainter):
             with gr.Column():
                 canvas = gr.ImageEditor(
                     value=canvas_value(start), label="Label map", image_mode="RGBA", type="numpy", format="png",
-                    sources=(), transforms=(), layers=False, canvas_size=translator.size, fixed_canvas=True,
+                    sources=(), transforms=(), layers=False, canvas_size=painter.size, fixed_canvas=True,
                     brush=gr.Brush(colors=colours, color_mode="fixed", default_size=max(2, side // 32)),
                     eraser=gr.Eraser(default_size=max(2, side // 16)), elem_id="canvas")
                 gr.HTML(legend_html(opt.palette))

@@ -129,3 +129,14 @@ def logger_names(text: str) -> str:
         return ",".join(parse_loggers(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def width_by_height(text: str) -> tuple[int, int]:
+    """argparse type: WIDTHxHEIGHT in pixels, each from 8 to 4096 (e.g. 512x256)."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"must be WIDTHxHEIGHT in pixels, such as 512x256, got {text}")
+    width, height = (int(p) for p in parts)
+    if not (8 <= width <= 4096 and 8 <= height <= 4096):
+        raise argparse.ArgumentTypeError(f"sides must be from 8 to 4096 pixels, got {text}")
+    return width, height

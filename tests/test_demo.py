@@ -188,6 +188,16 @@ def test_generate_uses_the_painted_canvas_and_k_samples(painter):
         painter.generate(None, 1, 0)
 
 
+def test_canvas_size_paints_and_translates_at_another_size(tiny_checkpoint, synth32):
+    opt = DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint),
+                                               "--canvas_size", "70x45"])
+    wide = demo.LabelPainter(opt, Translator(opt))  # the generator was trained on 32x32 crops
+    assert wide.blank().shape == (45, 70, 3) and wide.example("2.jpg").shape == (45, 70, 3)
+    canvas = {"background": np.dstack([wide.example("2.jpg"), np.full((45, 70), 255, np.uint8)]), "layers": []}
+    photos, _ = wide.generate(canvas, 1, 0)
+    assert photos[0].shape == (45, 70, 3)  # padded to 72x48 for the ResNet, cropped back
+
+
 def test_legend_names_each_class_with_its_colour():
     legend = demo.legend_html("cityscapes")
     assert "traffic light" in legend and "rgb(250, 170, 30)" in legend and legend.count("dlim-swatch") == 20
@@ -201,7 +211,8 @@ def test_missing_checkpoint_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.parametrize("flags, expect", [(["--palette", "maps"], "--palette"),
-                                           (["--dataroot", "/nonexistent"], "--dataroot /nonexistent")])
+                                           (["--dataroot", "/nonexistent"], "--dataroot /nonexistent"),
+                                           (["--canvas_size", "512"], "--canvas_size")])
 def test_bad_flags_are_one_line_errors(tiny_checkpoint, flags, expect):
     proc = run_cli("demo.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, *flags)
     assert expect in one_line_error(proc)
