@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -234,3 +236,12 @@ def test_wandb_that_cannot_start_is_one_warning_with_the_offline_hint(tmp_path, 
     assert warning.startswith("warning: --logger wandb could not start (UsageError: api_key not configured")
     assert "WANDB_MODE=offline" in warning and log.trackers == []
     log.close()
+
+
+def test_logger_cost_script_times_every_logger_list():
+    proc = subprocess.run(["bash", "scripts/experiments/logger_cost.sh", "--epochs", "1", "--size", "32"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split()[1] for line in lines] == ["html", "html,tensorboard", "html,wandb", "html,tensorboard,wandb"]
+    assert all(re.search(r"for 8 steps: +\d+\.\d ms per step$", line) for line in lines)
