@@ -118,10 +118,14 @@ def translate_files(model, opt) -> int:
     """test.py --input: translate an image, or each image of a folder, into --output/<id>.png, as large as the input
     (with --n_samples K: <id>_<k>.png)."""
     source = Path(opt.input)
-    paths = [str(source)] if source.is_file() else list_images(source, opt.max_dataset_size)
     if source.is_file() and not is_image_file(source):
         raise UserError(f"--input {source} is not an image file ({', '.join(IMG_EXTENSIONS)}): pass an image or a "
                         f"folder of images")
+    try:
+        paths = [str(source)] if source.is_file() else list_images(source, opt.max_dataset_size)
+    except UserError:
+        raise UserError(f"--input {source} holds no images ({', '.join(IMG_EXTENSIONS)}): pass an image or a folder "
+                        f"of images") from None
     root = source.parent if source.is_file() else source
     output = Path(opt.output)
     if source.is_dir():

@@ -115,6 +115,7 @@ def test_one_channel_outputs_are_one_channel_pngs(unet, tmp_path):
 @pytest.mark.parametrize(("args", "expect"), [
     (["--input", "{tmp}/missing"], r"--input .*missing does not exist"),
     (["--input", "{tmp}/notes.txt"], r"--input .*notes\.txt is not an image file"),
+    (["--input", "{tmp}/empty"], r"--input .*empty holds no images"),
     (["--input", "{tmp}", "--dataroot", "{tmp}"], r"--input and --dataroot both given"),
     (["--input", "{tmp}", "--output", "{tmp}/out"], r"inside the dataset folder"),
     (["--dataroot", "{data}", "--output", "{tmp}/out"], r"--output goes with --input"),
@@ -123,6 +124,7 @@ def test_input_mistakes_are_one_line_errors(unet, tmp_path, args, expect):
     data, ckpt = unet
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
     args = [a.format(tmp=tmp_path, data=data) for a in args]
     line = one_line_error(run_cli("test.py", "--name", "rgb", "--checkpoints_dir", ckpt, *args))
     assert re.search(expect, line), line
