@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+import torch
 from tqdm import tqdm
 
 from data import DataPipeline, create_dataset
@@ -80,10 +81,29 @@ def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
         options = TrainOptions()
         opt = options.parse(argv, defaults)
         distributed.init(world, bool(opt.gpu_ids), opt.dist_timeout)
-        with experiment(opt, world):
+        with experiment(opt, world), out_of_memory_advice(opt):
             return train(opt, options, world)
     finally:
         distributed.shutdown()
+
+
+@contextlib.contextmanager
+def out_of_memory_advice(opt) -> Iterator[None]:
+    """Running out of memory (GPU, or the CPU's allocator) becomes one line with the flags that need less; the
+    checkpoints saved before stay as they were (each was written whole, atomically)."""
+    try:
+        yield
+    except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+        if not (isinstance(exc, torch.cuda.OutOfMemoryError) or "can't allocate memory" in str(exc)):
+            raise
+        where = f"GPU {opt.gpu_ids[0]}" if opt.gpu_ids else "the CPU"
+        lower = [f"--batch_size {max(1, opt.batch_size // 2)}"] if opt.batch_size > 1 else []
+        lower += [] if getattr(opt, "grad_checkpoint", False) else ["--grad_checkpoint"]
+        lower += ["--amp"] if opt.gpu_ids and getattr(opt, "amp", "off") == "off" else []
+        lower += [f"a smaller --crop_size than {opt.crop_size}"]
+        raise UserError(f"out of memory on {where} with --netG {opt.netG}, --netD {opt.netD}, --batch_size "
+                        f"{opt.batch_size} at --crop_size {opt.crop_size}: try {', '.join(lower)}; the checkpoints "
+                        f"saved so far are intact (resume with --continue_train)") from None
 
 
 def train(opt, options: TrainOptions, world: distributed.World) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -706,3 +707,16 @@ def test_combining_a_folder_with_itself_and_scoring_a_results_folder_as_fake_are
     proc = run_cli("test.py", "--dataroot", synth32, "--name", "tiny", "--checkpoints_dir", tiny_checkpoint,
                    "--results_dir", tmp_path / "single", "--dataset_mode", "single", check=True)
     assert "like A|B pairs" in proc.stderr
+
+
+def test_out_of_memory_is_one_line_with_the_flags_that_need_less_and_keeps_the_checkpoint(synth32, tmp_path):
+    # 8 images in batches of 2: 4 steps an epoch, each with 3 backward passes (D, G); the 20th is in the second epoch
+    env = {"PYTHONPATH": str(FAULTS), "DLIM_TEST_OOM_AT_BACKWARD": "20"}
+    line = one_line_error(run_cli("train.py", "--dataroot", synth32, *RUN, "--n_epochs", "3", "--n_epochs_decay",
+                                  "0", "--save_epoch_freq", "1", "--name", "oom", "--checkpoints_dir", tmp_path,
+                                  env=env))
+    assert re.search(r"out of memory on the CPU with --netG resnet_6blocks, --netD basic, --batch_size 2 at "
+                     r"--crop_size 32: try --batch_size 1, --grad_checkpoint, a smaller --crop_size than 32; "
+                     r"the checkpoints saved so far are intact", line), line
+    state = torch.load(tmp_path / "oom" / "latest_checkpoint.pth", weights_only=True)
+    assert state["progress"]["epoch"] == 2 and state["progress"]["total_iters"] == 8  # the first epoch's save

@@ -1,6 +1,7 @@
 """Test helper, not part of DLIM: with this folder on PYTHONPATH and DLIM_TEST_FULL_DISK=<folder> in the
 environment, every file opened for writing under <folder> fails on write as on a full disk (ENOSPC), so that the
-tests can drive the command-line tools into a full disk without filling one."""
+tests can drive the command-line tools into a full disk without filling one. With DLIM_TEST_OOM_AT_BACKWARD=<n>,
+the n-th backward pass raises CUDA's out-of-memory error, as a GPU that is too small would."""
 from __future__ import annotations
 
 import builtins
@@ -53,3 +54,19 @@ def _patched(real_open):
 
 if _FULL:
     builtins.open = io.open = _patched(io.open)
+
+
+_OOM_AT = int(os.environ.get("DLIM_TEST_OOM_AT_BACKWARD", "0"))
+
+if _OOM_AT:
+    import torch
+
+    _real_backward, _calls = torch.Tensor.backward, [0]
+
+    def _backward(self, *args, **kwargs):
+        _calls[0] += 1
+        if _calls[0] == _OOM_AT:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (test fault)")
+        return _real_backward(self, *args, **kwargs)
+
+    torch.Tensor.backward = _backward
