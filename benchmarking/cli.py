@@ -20,7 +20,7 @@ from util.errors import ArgumentParser, HelpFormatter, UserError
 from util.fileio import atomic_write_text
 from util.util import run_device
 
-from . import report
+from . import costs, report
 
 PLAIN_FLAGS = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--kernels", "torch",
                "--cache_dataset", "off"]
@@ -84,6 +84,16 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--matmul_size", type=nonnegative_int, default=0,
                         help="side of the fp32 matmul that measures the device's peak; 0: 2048 on CPU, 8192 on GPU")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure to this JSON file")
+    g = parser.add_argument_group("cost curves")
+    g.add_argument("--sizes", type=costs.sizes, metavar="S1,S2,...",
+                   help="image sizes to measure each config at, SIDE or WIDTHxHEIGHT (e.g. 128,256,512,1024x512; "
+                        "non-square sizes need random batches, no --dataroot); memory and time are then fitted "
+                        "against the megapixels of a batch")
+    g.add_argument("--predict", type=costs.prediction_point, action="append", default=[], metavar="SIZE,BATCH",
+                   help="print the fitted peak memory and step time of an unmeasured run, e.g. 1024x512,4 "
+                        "(repeatable)")
+    g.add_argument("--csv", type=Path, metavar="PATH", help="write the cost curves' points to this CSV file")
+    g.add_argument("--plot", type=Path, metavar="PATH", help="draw the cost curves into this image (needs --csv)")
     return parser
 
 
@@ -93,6 +103,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     args, unknown = build_parser().parse_known_args(argv[:cut])
     if args.compare_compile and not args.compare:
         raise UserError("--compare_compile adds a config to --compare: pass both")
+    if args.plot and not args.csv:
+        raise UserError("--plot draws the figure from the --csv file: pass --csv PATH too")
     given = args.configs or []
     args.configs = given or [("default", [])]
     if args.compare:
@@ -102,7 +114,20 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         if clash:
             raise UserError(f"--configs: the name {sorted(clash)[0]!r} is taken by --compare; pick another")
         args.configs = fixed + given
-    return args, unknown + argv[cut + 1:]
+    flags = unknown + argv[cut + 1:]
+    args.config_sizes = {}
+    if args.sizes:
+        if dataroot(flags) and any(w != h for w, h in args.sizes):
+            raise UserError("--sizes: non-square sizes need random batches: leave out --dataroot")
+        if any(f in ("--crop_size", "--load_size") or f.startswith(("--crop_size=", "--load_size=")) for f in flags):
+            raise UserError("--sizes sets --crop_size and --load_size: leave them out of the train.py flags")
+        args.configs, base = [], args.configs
+        for name, config in base:
+            for w, h in args.sizes:
+                sized = f"{name}{costs.SIZE_SEP}{w}x{h}"
+                args.configs.append((sized, [*config, "--load_size", str(w), "--crop_size", str(w)]))
+                args.config_sizes[sized] = (w, h)
+    return args, flags
 
 
 def dataroot(flags: list[str]) -> str | None:
@@ -182,7 +207,7 @@ def measure_all(args: argparse.Namespace, flags: list[str]) -> list[dict[str, An
             start = time.perf_counter()
             task = {"kind": "measure", "flags": toolkit_flags(flags, bs, config), "warmup": args.warmup,
                     "steps": args.steps, "test_steps": args.test_steps, "loader": dataroot(flags) is not None,
-                    "profile": args.profile}
+                    "profile": args.profile, "size": args.config_sizes.get(name)}
             try:
                 row = {"config": name, "batch_size": bs, **run_task(task, f"config {name!r}, batch size {bs}")}
             except UserError:
@@ -220,6 +245,7 @@ def benchmark(argv: list[str]) -> int:
         print(f"\nwhere a training step's time goes (torch.profiler, {what}, mean of 3 steps; an operator's time "
               f"includes what it calls; with --amp, the weights' casts to bf16/fp16 count as copies):\n"
               f"{report.profile_table(rows)}")
+    report_costs(args, rows)
     if args.json:
         settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
         atomic_write_text(args.json, json.dumps({"command": command, "settings": settings, "train_flags": flags,
@@ -227,3 +253,20 @@ def benchmark(argv: list[str]) -> int:
                                                  "results": rows}, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 1 if any("error" in r for r in rows) else 0
+
+
+def report_costs(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """The fitted cost curves, the --predict answers, the --csv and --plot files (with several sizes or batches)."""
+    if not (args.sizes or len(args.batch_sizes) > 1 or args.predict or args.csv):
+        return
+    fitted = costs.curves(rows)
+    print(f"\n{costs.curve_table(fitted)}")
+    if args.predict:
+        print(costs.predictions(fitted, args.predict) or "nothing to predict from: measure at least two batch "
+              "sizes in megapixels (--sizes, --batch_sizes)")
+    if args.csv:
+        costs.write_csv(rows, args.csv)
+        print(f"wrote {args.csv}")
+    if args.plot:
+        costs.plot(args.csv, args.plot, shlex.join(["benchmark.py", *sys.argv[1:]])[:160])
+        print(f"wrote {args.plot}")

@@ -116,11 +116,12 @@ def loader_images_per_s(data: DataPipeline, warmup: int, count: int) -> float:
     return images / seconds
 
 
-def random_batches(opt: Any, device: torch.device) -> Iterator[dict[str, Any]]:
-    """One batch of random images already on the device, repeated: the network's speed without the loader."""
-    g, side, n = torch.Generator().manual_seed(opt.seed), opt.crop_size, opt.batch_size
-    batch = {"A": (torch.rand(n, opt.input_nc, side, side, generator=g) * 2 - 1).to(device),
-             "B": (torch.rand(n, opt.output_nc, side, side, generator=g) * 2 - 1).to(device),
+def random_batches(opt: Any, device: torch.device, size: tuple[int, int]) -> Iterator[dict[str, Any]]:
+    """One batch of random images of (width, height) already on the device, repeated: the network's speed without
+    the loader."""
+    g, (w, h), n = torch.Generator().manual_seed(opt.seed), size, opt.batch_size
+    batch = {"A": (torch.rand(n, opt.input_nc, h, w, generator=g) * 2 - 1).to(device),
+             "B": (torch.rand(n, opt.output_nc, h, w, generator=g) * 2 - 1).to(device),
              "A_paths": ["synthetic"] * n}
     return itertools.repeat(batch)
 
@@ -136,7 +137,8 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     model.train()
     if model.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(model.device)
-    batches = endless_batches(data) if data is not None else random_batches(opt, model.device)
+    size = tuple(task.get("size") or (opt.crop_size, opt.crop_size))  # (width, height)
+    batches = endless_batches(data) if data is not None else random_batches(opt, model.device, size)
     test_batch = next(batches)
 
     def train_step() -> None:
@@ -157,7 +159,7 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     peak = torch.cuda.max_memory_allocated(model.device) / MiB if model.device.type == "cuda" else peak_rss_mib()
     result.update(params={name: networks.count_parameters(net) for name, net in model.nets().items()},
                   speed=acceleration.describe_speed(opt, data is not None and data.cache is not None), amp=opt.amp,
-                  peak_mib=peak, rss_at_start_mib=rss_start if model.device.type == "cpu" else None)
+                  peak_mib=peak, rss_at_start_mib=rss_start if model.device.type == "cpu" else None, size=list(size))
     if task.get("profile"):
         result["profile_ms"] = profile_steps(train_step, count=3, gpu=model.device.type == "cuda")
     if data is not None:

@@ -1,8 +1,11 @@
 """scripts/benchmark.py through its command line: the figures of its JSON report, and one-line user errors."""
 from __future__ import annotations
 
+import csv
 import json
+import re
 
+import numpy as np
 import pytest
 from conftest import one_line_error, run_cli
 
@@ -76,3 +79,38 @@ def test_user_errors_are_one_line_with_exit_code_2(args, expect, tmp_path):
     proc = run_cli(*TINY_BENCH, *args, "--json", tmp_path / "out.json", env=ONE_THREAD)
     assert expect in one_line_error(proc)
     assert not (tmp_path / "out.json").exists()
+
+
+def test_cost_curves_fit_the_measured_points_and_predict_an_unmeasured_run(tmp_path):
+    csv_path, png = tmp_path / "costs.csv", tmp_path / "costs.png"
+    args = [a for a in TINY_BENCH if a not in ("--crop_size", "32")]
+    proc = run_cli(*args, "--sizes", "32,64x32", "--predict", "128x64,4", "--csv", csv_path, "--plot", png,
+                   env=ONE_THREAD, check=True)
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [(r["width"], r["height"], r["batch_size"]) for r in rows] == [
+        ("32", "32", "1"), ("32", "32", "2"), ("64", "32", "1"), ("64", "32", "2")]
+    assert [float(r["megapixels"]) for r in rows] == [0.001024, 0.002048, 0.002048, 0.004096]
+    assert all(float(r["memory_mib"]) > 0 and float(r["s_per_step"]) > 0 for r in rows)
+    # the printed line and the prediction are the least-squares line through the CSV's points
+    xs = np.array([float(r["megapixels"]) for r in rows])
+    per_mp, fixed = np.polyfit(xs, np.array([float(r["memory_mib"]) for r in rows]), 1)
+    printed = re.search(r"default: memory ([-\d,]+) MiB \+ ([-\d,]+) MiB per megapixel of batch", proc.stdout)
+    number = lambda text: float(text.replace(",", ""))  # noqa: E731
+    assert printed and number(printed[1]) == pytest.approx(fixed, abs=1)
+    assert number(printed[2]) == pytest.approx(per_mp, rel=0.01, abs=1)
+    predicted = re.search(r"predicted for default at 128x64, batch 4 \(0\.03 megapixels\): peak ([-\d,]+) MiB",
+                          proc.stdout)
+    assert predicted and number(predicted[1]) == pytest.approx(fixed + per_mp * 0.032768, rel=0.01, abs=1)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--sizes", "64x32", "--dataroot", "x"], "non-square sizes need random batches"),
+    (["--sizes", "32", "--crop_size", "32"], "--sizes sets --crop_size"),
+    (["--sizes", "32x"], "--sizes"),
+    (["--plot", "a.png"], "--plot draws the figure from the --csv file"),
+    (["--predict", "128"], "--predict"),
+])
+def test_cost_curve_mistakes_are_one_line_errors(args, expect):
+    base = [a for a in TINY_BENCH if a not in ("--crop_size", "32")]
+    assert expect in one_line_error(run_cli(*base, *args, env=ONE_THREAD))
