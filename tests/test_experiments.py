@@ -174,3 +174,129 @@ def test_semantic_script_compares_rgb_and_class_inputs_on_the_test_phase(tmp_pat
     bad = subprocess.run(["bash", str(SCRIPTS / "semantic.sh"), "--perceptual", "alexnet", "--out", "out"],
                          cwd=tmp_path, env={**os.environ, "PYTHON": str(stub)}, capture_output=True, text=True)
     assert bad.returncode == 2 and "--perceptual: unknown value alexnet" in bad.stderr
+
+
+# SLURM's sbatch, played here: logs its arguments, prints a job id, then runs the job script once per task of
+# --array=0-K, one after another, from another folder (as jobs start elsewhere); with --wait it exits as sbatch does
+FAKE_SBATCH = """#!/bin/bash
+echo "$@" >> {log}
+array=0-0 output=slurm-%A_%a.out parsable="" wait=""
+while [ $# -gt 1 ]; do
+    case "$1" in
+        --array=*) array=${{1#*=}} ;;
+        --output) output=$2; shift ;;
+        --output=*) output=${{1#*=}} ;;
+        --job-name) shift ;;
+        --parsable) parsable=1 ;;
+        --wait) wait=1 ;;
+    esac
+    shift
+done
+if [ -n "$parsable" ]; then echo 4242; else echo "Submitted batch job 4242"; fi
+cd /
+rc=0
+for i in $(seq "${{array%-*}}" "${{array#*-}}"); do
+    log=${{output//%A/4242}}
+    SLURM_ARRAY_JOB_ID=4242 SLURM_ARRAY_TASK_ID=$i bash "$1" > "${{log//%a/$i}}" 2>&1 || rc=1
+done
+if [ -n "$wait" ]; then exit $rc; fi
+"""
+
+
+def slurm_env(tmp_path: Path, python: str = sys.executable) -> dict[str, str]:
+    """An environment with the fake sbatch first on PATH (it logs to tmp_path/sbatch.txt) and PYTHON set."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "sbatch").write_text(FAKE_SBATCH.format(log=tmp_path / "sbatch.txt"))
+    (bin_dir / "sbatch").chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHON": python}
+
+
+def test_slurm_launcher_runs_what_local_runs_one_job_per_setting_and_seed(tmp_path):
+    """With a stand-in python that records its calls: the job array runs the same commands as a local run."""
+    log, stub = tmp_path / "calls.txt", tmp_path / "python"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    stub.chmod(0o755)
+    env = slurm_env(tmp_path, str(stub))
+    common = ["bash", str(SCRIPTS / "semantic.sh"), "--rows", "rgb,onehot", "--seeds", "0,1", "--perceptual", "none",
+              "--epochs", "2", "--gpu_ids", "-1", "--dataroot", "data", "--", "--netG", "unet_128"]
+    calls = {}
+    for launcher in (["--launcher", "local"], ["--launcher", "slurm", "--wait", "--slurm_args", "--partition=x -t 5"]):
+        log.unlink(missing_ok=True)
+        proc = subprocess.run([*common[:2], "--out", "out", *launcher, *common[2:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        calls[launcher[1]] = log.read_text().splitlines()
+    assert len([c for c in calls["local"] if c.startswith("train.py")]) == 4
+    assert calls["slurm"] == calls["local"]  # train, test and evaluate of each run, then the figures
+    assert calls["slurm"][-1].startswith("scripts/plot_results.py")
+    (submit,) = (tmp_path / "sbatch.txt").read_text().splitlines()
+    assert "--array=0-3" in submit and submit.endswith("--partition=x -t 5 " + str(tmp_path / "out/slurm/job.sh"))
+    assert "job array 4242" in proc.stdout
+    tasks = table_tsv(tmp_path / "out" / "slurm" / "tasks.tsv")
+    assert [(t["task"], t["run"], t["seed"]) for t in tasks] == [("0", "rgb_s0", "0"), ("1", "rgb_s1", "1"),
+                                                                 ("2", "onehot_s0", "0"), ("3", "onehot_s1", "1")]
+    assert (tmp_path / "out" / "slurm" / "4242_3.out").read_text().startswith("semantic: ")
+
+    # without --wait: submitted, no figures yet, and the command that draws them is printed
+    log.unlink()
+    proc = subprocess.run([*common[:2], "--out", "out", "--launcher", "slurm", *common[2:]], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert not any(c.startswith("scripts/plot_results.py") for c in log.read_text().splitlines())
+    assert "squeue -j 4242" in proc.stdout and "plot_results.py" in proc.stdout
+
+    # a run that fails fails the array, and the script says where to look
+    stub.write_text("#!/bin/sh\nexit 3\n")
+    proc = subprocess.run([*common[:2], "--out", "out", "--launcher", "slurm", "--wait", *common[2:]], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "job array 4242 failed" in proc.stderr
+
+
+def table_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--launcher", "pbs"], "--launcher pbs: choose local or slurm"),
+    (["--wait"], "--wait and --slurm_args go with --launcher slurm"),
+    (["--slurm_args", "--partition=x"], "--wait and --slurm_args go with --launcher slurm"),
+    (["--launcher", "slurm", "--only_run", "l1_s7"], "--only_run l1_s7: no run of that name (runs: l1,perceptual)"),
+])
+def test_launcher_errors_are_one_line(tmp_path, args, expected):
+    proc = subprocess.run(["bash", str(SCRIPTS / "perceptual.sh"), "--out", "out", *args], cwd=tmp_path,
+                          env=slurm_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert expected in one_line_error(proc)
+
+
+def test_slurm_launcher_without_sbatch_is_a_one_line_error(tmp_path):
+    path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "sbatch").exists())
+    proc = subprocess.run(["bash", str(SCRIPTS / "perceptual.sh"), "--out", "out", "--launcher", "slurm"],
+                          cwd=tmp_path, env={**os.environ, "PATH": path}, capture_output=True, text=True, timeout=60)
+    assert "--launcher slurm: no sbatch on PATH" in one_line_error(proc)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_slurm_job_array_fills_the_same_table_and_figures_as_a_local_run(synth32, tmp_path):
+    """End to end with the fake sbatch: one row per setting and seed, the same scores, the same figures."""
+    env = slurm_env(tmp_path)
+    tables = {}
+    for launcher in (["--launcher", "local"], ["--launcher", "slurm", "--wait", "--slurm_args", "--partition=x"]):
+        out = tmp_path / launcher[1] / "semantic"
+        proc = subprocess.run(["bash", str(SCRIPTS / "semantic.sh"), "--dataroot", str(synth32), "--rows", "rgb",
+                               "--seeds", "0,1", "--perceptual", "none", "--epochs", "1", "--gpu_ids", "-1",
+                               "--out", str(out), *launcher, "--", *TINY], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        tables[launcher[1]] = {r["experiment"]: r for r in table(out / "metrics.csv")}
+        for figure in ("scores", "examples"):
+            with Image.open(out / f"semantic_{figure}.png") as img:
+                assert img.width > 300 and img.height > 200
+        assert (out / "semantic_table.md").read_text().count("| rgb |") == 1
+    assert sorted(tables["slurm"]) == sorted(tables["local"]) == ["rgb_s0", "rgb_s1"]
+    for run, row in tables["slurm"].items():
+        assert row["seed"] == run[-1]
+        assert all(row[k] == tables["local"][run][k] for k in ("fd_lite0", "kid_lite0", "psnr", "ssim", "n_images"))
+    assert "--partition=x" in (tmp_path / "sbatch.txt").read_text()
