@@ -3,6 +3,8 @@
 # Usage: bash datasets/download_pix2pix_dataset.sh NAME [DEST_DIR]
 # The base URL can be overridden with PIX2PIX_DATASETS_URL (e.g. a local mirror).
 set -euo pipefail
+# shellcheck source=../scripts/fetch_url.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/fetch_url.sh"
 
 NAMES="facades cityscapes maps edges2shoes edges2handbags night2day"
 PROG="download_pix2pix_dataset.sh"
@@ -38,15 +40,8 @@ trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
 echo "downloading $URL"
-if command -v curl >/dev/null 2>&1; then
-    progress=(-s)
-    [[ -t 2 ]] && progress=(--progress-bar)
-    curl -fL --connect-timeout 20 "${progress[@]}" -o "$TMP/$NAME.tar.gz" "$URL" || status=$?
-elif command -v wget >/dev/null 2>&1; then
-    progress=(-q)
-    [[ -t 2 ]] && progress=(-q --show-progress)
-    wget --connect-timeout=20 --tries=2 "${progress[@]}" -O "$TMP/$NAME.tar.gz" "$URL" || status=$?
-else
+fetch_url "$URL" "$TMP/$NAME.tar.gz" || status=$?
+if [[ "${status:-0}" -eq 127 ]]; then
     die "neither curl nor wget is installed; download $URL by hand and extract it into $TARGET"
 fi
 if [[ "${status:-0}" -ne 0 ]]; then

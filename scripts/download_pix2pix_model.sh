@@ -10,6 +10,8 @@
 # The file is checked to be a plain PyTorch state dict (torch.load with weights_only=True, which never runs code
 # from the file) before it is renamed into place; when a download or that check fails, nothing is left behind.
 set -euo pipefail
+# shellcheck source=fetch_url.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fetch_url.sh"
 
 PROG="download_pix2pix_model.sh"
 NAMES="facades_label2photo sat2map map2sat edges2shoes edges2handbags day2night"
@@ -86,15 +88,8 @@ fetch() {
         return
     fi
     echo "downloading $source"
-    if command -v curl >/dev/null 2>&1; then
-        local progress=(-s)
-        [[ -t 2 ]] && progress=(--progress-bar)
-        curl -fL --connect-timeout 20 "${progress[@]}" -o "$file" "$source" || status=$?
-    elif command -v wget >/dev/null 2>&1; then
-        local progress=(-q)
-        [[ -t 2 ]] && progress=(-q --show-progress)
-        wget --connect-timeout=20 --tries=2 "${progress[@]}" -O "$file" "$source" || status=$?
-    else
+    fetch_url "$source" "$file" || status=$?
+    if [[ "$status" -eq 127 ]]; then
         die "neither curl nor wget is installed: download $source by hand and install it with --from FILE"
     fi
     if [[ "$status" -ne 0 ]]; then
