@@ -24,7 +24,7 @@ from torch import nn
 from util.errors import warn
 from util.util import run_device
 
-from .networks import use_matrix_products
+from .networks import set_grad_checkpoint, use_matrix_products
 
 SWITCHES = ("auto", "on", "off")
 AMP_MODES = (*SWITCHES, "bf16", "fp16")
@@ -97,9 +97,9 @@ def memory_format(channels_last: str) -> torch.memory_format:
 def accelerate(nets: dict[str, nn.Module], opt: argparse.Namespace, eager: set[str] = frozenset()
                ) -> dict[str, nn.Module]:
     """Put the networks on the fast path: the memory layout of --channels_last, the CPU matrix-product kernels
-    unless --kernels torch, cuDNN's autotuning for fixed image sizes on GPUs, and torch.compile with --compile
-    (except the `eager` ones). Returns the compiled runners by name (the networks themselves stay plain modules,
-    for checkpoints and state dicts)."""
+    unless --kernels torch, activation checkpointing with --grad_checkpoint, cuDNN's autotuning for fixed image
+    sizes on GPUs, and torch.compile with --compile (except the `eager` ones). Returns the compiled runners by name
+    (the networks themselves stay plain modules, for checkpoints and state dicts)."""
     layout = memory_format(getattr(opt, "channels_last", "off"))
     on_gpu = any(p.is_cuda for net in nets.values() for p in net.parameters())
     if on_gpu and opt.preprocess not in ("scale_width", "none"):
@@ -108,6 +108,7 @@ def accelerate(nets: dict[str, nn.Module], opt: argparse.Namespace, eager: set[s
         if layout == torch.channels_last:
             net.to(memory_format=layout)
         use_matrix_products(net, getattr(opt, "kernels", "auto") != "torch")
+        set_grad_checkpoint(net, getattr(opt, "grad_checkpoint", False))
     if getattr(opt, "compile", "off") != "on":
         return {}
     for name in sorted(eager & set(nets)):

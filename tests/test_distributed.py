@@ -75,6 +75,8 @@ def test_two_processes_of_batch_b_train_like_one_of_batch_2b(synth32, tmp_path):
     ["--model", "stochastic", "--weight_noise", "0.05", "--weight_noise_in_training"],  # noisy G weights
     ["--model", "spade", "--netG", "spade", "--label_nc", "12", "--use_vae", "--n_layers_D", "2", "--num_D", "1",
      "--lambda_perceptual", "0"],  # class inputs, SPADE's spectral norm and style encoder, TTUR
+    ["--grad_checkpoint", "--gan_mode", "wgangp", "--netD", "multiscale", "--num_D", "2", "--crop_size", "64",
+     "--load_size", "64"],  # recomputed activations, through the gradient penalty's double backward too
 ])
 def test_every_process_holds_the_same_weights(synth32, tmp_path, variant):
     out = tmp_path / "ranks"

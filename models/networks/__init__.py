@@ -7,6 +7,7 @@ from typing import Callable
 
 from torch import nn
 
+from .checkpointing import set_grad_checkpoint
 from .conv import frozen_weights, use_matrix_products
 from .diffaug import PairAugment
 from .discriminators import (
@@ -136,7 +137,7 @@ __all__ = [
     "GANLoss", "Network", "PairAugment", "PerceptualLoss", "SPADEGenerator", "count_parameters", "define_D", "define_G",
     "define_perceptual_loss",
     "describe", "discriminator_uses_batch_norm", "evaluates_at_test", "print_summary", "shape_options", "write_summary",
-    "frozen_weights", "use_matrix_products",
+    "frozen_weights", "set_grad_checkpoint", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",
     "receptive_field", "receptive_fields", "crop_box", "next_multiple", "pad_to_multiple",
 ]

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .checkpointing import checkpointed
 from .norms import conv_bias, get_norm_layer
 
 
@@ -31,6 +32,8 @@ def _run(layers: nn.Sequential, x: torch.Tensor, features: bool) -> torch.Tensor
 class NLayerDiscriminator(nn.Module):
     """PatchGAN: a fully convolutional net whose every output judges one overlapping patch of the input."""
 
+    grad_checkpoint = False  # recomputes its activations in backward (--grad_checkpoint)
+
     def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch"):
         super().__init__()
         norm_layer, bias = get_norm_layer(norm), conv_bias(norm)
@@ -45,11 +48,13 @@ class NLayerDiscriminator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, features: bool = False):
-        return _run(self.model, x, features)
+        return checkpointed(self, _run, self.model, x, features)
 
 
 class PixelDiscriminator(nn.Module):
     """PixelGAN: 1x1 convolutions, each output judges one pixel."""
+
+    grad_checkpoint = False  # recomputes its activations in backward (--grad_checkpoint)
 
     def __init__(self, input_nc: int, ndf: int = 64, norm: str = "batch"):
         super().__init__()
@@ -61,7 +66,7 @@ class PixelDiscriminator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, features: bool = False):
-        return _run(self.model, x, features)
+        return checkpointed(self, _run, self.model, x, features)
 
 
 class SesameDiscriminator(nn.Module):
@@ -73,6 +78,8 @@ class SesameDiscriminator(nn.Module):
     f + f * sum_c(s), a projection-style product, then a last conv gives the patch map. The layer layout is the
     PatchGAN's, so with n_layers 3 each output sees a 70x70 patch, as with --netD basic.
     """
+
+    grad_checkpoint = False  # recomputes its activations in backward (--grad_checkpoint)
 
     def __init__(self, semantic_nc: int, image_nc: int, ndf: int = 64, n_layers: int = 3):
         super().__init__()
@@ -97,6 +104,9 @@ class SesameDiscriminator(nn.Module):
         return image_features + image_features * semantic_features.sum(1, keepdim=True)
 
     def forward(self, x: torch.Tensor, features: bool = False):
+        return checkpointed(self, self._predict, x, features)
+
+    def _predict(self, x: torch.Tensor, features: bool):
         semantic, image = x[:, : self.semantic_nc], x[:, self.semantic_nc:]
         s = self.semantic(semantic)
         if features:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .checkpointing import checkpointed, run_segments
 from .conv import Conv2d, ConvTranspose2d
 from .norms import conv_bias, get_norm_layer
 
@@ -32,6 +33,8 @@ def upsampling_conv(in_nc: int, out_nc: int, upsample: str, bias: bool = True, k
 
 class UnetSkipBlock(nn.Module):
     """One U-Net level: down conv, the inner levels, up conv, and a skip connection around them."""
+
+    grad_checkpoint = False  # its down and up layers recompute their activations in backward (--grad_checkpoint)
 
     def __init__(self, outer_nc: int, inner_nc: int, in_nc: int | None = None, submodule: nn.Module | None = None,
                  outermost: bool = False, innermost: bool = False, norm: str = "batch",
@@ -57,8 +60,8 @@ class UnetSkipBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.outermost:
-            return self.model(x)
-        return torch.cat([x, self.model(x)], 1)
+            return run_segments(self, self.model, x)
+        return torch.cat([x, run_segments(self, self.model, x)], 1)
 
 
 class UnetGenerator(nn.Module):
@@ -92,6 +95,8 @@ class UnetGenerator(nn.Module):
 class ResnetBlock(nn.Module):
     """Two 3x3 convs with reflection padding and a residual connection."""
 
+    grad_checkpoint = False  # the block recomputes its activations in backward (--grad_checkpoint)
+
     def __init__(self, dim: int, norm: str, dropout: float | None):
         super().__init__()
         norm_layer, bias = get_norm_layer(norm), conv_bias(norm)
@@ -102,6 +107,9 @@ class ResnetBlock(nn.Module):
         self.block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return checkpointed(self, self._residual, x)
+
+    def _residual(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.block(x)
 
 
@@ -109,6 +117,7 @@ class ResnetGenerator(nn.Module):
     """Two stride-2 downsamplings, `n_blocks` residual blocks, two upsamplings (dropout as in UnetGenerator)."""
 
     size_multiple = 4
+    grad_checkpoint = False  # its down and up layers recompute their activations in backward (--grad_checkpoint)
 
     def __init__(self, input_nc: int, output_nc: int, n_blocks: int, ngf: int = 64, norm: str = "batch",
                  dropout: float | None = 0.5, upsample: str = "transpose"):
@@ -127,4 +136,4 @@ class ResnetGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return run_segments(self, self.model, x)

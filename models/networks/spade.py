@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .checkpointing import checkpointed
 from .conv import Conv2d
 
 SPADE_DEPTHS = {"normal": 5, "more": 6, "most": 7}  # --num_upsampling_layers -> doublings of the starting grid
@@ -40,6 +41,8 @@ class SPADE(nn.Module):
 class SPADEResBlock(nn.Module):
     """SPADE, LeakyReLU 0.2, 3x3 conv, twice; a shortcut through SPADE and a 1x1 conv when the width changes."""
 
+    grad_checkpoint = False  # the block recomputes its activations in backward (--grad_checkpoint)
+
     def __init__(self, fin: int, fout: int, label_nc: int):
         super().__init__()
         middle = min(fin, fout)
@@ -50,6 +53,9 @@ class SPADEResBlock(nn.Module):
             self.norm_s, self.conv_s = SPADE(fin, label_nc), spectral_norm(Conv2d(fin, fout, 1, bias=False))
 
     def forward(self, x: torch.Tensor, label_map: torch.Tensor) -> torch.Tensor:
+        return checkpointed(self, self._residual, x, label_map)
+
+    def _residual(self, x: torch.Tensor, label_map: torch.Tensor) -> torch.Tensor:
         shortcut = self.conv_s(self.norm_s(x, label_map)) if self.learned_shortcut else x
         dx = self.conv_0(F.leaky_relu(self.norm_0(x, label_map), 0.2))
         dx = self.conv_1(F.leaky_relu(self.norm_1(dx, label_map), 0.2))
