@@ -11,10 +11,11 @@
 # The CPU protocol of the README (facades at 128x128, 10 epochs, all 106 test images, three seeds):
 #   P="--dataroot ../shared/data/facades --epochs 10 --gpu_ids -1 --seeds 0,1,2 --perceptual none"
 #   bash scripts/experiments/semantic.sh $P -- --netG unet_128 --load_size 143 --crop_size 128 --batch_size 1
-# Cityscapes colour label maps (19 classes + void = 20) at 256x128, validation images as the test set:
+# Cityscapes colour label maps (19 classes + void = 20) at the pix2pix sample's 256x256 (its photos are squeezed
+# from 2:1; for 256x128, un-squeezed, pass --crop_size 128 to scale_width), validation images as the test set:
 #   bash scripts/experiments/semantic.sh --dataroot ../shared/data/cityscapes_sample --label_nc 20 --epochs 10 \
 #       --gpu_ids -1 --seeds 0,1,2 --perceptual none --test_phase val -- --netG unet_128 --preprocess scale_width \
-#       --load_size 256 --crop_size 256 --image_aspect 2 --batch_size 1
+#       --load_size 256 --crop_size 256 --batch_size 1
 source "$(dirname "$0")/common.sh"
 ROWS=rgb,onehot,spade
 LABEL_NC=12
