@@ -39,15 +39,8 @@ TMP="$(mktemp -d "$DEST/.$NAME.download.XXXXXX" 2>/dev/null)" || die "cannot wri
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
-echo "downloading $URL"
-fetch_url "$URL" "$TMP/$NAME.tar.gz" || status=$?
-if [[ "${status:-0}" -eq 127 ]]; then
-    die "neither curl nor wget is installed; download $URL by hand and extract it into $TARGET"
-fi
-if [[ "${status:-0}" -ne 0 ]]; then
-    die "could not download $URL (exit code $status): no network? download it on a machine with internet" \
-        "and extract it into $TARGET, or point --dataroot at a local copy"
-fi
+download "$URL" "$TMP/$NAME.tar.gz" "download $URL by hand and extract it into $TARGET" \
+    "download it on a machine with internet and extract it into $TARGET, or point --dataroot at a local copy"
 
 mkdir "$TMP/extract"
 tar -xzf "$TMP/$NAME.tar.gz" -C "$TMP/extract" 2>/dev/null || die "could not extract $URL: the download is corrupt"

@@ -80,22 +80,15 @@ EOF
 
 # Copy a local path or file:// URL, or download an http(s) URL, into FILE.
 fetch() {
-    local source="$1" file="$2" status=0
+    local source="$1" file="$2"
     [[ "$source" == file://* ]] && source="${source#file://}"
     if [[ "$source" != *://* ]]; then
         [[ -f "$source" ]] || die "cannot install from $source: no such file"
         cp -- "$source" "$file" 2>/dev/null || die "cannot copy $source into $TARGET: check permissions and space"
         return
     fi
-    echo "downloading $source"
-    fetch_url "$source" "$file" || status=$?
-    if [[ "$status" -eq 127 ]]; then
-        die "neither curl nor wget is installed: download $source by hand and install it with --from FILE"
-    fi
-    if [[ "$status" -ne 0 ]]; then
-        die "could not download $source (exit code $status): no network? download it on a machine that has one" \
-            "and install it here with --from FILE"
-    fi
+    download "$source" "$file" "download $source by hand and install it with --from FILE" \
+        "download it on a machine that has one and install it here with --from FILE"
 }
 
 # Why FILE is not a plain state dict of upstream's U-Net (printed; exit 1), read weights-only.
