@@ -81,14 +81,13 @@ def sample_inputs(opt, net) -> tuple[tuple[torch.Tensor, ...], str]:
     generator's size multiple, or a random one when no dataset is at hand; SPADE --use_vae: plus a style code."""
     real_A, source = first_image(opt)
     if real_A is None:
-        inner = net.netG if isinstance(net, exporting.WithStyleCode) else net
-        size = getattr(inner, "input_size", None) or (opt.crop_size, opt.crop_size)
+        size = getattr(net, "input_size", None) or (opt.crop_size, opt.crop_size)
         real_A = random_input(opt, size)
         source = f"a random input (no {opt.phase} images at --dataroot '{opt.dataroot}')"
     real_A, _ = networks.pad_to_multiple(real_A.float(), getattr(net, "size_multiple", 1))
     inputs = (real_A,)
     if isinstance(net, exporting.WithStyleCode):
-        inputs += (torch.randn(len(real_A), net.netG.z_dim, generator=torch.Generator().manual_seed(opt.seed)),)
+        inputs += (torch.randn(len(real_A), net.z_dim, generator=torch.Generator().manual_seed(opt.seed)),)
     return inputs, source
 
 
@@ -129,7 +128,6 @@ def contract(opt, net, found: checkpoint.Checkpoint, weights: str) -> dict:
     """What a program needs to run the file, written into it."""
     labels = LabelCoder(opt) if opt.label_nc else None
     vae = isinstance(net, exporting.WithStyleCode)
-    inner = net.netG if vae else net
     return {
         "format": "dlim-generator-v1", "name": opt.name, "checkpoint": checkpoint.checkpoint_label(opt),
         "progress": found.progress, "weights": weights, "netG": opt.netG, "direction": opt.direction,
@@ -137,10 +135,10 @@ def contract(opt, net, found: checkpoint.Checkpoint, weights: str) -> dict:
         "inputs": {"real_A": {"layout": "NCHW float32", "channels": opt.input_nc,
                               "values": "one-hot classes (1 for the pixel's class, 0 elsewhere)" if labels else
                               "[-1, 1] (pixel / 127.5 - 1)"},
-                   **({"z": {"shape": ["N", inner.z_dim], "values": "standard normal"}} if vae else {})},
+                   **({"z": {"shape": ["N", net.z_dim], "values": "standard normal"}} if vae else {})},
         "outputs": {"fake_B": {"layout": "NCHW float32", "channels": opt.output_nc, "values": "[-1, 1]"}},
-        "size_multiple": getattr(inner, "size_multiple", 1),
-        "fixed_size": list(inner.input_size) if getattr(inner, "input_size", None) else None,
+        "size_multiple": getattr(net, "size_multiple", 1),
+        "fixed_size": list(net.input_size) if getattr(net, "input_size", None) else None,
         "dynamic": bool(opt.dynamic),
         "labels": None if labels is None else {
             "label_nc": opt.label_nc, "dontcare": opt.dontcare, "palette": labels.palette,

@@ -40,11 +40,16 @@ class BatchStatisticsNorm(nn.Module):
 
 
 class WithStyleCode(nn.Module):
-    """SPADE's --use_vae generator with its style code as an input: forward(real_A, z)."""
+    """SPADE's --use_vae generator with its style code as an input: forward(real_A, z); its size_multiple,
+    input_size and z_dim are the generator's."""
 
     def __init__(self, netG: nn.Module):
         super().__init__()
         self.netG = netG
+
+    size_multiple = property(lambda self: self.netG.size_multiple)
+    input_size = property(lambda self: self.netG.input_size)
+    z_dim = property(lambda self: self.netG.z_dim)
 
     def forward(self, real_A: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.netG(real_A, z=z)
