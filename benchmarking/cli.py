@@ -23,7 +23,7 @@ from util.util import run_device
 from . import costs, report
 
 PLAIN_FLAGS = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--kernels", "torch",
-               "--cache_dataset", "off"]
+               "--allocator", "system", "--cache_dataset", "off"]
 WORKER = "--worker"  # internal: `benchmark.py --worker TASK_JSON` measures one task and prints RESULT + json
 RESULT = "@@benchmark-result "
 

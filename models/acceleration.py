@@ -9,6 +9,7 @@ and faster on the device the run uses:
 - --channels_last: on GPUs with --amp (tensor cores read NHWC); off on CPUs, where oneDNN is as fast in NCHW and
   Adam's fused update is 3x slower on NHWC parameters.
 - --compile: off unless asked for: its first steps spend minutes compiling, which a short run never earns back.
+- --allocator: reuse (glibc's malloc keeps freed memory, util/allocator.py) for CPU runs on Linux; system elsewhere.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from util.allocator import keep_freed_memory, reuse_supported
 from util.errors import warn
 from util.util import run_device
 
@@ -30,6 +32,7 @@ SWITCHES = ("auto", "on", "off")
 AMP_MODES = (*SWITCHES, "bf16", "fp16")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 KERNELS = ("auto", "torch")
+ALLOCATORS = ("auto", "reuse", "system")
 
 
 def cpu_has_native_bf16() -> bool:
@@ -59,6 +62,11 @@ def resolve_speed_options(opt: argparse.Namespace) -> None:
         opt.channels_last = "on" if device.type == "cuda" and opt.amp != "off" else "off"
     if opt.compile == "auto":
         opt.compile = "off"
+    if opt.allocator == "auto":
+        opt.allocator = "reuse" if device.type == "cpu" and reuse_supported() else "system"
+    elif opt.allocator == "reuse" and not reuse_supported():
+        warn("--allocator reuse needs Linux's glibc malloc; this system's allocator is kept")
+        opt.allocator = "system"
 
 
 def describe_speed(opt: argparse.Namespace, cached: bool = False) -> str:
@@ -68,6 +76,8 @@ def describe_speed(opt: argparse.Namespace, cached: bool = False) -> str:
              "torch.compile" if opt.compile == "on" else "eager"]
     if getattr(opt, "kernels", "auto") == "torch":
         parts.append("torch's kernels")
+    if getattr(opt, "allocator", "system") == "reuse":
+        parts.append("freed memory reused")
     if cached:
         parts.append("images cached in memory")
     return ", ".join(parts)
@@ -96,11 +106,14 @@ def memory_format(channels_last: str) -> torch.memory_format:
 
 def accelerate(nets: dict[str, nn.Module], opt: argparse.Namespace, eager: set[str] = frozenset()
                ) -> dict[str, nn.Module]:
-    """Put the networks on the fast path: the memory layout of --channels_last, the CPU matrix-product kernels
-    unless --kernels torch, activation checkpointing with --grad_checkpoint, cuDNN's autotuning for fixed image
-    sizes on GPUs, and torch.compile with --compile (except the `eager` ones). Returns the compiled runners by name
-    (the networks themselves stay plain modules, for checkpoints and state dicts)."""
+    """Put the networks on the fast path: the C allocator's reuse of freed memory (--allocator), the memory layout
+    of --channels_last, the CPU matrix-product kernels unless --kernels torch, activation checkpointing with
+    --grad_checkpoint, cuDNN's autotuning for fixed image sizes on GPUs, and torch.compile with --compile (except
+    the `eager` ones). Returns the compiled runners by name (the networks themselves stay plain modules, for
+    checkpoints and state dicts)."""
     layout = memory_format(getattr(opt, "channels_last", "off"))
+    if getattr(opt, "allocator", "system") == "reuse":
+        keep_freed_memory()
     on_gpu = any(p.is_cuda for net in nets.values() for p in net.parameters())
     if on_gpu and opt.preprocess not in ("scale_width", "none"):
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN time and pick its fastest kernels

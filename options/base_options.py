@@ -298,6 +298,10 @@ def _speed_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--kernels", default="auto", choices=acceleration.KERNELS, run=RUN_ALWAYS,
                    help="auto: DLIM's faster kernels (Adam's fused update; on CPUs, the U-Net's convolutions of "
                         "inputs up to 8x8 as matrix products); torch: PyTorch's own, as upstream pix2pix")
+    g.add_argument("--allocator", default="auto", choices=acceleration.ALLOCATORS, run=RUN_ALWAYS,
+                   help="reuse: the C allocator keeps freed memory for the next step instead of returning it to the "
+                        "system (each step's large tensors then need no fresh pages; Linux's glibc only); system: "
+                        "its defaults; auto: reuse on CPUs")
 
 
 def _display_flags(g: argparse._ArgumentGroup) -> None:

@@ -117,3 +117,33 @@ def test_weight_noise_gives_a_unet_new_weights_at_every_pass_without_gradients()
         noisy = [networks.forward_with_weight_noise(net, x, 0.2) for _ in range(3)]
     assert torch.equal(clean[0], clean[1])
     assert not torch.equal(noisy[0], noisy[1]) and not torch.equal(noisy[1], noisy[2])
+
+
+def test_weight_noise_on_the_cpu_depends_on_the_seed_only_not_on_the_threads(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models.networks import noise
+
+    count = 2 * noise.PART + 1000  # three parts, the last one short
+    draws = []
+    for workers in (1, 3, 3):
+        monkeypatch.setattr(noise, "_pool", ThreadPoolExecutor(workers))
+        torch.manual_seed(7)
+        draws.append(noise.gaussians(count, torch.device("cpu")))
+    assert torch.equal(draws[0], draws[1]) and torch.equal(draws[1], draws[2])
+    parts = draws[0].split(noise.PART)
+    assert not torch.equal(parts[0][:1000], parts[1][:1000])  # each part has its own generator
+    assert abs(draws[0].mean().item()) < 0.01 and draws[0].std().item() == pytest.approx(1, abs=0.01)
+    torch.manual_seed(8)
+    assert not torch.equal(noise.gaussians(count, torch.device("cpu")), draws[0])
+
+
+def test_weight_noise_scales_with_each_layers_spread():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 64, 3), nn.Conv2d(64, 64, 3))
+    with torch.no_grad():
+        net[1].weight.mul_(100)
+    noisy = networks.noise.noisy_weights(net, 0.1)
+    for i in (0, 1):
+        w = net[i].weight.detach()
+        assert (noisy[f"{i}.weight"] - w).std().item() == pytest.approx(0.1 * w.std().item(), rel=0.05)

@@ -16,6 +16,7 @@ from metrics import calculate_metrics
 from models import acceleration
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
+from util import allocator
 
 TEST_PLAIN = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--kernels", "torch"]  # test.py's flags
 PLAIN = [*TEST_PLAIN, "--cache_dataset", "off"]
@@ -67,9 +68,51 @@ def test_kernels_torch_uses_torchs_adam_and_convolutions():
 
 
 def test_unknown_values_are_one_line_errors(synth32, tmp_path):
-    for flag in ("--amp", "--channels_last", "--compile", "--kernels", "--cache_dataset"):
+    for flag in ("--amp", "--channels_last", "--compile", "--kernels", "--cache_dataset", "--allocator"):
         proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, flag, "fast")
         assert flag in one_line_error(proc)
+
+
+# ---- the C allocator (--allocator) -----------------------------------------------------------------------------
+
+PAGE_FAULTS = """
+import resource, sys, torch
+from util.allocator import keep_freed_memory
+if sys.argv[1] == "reuse":
+    assert keep_freed_memory()
+w = torch.randn(1024, 512, 4, 4)  # unet_256's largest weight, 32 MiB in fp32: above glibc's mmap threshold
+for _ in range(5):  # the first steps lay out the heap
+    w.to(torch.bfloat16).float()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    w.to(torch.bfloat16).float()  # a step's cast of the weight and of its gradient back
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
+"""
+
+
+@pytest.mark.skipif(not allocator.reuse_supported(), reason="--allocator reuse needs Linux's glibc")
+def test_allocator_reuse_serves_each_steps_large_tensors_without_fresh_pages():
+    faults = {}
+    for mode in ("system", "reuse"):
+        proc = run_cli("-c", PAGE_FAULTS, mode, check=True)
+        faults[mode] = int(proc.stdout.split()[-1])
+    pages = 1024 * 512 * 16 * 6 // 4096  # the bf16 copy and the fp32 one, in 4 KiB pages
+    assert faults["system"] > pages // 2  # glibc maps them afresh from the kernel every time
+    assert faults["reuse"] < pages // 20
+
+
+def test_allocator_auto_reuses_on_cpus_and_says_so(synth32, tmp_path, monkeypatch, capsys):
+    assert train_options().allocator == ("reuse" if allocator.reuse_supported() else "system")
+    assert train_options("--allocator", "system").allocator == "system"
+    monkeypatch.setattr(acceleration, "reuse_supported", lambda: False)
+    assert train_options().allocator == "system"
+    assert train_options("--allocator", "reuse").allocator == "system"
+    assert "warning: --allocator reuse needs Linux's glibc" in capsys.readouterr().err
+    if allocator.reuse_supported():
+        for mode in ("reuse", "system"):
+            proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", mode, *TINY,
+                           "--n_epochs", "1", "--n_epochs_decay", "0", "--allocator", mode, check=True)
+            assert ("freed memory reused" in proc.stdout) == (mode == "reuse")
 
 
 # ---- the in-memory dataset --------------------------------------------------------------------------------------
