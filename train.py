@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from data import DataPipeline, create_dataset
-from models import checkpoint, create_model
+from models import checkpoint, create_model, memory
 from models.acceleration import describe_speed
 from models.ema import STATISTICS_IMAGES
 from models.networks import print_summary, write_summary
@@ -97,12 +97,8 @@ def out_of_memory_advice(opt) -> Iterator[None]:
         if not (isinstance(exc, torch.cuda.OutOfMemoryError) or "can't allocate memory" in str(exc)):
             raise
         where = f"GPU {opt.gpu_ids[0]}" if opt.gpu_ids else "the CPU"
-        lower = [f"--batch_size {max(1, opt.batch_size // 2)}"] if opt.batch_size > 1 else []
-        lower += [] if getattr(opt, "grad_checkpoint", False) else ["--grad_checkpoint"]
-        lower += ["--amp"] if opt.gpu_ids and getattr(opt, "amp", "off") == "off" else []
-        lower += [f"a smaller --crop_size than {opt.crop_size}"]
         raise UserError(f"out of memory on {where} with --netG {opt.netG}, --netD {opt.netD}, --batch_size "
-                        f"{opt.batch_size} at --crop_size {opt.crop_size}: try {', '.join(lower)}; the checkpoints "
+                        f"{opt.batch_size} at --crop_size {opt.crop_size}: try {memory.advice(opt)}; the checkpoints "
                         f"saved so far are intact (resume with --continue_train)") from None
 
 
@@ -116,6 +112,7 @@ def train(opt, options: TrainOptions, world: distributed.World) -> int:
     progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0, "train_seconds": 0.0}
     if opt.continue_train:
         progress.update(resume(trainer, opt, options.changed, world.is_main))
+    memory.check_fits(trainer, next(data.first_batches(opt.batch_size)), opt)  # on a GPU: warns if it will not fit
     clock = (time.perf_counter(), progress["train_seconds"])  # wall time of training, over resumed runs too
     if world.distributed:  # each process its own random stream (dropout, image pool); the data order is shared
         seed_everything(opt.seed + 1_000_003 * world.rank + progress["total_iters"])

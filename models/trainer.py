@@ -78,17 +78,20 @@ class Trainer:
 
     # ---- one step ----------------------------------------------------------------------------------------------
 
-    def train_step(self, batch: dict) -> None:
-        """One training step on a batch: G's forward pass, an update of the other networks, an update of G."""
+    def train_step(self, batch: dict, update: bool = True) -> None:
+        """One training step on a batch: G's forward pass, an update of the other networks, an update of G.
+        update=False: the losses and their gradients only, no optimizer step (memory.py's probe)."""
         self.model.set_input(batch)
         self.model.forward()
-        losses = self._update_discriminators()
-        self.losses = {**self._update_generator(), **losses}
+        losses = self._update_discriminators(update)
+        self.losses = {**self._update_generator(update), **losses}
+        if not update:
+            return
         self.scaler.update()
         if self.model.monitor_loss in self.losses:  # weighted by the step's images in all processes
             self.monitor_sum += self.losses[self.model.monitor_loss] * (len(batch["A"]) * self.world_size)
 
-    def _update_discriminators(self) -> dict[str, torch.Tensor]:
+    def _update_discriminators(self, update: bool) -> dict[str, torch.Tensor]:
         others = [name for name in self.model.trained_names if name != "G"]
         if not others:
             return {}
@@ -100,18 +103,19 @@ class Trainer:
         for group in self.model.discriminator_losses():
             self.scaler.scale(sum(group.values()) * self.model.discriminator_loss_weight).backward()
             logged.update((k, v.detach()) for k, v in group.items())
-        for name in others:
+        for name in others if update else ():
             self.scaler.step(self.optimizers[name])
         _requires_grad([nets[n] for n in others], False)
         return logged
 
-    def _update_generator(self) -> dict[str, torch.Tensor]:
+    def _update_generator(self, update: bool) -> dict[str, torch.Tensor]:
         self.optimizers["G"].zero_grad(set_to_none=True)
         losses = self.model.generator_losses()
         self.scaler.scale(sum(losses.values())).backward()
-        self.scaler.step(self.optimizers["G"])
-        if self.ema is not None:
-            self.ema.update(self.model.netG)
+        if update:
+            self.scaler.step(self.optimizers["G"])
+            if self.ema is not None:
+                self.ema.update(self.model.netG)
         return {k: v.detach() for k, v in losses.items()}
 
     def current_losses(self) -> dict[str, float]:
