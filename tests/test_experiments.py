@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY, load_script, one_line_error, run_cli
+from conftest import REPO, TINY, load_script, make_synthetic, one_line_error, run_cli
 from PIL import Image
 
 SCRIPTS = REPO / "scripts" / "experiments"
@@ -300,3 +301,30 @@ def test_slurm_job_array_fills_the_same_table_and_figures_as_a_local_run(synth32
         assert row["seed"] == run[-1]
         assert all(row[k] == tables["local"][run][k] for k in ("fd_lite0", "kid_lite0", "psnr", "ssim", "n_images"))
     assert "--partition=x" in (tmp_path / "sbatch.txt").read_text()
+
+
+def test_train_speed_times_each_path_per_step_and_the_defaults_speed_up(tmp_path):
+    data = make_synthetic(tmp_path / "data", 32, n_train=10, n_test=2)
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    # a stand-in for upstream's train.py: 0.05 s per training image, after a start-up of its own
+    (upstream / "train.py").write_text(
+        "import sys, time\n"
+        "n = int(sys.argv[sys.argv.index('--max_dataset_size') + 1])\n"
+        "time.sleep(0.3 + 0.05 * n)\n")
+    proc = run_script("train_speed", "--dataroot", data, "--images", "10", "--rounds", "1", "--upstream", upstream,
+                      "--", *TINY[:10])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = proc.stdout[proc.stdout.index("mean s/step"):]
+    rows = dict(re.findall(r"^(fast|plain|upstream) +(-?[\d.]+) ", summary, re.M))  # tiny runs: any sign
+    assert set(rows) == {"fast", "plain", "upstream"}
+    assert 0.04 < float(rows["upstream"]) < 0.08  # (one epoch of 10 - one of 8) / 2 steps: the start-up cancels
+    assert re.search(r"^upstream .* median -?\d+\.\d\dx: -?\d+\.\d\dx$", summary, re.M)  # over the defaults' time
+
+
+def test_train_speed_refuses_bad_options_in_one_line(tmp_path):
+    assert "--images 5" in one_line_error(run_script("train_speed", "--images", "5"))
+    assert "no train/ folder" in one_line_error(run_script("train_speed", "--dataroot", tmp_path))
+    (tmp_path / "train").mkdir()
+    assert "has no train.py" in one_line_error(run_script("train_speed", "--dataroot", tmp_path, "--upstream",
+                                                          tmp_path))

@@ -9,7 +9,8 @@
 set -euo pipefail
 CALLER_DIR=$PWD
 cd "$(dirname "$0")/../.."
-DATAROOT=datasets/facades
+PYTHON=${PYTHON:-python}
+DATAROOT=$PWD/datasets/facades
 IMAGES=40
 ROUNDS=3
 UPSTREAM=""
@@ -26,9 +27,9 @@ while [ $# -gt 0 ]; do
         *) fail "unknown option $1 (use --dataroot DIR, --images N, --rounds N, --upstream DIR, -- FLAGS)" ;;
     esac
 done
-[ -d "$DATAROOT/train" ] || fail "--dataroot $DATAROOT has no train/ folder: give a paired dataset"
 [[ "$IMAGES" =~ ^[0-9]+$ ]] && [ "$IMAGES" -gt 8 ] || fail "--images $IMAGES: give a whole number above 8"
 [[ "$ROUNDS" =~ ^[0-9]+$ ]] && [ "$ROUNDS" -ge 1 ] || fail "--rounds $ROUNDS: give a whole number, 1 or more"
+[ -d "$DATAROOT/train" ] || fail "--dataroot $DATAROOT has no train/ folder: give a paired dataset"
 [ -z "$UPSTREAM" ] || [ -f "$UPSTREAM/train.py" ] || fail "--upstream $UPSTREAM has no train.py: give a checkout \
 of junyanz/pytorch-CycleGAN-and-pix2pix"
 work=$(mktemp -d)
@@ -43,15 +44,15 @@ run_once() {
     local path=$1 n=$2 dir="$work/$1_$2_$RANDOM" start end
     start=$(date +%s.%N)
     case "$path" in
-        fast) python train.py "${COMMON[@]}" --checkpoints_dir "$dir" --max_dataset_size "$n" ;;
-        plain) python train.py "${COMMON[@]}" --checkpoints_dir "$dir" --max_dataset_size "$n" --amp off \
+        fast) "$PYTHON" train.py "${COMMON[@]}" --checkpoints_dir "$dir" --max_dataset_size "$n" ;;
+        plain) "$PYTHON" train.py "${COMMON[@]}" --checkpoints_dir "$dir" --max_dataset_size "$n" --amp off \
                    --channels_last off --compile off --kernels torch --allocator system --cache_dataset off ;;
-        upstream) (cd "$work" && python "$UPSTREAM/train.py" "${COMMON[@]}" --checkpoints_dir "$dir" \
+        upstream) (cd "$work" && "$PYTHON" "$UPSTREAM/train.py" "${COMMON[@]}" --checkpoints_dir "$dir" \
                    --max_dataset_size "$n" --num_threads 0) ;;
     esac >"$dir.log" 2>&1 || { echo "train_speed.sh: the $path run failed; its log:" >&2; tail -20 "$dir.log" >&2; exit 1; }
     end=$(date +%s.%N)
     rm -rf "$dir"
-    python -c "print(f'{$end - $start:.3f}')"
+    "$PYTHON" -c "print(f'{$end - $start:.3f}')"
 }
 
 echo "round path       s/step (one epoch of $IMAGES images minus one of 8, over $((IMAGES - 8)) steps)"
@@ -59,21 +60,21 @@ for round in $(seq "$ROUNDS"); do
     for path in "${PATHS[@]}"; do
         long=$(run_once "$path" "$IMAGES")
         short=$(run_once "$path" 8)
-        step=$(python -c "print(f'{($long - $short) / ($IMAGES - 8):.3f}')")
+        step=$("$PYTHON" -c "print(f'{($long - $short) / ($IMAGES - 8):.3f}')")
         echo "$step" >>"$work/$path.times"
         printf '%-5s %-10s %s\n' "$round" "$path" "$step"
     done
 done
-python - "$work" "${PATHS[@]}" <<'PY'
+"$PYTHON" - "$work" "${PATHS[@]}" <<'PY'
 import statistics
 import sys
 
 work, paths = sys.argv[1], sys.argv[2:]
 times = {p: [float(x) for x in open(f"{work}/{p}.times").read().split()] for p in paths}
-print("\npath       mean s/step  (rounds)            speed-up of the defaults, per round")
+print("\npath       mean s/step  (rounds)            median, and per round: time over the defaults' time")
 for p in paths:
     ratios = [t / f for t, f in zip(times[p], times["fast"])]
     spread = f" ± {statistics.stdev(times[p]):.3f}" if len(times[p]) > 1 else ""
     print(f"{p:<10} {statistics.mean(times[p]):.3f}{spread}  ({', '.join(f'{t:.3f}' for t in times[p])})"
-          + ("" if p == "fast" else f"   {', '.join(f'{r:.2f}x' for r in ratios)}"))
+          + ("" if p == "fast" else f"   median {statistics.median(ratios):.2f}x: {', '.join(f'{r:.2f}x' for r in ratios)}"))
 PY
