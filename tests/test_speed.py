@@ -81,7 +81,7 @@ from util.allocator import keep_freed_memory
 if sys.argv[1] == "reuse":
     assert keep_freed_memory()
 w = torch.randn(1024, 512, 4, 4)  # unet_256's largest weight, 32 MiB in fp32: above glibc's mmap threshold
-for _ in range(5):  # the first steps lay out the heap
+for _ in range(20):  # the first steps lay out the heap (up to 5 here)
     w.to(torch.bfloat16).float()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(5):
