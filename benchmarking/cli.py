@@ -268,5 +268,5 @@ def report_costs(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         costs.write_csv(rows, args.csv)
         print(f"wrote {args.csv}")
     if args.plot:
-        costs.plot(args.csv, args.plot, shlex.join(["benchmark.py", *sys.argv[1:]])[:160])
+        costs.plot(args.csv, args.plot, shlex.join(["benchmark.py", *sys.argv[1:]])[:600])
         print(f"wrote {args.plot}")

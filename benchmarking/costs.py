@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,8 @@ def plot(csv_path: Path, out: Path, title: str = "") -> None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
+    if title:  # the command that measured it, wrapped to the figure's width
+        fig.suptitle("\n".join(textwrap.wrap(title, 150, break_on_hyphens=False)), fontsize=7)
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format=out.suffix.lstrip(".") or "png", dpi=110)
