@@ -112,7 +112,7 @@ def train(opt, options: TrainOptions, world: distributed.World) -> int:
     progress = {"epoch": opt.epoch_count, "samples_done": 0, "total_iters": 0, "train_seconds": 0.0}
     if opt.continue_train:
         progress.update(resume(trainer, opt, options.changed, world.is_main))
-    memory.check_fits(trainer, next(data.first_batches(opt.batch_size)), opt)  # on a GPU: warns if it will not fit
+    memory.check_fits(trainer, lambda: next(data.first_batches(opt.batch_size)), opt)  # GPU: warns if it won't fit
     clock = (time.perf_counter(), progress["train_seconds"])  # wall time of training, over resumed runs too
     if world.distributed:  # each process its own random stream (dropout, image pool); the data order is shared
         seed_everything(opt.seed + 1_000_003 * world.rank + progress["total_iters"])

@@ -8,13 +8,13 @@ the same advice, train.py). The probe leaves the run as it was: weights, batch-n
 random streams, the image pool; gradients are dropped. It is skipped with --compile (each batch size would compile
 its own graphs).
 
-    check_fits(trainer, first_batch, opt)   # on CUDA devices; a warning or nothing
+    check_fits(trainer, lambda: first_batch, opt)   # on CUDA devices; a warning or nothing
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -101,14 +101,15 @@ def predict_peak(trainer, batch: dict, batch_size: int, meter) -> int:
     return peaks[0] + per_image * (batch_size - 1) + moments
 
 
-def check_fits(trainer, batch: dict, opt: argparse.Namespace, meter=None) -> None:
-    """Before the first step on a GPU: warn when the predicted peak is above the memory the device has free."""
+def check_fits(trainer, first_batch: Callable[[], dict], opt: argparse.Namespace, meter=None) -> None:
+    """Before the first step on a GPU: warn when the predicted peak is above the memory the device has free.
+    first_batch is called only when the probe runs (no images are read for CPU runs)."""
     device = trainer.model.device
     if meter is None:
         if device.type != "cuda" or getattr(opt, "compile", "off") == "on":
             return
         meter = CudaMemory(device)
-    peak = predict_peak(trainer, batch, opt.batch_size, meter)
+    peak = predict_peak(trainer, first_batch(), opt.batch_size, meter)
     have = meter.available() + meter.allocated()
     if peak > have:
         where = f"GPU {opt.gpu_ids[0]}" if opt.gpu_ids else str(device)

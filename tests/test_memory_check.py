@@ -75,12 +75,15 @@ def test_prediction_is_the_batch_line_plus_adams_moments():
 def test_a_run_that_will_not_fit_gets_one_warning_with_the_flags_that_help(capsys):
     trainer = make_trainer()
     opt = trainer.opt
-    memory.check_fits(trainer, batch_of(4, 1), opt, FakeMeter([2 * GiB, 3 * GiB], allocated=GiB // 2,
+    memory.check_fits(trainer, lambda: batch_of(4, 1), opt, FakeMeter([2 * GiB, 3 * GiB], allocated=GiB // 2,
                                                               available=4 * GiB))
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: this run is predicted to need 5.0 GiB")
     assert "has 4.5 GiB" in err[0] and "--batch_size 2, --grad_checkpoint" in err[0]
-    memory.check_fits(trainer, batch_of(4, 1), opt, FakeMeter([2 * GiB, 3 * GiB], available=8 * GiB))
+    memory.check_fits(trainer, lambda: batch_of(4, 1), opt, FakeMeter([2 * GiB, 3 * GiB], available=8 * GiB))
     assert capsys.readouterr().err == ""
-    memory.check_fits(trainer, batch_of(4, 1), opt)  # on the CPU: no probe, no warning
+    def unread() -> dict:
+        raise AssertionError("a CPU run reads no images for the probe")
+
+    memory.check_fits(trainer, unread, opt)  # on the CPU: no probe, no warning
     assert capsys.readouterr().err == ""
