@@ -249,9 +249,6 @@ def resume(trainer: Trainer, opt, changed: dict, verbose: bool) -> dict:
 def warn_about_resuming(opt, epoch: int) -> None:
     """A resumed run continues from its checkpoint's position; checkpoints of later epochs belong to the run that
     went on from there, and are overwritten as this one reaches their epochs."""
-    if "epoch_count" in opt.explicit:
-        warn(f"--epoch_count is ignored with --continue_train: the run resumes where its checkpoint stopped "
-             f"(epoch {epoch})")
     later = sorted(int(p.name.split("_")[0]) for p in checkpoint.experiment_dir(opt).glob("*_checkpoint.pth")
                    if p.name.split("_")[0].isdecimal() and int(p.name.split("_")[0]) >= epoch)
     if later:
@@ -289,8 +286,8 @@ def closing(log: Visualizer | SilentVisualizer) -> Iterator[Visualizer | SilentV
 @contextlib.contextmanager
 def experiment(opt, world: distributed.World) -> Iterator[None]:
     """The experiment folder for this run alone: a second train.py of the same --name stops with the first's
-    pid, temporary files a killed run left are removed, and a run that fails before writing anything leaves no
-    empty folders behind."""
+    pid, temporary files a killed run left are removed, a run from scratch does not mix with an earlier one
+    (checkpoint.start_new_run), and a run that fails before writing anything leaves no empty folders behind."""
     folder = checkpoint.experiment_dir(opt)
     new_folders = []
     parent = folder
@@ -304,6 +301,8 @@ def experiment(opt, world: distributed.World) -> Iterator[None]:
         f"experiment {folder}", "wait for that run to finish (or stop it), or pick another --name or --checkpoints_dir")
     try:
         remove_stale_temp_files(folder, folder / "web", folder / "web" / "images")
+        if not opt.continue_train:
+            checkpoint.start_new_run(folder, opt.overwrite)
         yield
     finally:
         lock.release()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
+from options.parser import APPLY, RUN_ALWAYS
 from options.types import augmentation_policy, nonnegative_float, probability
 from util.errors import UserError, warn
 from util.image_pool import ImagePool
@@ -37,37 +38,37 @@ class Pix2PixModel(BaseModel):
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         parser.set_defaults(norm="batch", netG="unet_256", dataset_mode="aligned")
         g = parser.add_argument_group("stochastic generator")
-        g.add_argument("--weight_noise", type=nonnegative_float, default=0.0,
+        g.add_argument("--weight_noise", resume=APPLY, type=nonnegative_float, default=0.0,
                        help="at test time, add fresh Gaussian noise to every conv weight of G at each forward "
                             "pass; the value is relative to each layer's weight spread (0.05 = 5%%)")
         if not is_train:
             return parser
         parser.set_defaults(pool_size=0, gan_mode="vanilla")
-        g.add_argument("--weight_noise_in_training", action="store_true",
+        g.add_argument("--weight_noise_in_training", resume=APPLY, action="store_true",
                        help="apply --weight_noise during training too, so that G learns to work with it")
         g = parser.add_argument_group("losses")
-        g.add_argument("--lambda_L1", type=nonnegative_float, default=100.0, help="weight of the L1 loss")
-        g.add_argument("--lambda_feat", type=nonnegative_float, nargs="?", const=10.0, default=0.0,
+        g.add_argument("--lambda_L1", resume=APPLY, type=nonnegative_float, default=100.0, help="weight of the L1 loss")
+        g.add_argument("--lambda_feat", resume=APPLY, type=nonnegative_float, nargs="?", const=10.0, default=0.0,
                        help="weight of the discriminator feature-matching loss of pix2pixHD; the flag alone means "
                             "10, pix2pixHD's value")
-        g.add_argument("--lambda_GAN", type=nonnegative_float, default=1.0,
+        g.add_argument("--lambda_GAN", resume=APPLY, type=nonnegative_float, default=1.0,
                        help="weight of G's adversarial loss; 0 trains without a discriminator, like --netD none")
-        g.add_argument("--lambda_kld", type=nonnegative_float, default=0.05,
+        g.add_argument("--lambda_kld", resume=APPLY, type=nonnegative_float, default=0.05,
                        help="weight of the KL term of --use_vae's style code (SPADE's 0.05)")
-        g.add_argument("--lambda_perceptual", type=nonnegative_float, default=0.0,
+        g.add_argument("--lambda_perceptual", resume=APPLY, type=nonnegative_float, default=0.0,
                        help="weight of the perceptual (deep-feature) loss; --model perceptual sets 10")
-        g.add_argument("--perceptual_net", default="vgg19", choices=sorted(networks.PERCEPTUAL_NETS),
+        g.add_argument("--perceptual_net", resume=APPLY, default="vgg19", choices=sorted(networks.PERCEPTUAL_NETS),
                        help="ImageNet network of the perceptual loss: vgg19 (SPADE's; downloads its weights once) "
                             "or efficientnet_lite0 (weights come with its pip package, works offline)")
-        g.add_argument("--vgg_weights", default=None, metavar="PATH",
+        g.add_argument("--vgg_weights", default=None, metavar="PATH", run=RUN_ALWAYS,
                        help="local copy of torchvision's vgg19-dcbb9e9d.pth (default: $TORCH_HOME/hub/checkpoints/, "
                             "downloaded there when missing)")
         g = parser.add_argument_group("discriminator augmentation (DiffAugment)")
-        g.add_argument("--diffaug", type=augmentation_policy, default="", metavar="POLICY",
+        g.add_argument("--diffaug", resume=APPLY, type=augmentation_policy, default="", metavar="POLICY",
                        help="augment what D sees, real and generated alike, in D's and G's steps: a comma-separated "
                             "list of color, translation, cutout (DiffAugment's policy: all three). Translation and "
                             "cutout move the label map and the photo together; colour changes only the photo")
-        g.add_argument("--diffaug_p", type=probability, default=1.0,
+        g.add_argument("--diffaug_p", resume=APPLY, type=probability, default=1.0,
                        help="probability that each augmentation is applied to each sample")
         return parser
 
@@ -147,7 +148,7 @@ class Pix2PixModel(BaseModel):
 
     def load_extra_state(self, state: dict) -> None:
         if self.is_train and self.use_D:
-            self.fake_pool.images = [t.to(self.device) for t in state.get("fake_pool", [])]
+            self.fake_pool.load([t.to(self.device) for t in state.get("fake_pool", [])])
 
     def set_input(self, batch: dict) -> None:
         """Take a batch from the data loader: A is the input, B the target (direction is applied there)."""

@@ -18,6 +18,7 @@ import argparse
 import torch
 from torch import nn
 
+from options.parser import APPLY
 from options.types import nonnegative_float
 
 from . import networks
@@ -33,7 +34,8 @@ class TemplateModel(BaseModel):
         parser.set_defaults(norm="batch", netG="unet_256", dataset_mode="aligned", netD="none")
         if is_train:
             g = parser.add_argument_group("template model")
-            g.add_argument("--lambda_regression", type=nonnegative_float, default=1.0, help="weight of the L1 loss")
+            g.add_argument("--lambda_regression", resume=APPLY, type=nonnegative_float, default=1.0,
+                           help="weight of the L1 loss")
         return parser
 
     def __init__(self, opt: argparse.Namespace):

@@ -77,13 +77,18 @@ class Validation:
         value = scores.get(self.metric, {}).get("value")
         if value is None or not math.isfinite(value):
             return False
-        best = progress.get("best")
-        if best and best.get("metric") == self.metric:
+        best, judged = progress.get("best"), self.judged_by()
+        if best and all(best.get(k) == v for k, v in judged.items()):
             better = value > best["value"] if self.higher_is_better else value < best["value"]
             if not better:
                 return False
-        progress["best"] = {"metric": self.metric, "value": value, "epoch": progress["epoch"] - 1}
+        progress["best"] = {**judged, "value": value, "epoch": progress["epoch"] - 1}
         return True
+
+    def judged_by(self) -> dict[str, Any]:
+        """What makes two best values comparable: the metric and the validation images (a resumed run that changes
+        either starts its best anew)."""
+        return {"metric": self.metric, "phase": self.opt.val_phase, "images": len(self.data)}
 
 
 def describe(scores: Scores) -> str:

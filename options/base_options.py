@@ -21,6 +21,8 @@ from util.fileio import atomic_write_text
 from util.util import options_to_dict
 
 from .parser import (
+    APPLY,
+    REFUSE,
     RUN_ALWAYS,
     RUN_AT_TEST,
     OptionParser,
@@ -129,7 +131,8 @@ class BaseOptions:
             if key not in saved or key in run:
                 continue
             if key not in opt.explicit:
-                setattr(opt, key, from_json(saved[key]))
+                if not _derived(self.parser, key, saved):
+                    setattr(opt, key, from_json(saved[key]))
             elif saved[key] != given[key]:
                 self.changed[key] = (saved[key], getattr(opt, key))
         self.inherited(opt, saved)
@@ -172,6 +175,12 @@ class BaseOptions:
         atomic_write_text(folder / "opt.json", json.dumps(options_to_dict(opt), indent=2, sort_keys=True) + "\n")
 
 
+def _derived(parser: OptionParser, key: str, saved: dict[str, Any]) -> bool:
+    """Whether the checkpoint's value of `key` was derived from other options rather than given (a flag whose
+    default is None, such as --lr_G from --lr): it is derived again from this run's values, so that a new --lr
+    reaches --lr_G too. Checkpoints without the list of given flags keep their values."""
+    return "explicit" in saved and key not in saved["explicit"] and parser.get_default(key) is None
+
 def _experiment_flags(g: argparse._ArgumentGroup) -> None:
     """experiment: where the data and the checkpoints are, on which device, with which seed."""
     g.add_argument("--dataroot", run=RUN_ALWAYS,
@@ -181,71 +190,76 @@ def _experiment_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--gpu_ids", default="auto", run=RUN_ALWAYS,
                    help="GPU ids, e.g. 0  0,1,2  or -1 for CPU; 'auto' uses GPU 0 when CUDA is available")
     g.add_argument("--checkpoints_dir", default="./checkpoints", run=RUN_ALWAYS, help="where experiments are saved")
-    g.add_argument("--seed", type=seed, default=0, run=RUN_AT_TEST,
+    g.add_argument("--seed", resume=REFUSE, type=seed, default=0, run=RUN_AT_TEST,
                    help="random seed for weights, data order, augmentation and dropout")
 
 
 def _model_flags(g: argparse._ArgumentGroup) -> None:
     """model: the networks and their shapes."""
-    g.add_argument("--model", default="pix2pix", choices=sorted(models.MODELS), help="which model")
-    g.add_argument("--input_nc", type=int, default=3, choices=[1, 3],
+    g.add_argument("--model", resume=REFUSE, default="pix2pix", choices=sorted(models.MODELS), help="which model")
+    g.add_argument("--input_nc", resume=REFUSE, type=int, default=3, choices=[1, 3],
                    help="channels of the input image (1 gray, 3 RGB)")
-    g.add_argument("--output_nc", type=int, default=3, choices=[1, 3], help="channels of the output image")
-    g.add_argument("--ngf", type=positive_int, default=64, help="generator filters in the last conv layer")
-    g.add_argument("--ndf", type=positive_int, default=64, help="discriminator filters in the first conv layer")
-    g.add_argument("--netD", default="basic", choices=networks.DISCRIMINATOR_CHOICES,
+    g.add_argument("--output_nc", resume=REFUSE, type=int, default=3, choices=[1, 3],
+                   help="channels of the output image")
+    g.add_argument("--ngf", resume=REFUSE, type=positive_int, default=64,
+                   help="generator filters in the last conv layer")
+    g.add_argument("--ndf", resume=REFUSE, type=positive_int, default=64,
+                   help="discriminator filters in the first conv layer")
+    g.add_argument("--netD", resume=REFUSE, default="basic", choices=networks.DISCRIMINATOR_CHOICES,
                    help="discriminator: basic is the 70x70 PatchGAN, n_layers uses --n_layers_D, pixel judges single "
                         "pixels, multiscale is pix2pixHD's (--num_D PatchGANs of --n_layers_D layers), sesame (or "
                         "sesam) is SESAME's semantic-aware multiscale one; none trains the generator on its "
                         "reconstruction loss only")
-    g.add_argument("--netG", default="resnet_9blocks", choices=sorted(networks.GENERATORS),
+    g.add_argument("--netG", resume=REFUSE, default="resnet_9blocks", choices=sorted(networks.GENERATORS),
                    help="generator architecture")
-    g.add_argument("--upsample", default="transpose", choices=networks.UPSAMPLING,
+    g.add_argument("--upsample", resume=REFUSE, default="transpose", choices=networks.UPSAMPLING,
                    help="how the generator doubles the resolution: transpose (upstream's transposed convolutions), "
                         "resize (nearest-neighbour resize + 3x3 convolution, free of checkerboard artifacts) or "
                         "bilinear (bilinear resize + 3x3 convolution)")
-    g.add_argument("--n_layers_D", type=positive_int, default=3,
+    g.add_argument("--n_layers_D", resume=REFUSE, type=positive_int, default=3,
                    help="layers of the n_layers, multiscale and sesame discriminators (3: 70x70 patches)")
-    g.add_argument("--num_D", type=positive_int, default=2,
+    g.add_argument("--num_D", resume=REFUSE, type=positive_int, default=2,
                    help="scales of the multiscale and sesame discriminators (each half the size of the last)")
-    g.add_argument("--norm", default="instance", choices=sorted(networks.NORMS), help="normalization")
-    g.add_argument("--init_type", default="normal", choices=sorted(networks.INIT_TYPES), help="weight initialization")
-    g.add_argument("--init_gain", type=positive_finite, default=0.02, help="scale for normal/xavier/orthogonal")
-    g.add_argument("--no_dropout", action="store_true", help="no dropout layers in the generator")
-    g.add_argument("--dropout_rate", type=dropout_probability, default=0.5,
+    g.add_argument("--norm", resume=REFUSE, default="instance", choices=sorted(networks.NORMS), help="normalization")
+    g.add_argument("--init_type", resume=REFUSE, default="normal", choices=sorted(networks.INIT_TYPES),
+                   help="weight initialization")
+    g.add_argument("--init_gain", resume=REFUSE, type=positive_finite, default=0.02,
+                   help="scale for normal/xavier/orthogonal")
+    g.add_argument("--no_dropout", resume=REFUSE, action="store_true", help="no dropout layers in the generator")
+    g.add_argument("--dropout_rate", resume=APPLY, type=dropout_probability, default=0.5,
                    help="rate of the generator's dropout layers, in training and at test time (the seed's "
                         "stochastic experiment used 0.95)")
 
 
 def _spade_flags(g: argparse._ArgumentGroup) -> None:
     """SPADE generator (--netG spade): its upsampling depth and its optional style encoder."""
-    g.add_argument("--num_upsampling_layers", default="normal", choices=networks.SPADE_DEPTHS,
+    g.add_argument("--num_upsampling_layers", resume=REFUSE, default="normal", choices=networks.SPADE_DEPTHS,
                    help="--netG spade upsamples 5 times from a grid of side/32 (normal), 6 from side/64 (more: one "
                         "more between its middle blocks), or 7 (most: one more block at the end)")
-    g.add_argument("--use_vae", action="store_true",
+    g.add_argument("--use_vae", resume=REFUSE, action="store_true",
                    help="--netG spade with SPADE's image encoder: in training G's style code comes from the target "
                         "photo (plus a KL term, --lambda_kld), at test time it is drawn at random, so that test.py "
                         "--n_samples K gives K different photos of a label map")
-    g.add_argument("--z_dim", type=positive_int, default=256, help="size of the style code of --use_vae")
-    g.add_argument("--image_aspect", type=positive_finite, default=1.0,
+    g.add_argument("--z_dim", resume=REFUSE, type=positive_int, default=256, help="size of the style code of --use_vae")
+    g.add_argument("--image_aspect", resume=REFUSE, type=positive_finite, default=1.0,
                    help="width/height of the training crops, which fixes --use_vae's starting grid (2 for "
                         "cityscapes at 256x128)")
 
 
 def _label_flags(g: argparse._ArgumentGroup) -> None:
     """class inputs (util/labels.py): label maps read as one channel per class, as SPADE and pix2pixHD do."""
-    g.add_argument("--label_nc", type=nonnegative_int, default=0,
+    g.add_argument("--label_nc", resume=REFUSE, type=nonnegative_int, default=0,
                    help="classes of the label maps (the input side): each becomes an input channel (one-hot) of G "
                         "and D; 0 reads the label map as an RGB picture, as pix2pix does (facades 12, cityscapes "
                         "colours 20, cityscapes ids 35)")
-    g.add_argument("--palette", default="auto", choices=labels.PALETTE_CHOICES,
+    g.add_argument("--palette", resume=REFUSE, default="auto", choices=labels.PALETTE_CHOICES,
                    help="how the label maps name classes: the colours of a dataset's palette (nearest colour wins, "
                         "for JPEG edges), or ids (grey levels that are class ids, e.g. Cityscapes' *_labelIds.png); "
                         "auto: cityscapes when the dataset's path says so, else facades")
-    g.add_argument("--dontcare", action="store_true",
+    g.add_argument("--dontcare", resume=REFUSE, action="store_true",
                    help="pixels of no class (farther than --label_threshold from every palette colour, or an id of "
                         "--label_nc or more) form one more class, with its own input channel, instead of an error")
-    g.add_argument("--label_threshold", type=positive_finite, default=labels.DEFAULT_THRESHOLD,
+    g.add_argument("--label_threshold", resume=APPLY, type=positive_finite, default=labels.DEFAULT_THRESHOLD,
                    help="RGB distance beyond which a label-map colour is no palette class (the farthest JPEG pixels "
                         "of facades are 189 away, of cityscapes 119)")
 
@@ -266,23 +280,25 @@ def _resolve_labels(opt: Options) -> None:
 
 def _data_flags(g: argparse._ArgumentGroup) -> None:
     """data: which images, in which direction, loaded how."""
-    g.add_argument("--dataset_mode", default="aligned", choices=sorted(data.DATASETS),
+    g.add_argument("--dataset_mode", resume=REFUSE, default="aligned", choices=sorted(data.DATASETS),
                    help="aligned: A|B pairs side by side; single: A images only")
-    g.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"],
+    g.add_argument("--direction", resume=REFUSE, default="AtoB", choices=["AtoB", "BtoA"],
                    help="AtoB translates the left half into the right half; BtoA the reverse")
-    g.add_argument("--serial_batches", action="store_true", run=RUN_AT_TEST, help="take images in order, no shuffling")
+    g.add_argument("--serial_batches", resume=APPLY, action="store_true", run=RUN_AT_TEST,
+                   help="take images in order, no shuffling")
     g.add_argument("--num_threads", type=workers, default=-1, run=RUN_ALWAYS,
                    help="data-loading workers; -1 picks a number that does not oversubscribe the CPU")
-    g.add_argument("--batch_size", type=positive_int, default=1, run=RUN_AT_TEST, help="input batch size")
-    g.add_argument("--load_size", type=positive_int, default=286, run=RUN_AT_TEST, help="scale images to this size")
-    g.add_argument("--crop_size", type=positive_int, default=256, help="then crop to this size")
-    g.add_argument("--max_dataset_size", type=count_or_inf, default=float("inf"), run=RUN_AT_TEST,
+    g.add_argument("--batch_size", resume=APPLY, type=positive_int, default=1, run=RUN_AT_TEST, help="input batch size")
+    g.add_argument("--load_size", resume=APPLY, type=positive_int, default=286, run=RUN_AT_TEST,
+                   help="scale images to this size")
+    g.add_argument("--crop_size", resume=APPLY, type=positive_int, default=256, help="then crop to this size")
+    g.add_argument("--max_dataset_size", resume=APPLY, type=count_or_inf, default=float("inf"), run=RUN_AT_TEST,
                    help="use at most this many images of the folder")
-    g.add_argument("--preprocess", default="resize_and_crop", choices=data.PREPROCESS_MODES,
+    g.add_argument("--preprocess", resume=APPLY, default="resize_and_crop", choices=data.PREPROCESS_MODES,
                    help="scaling and cropping of images at load time; none: each image at its own size (training "
                         "rounds its sides to multiples of 4; testing pads them by reflection up to what the "
                         "generator needs and crops the result back)")
-    g.add_argument("--no_flip", action="store_true", run=RUN_AT_TEST, help="no random horizontal flip")
+    g.add_argument("--no_flip", resume=APPLY, action="store_true", run=RUN_AT_TEST, help="no random horizontal flip")
 
 
 def _speed_flags(g: argparse._ArgumentGroup) -> None:

@@ -1,9 +1,16 @@
 """The options' parser and their resolution: what each flag is, and what values the run really uses.
 
-Each flag says where it is defined whether it is a *run option* (`run="always"`: it describes this run, such as
-paths, devices and logging, and is never taken from a checkpoint; `run="test"`: likewise at test time only, while a
-resumed training run inherits it). Every other option describes the experiment and is inherited from the checkpoint
-by test.py and by train.py --continue_train unless given again.
+Each flag declares, where it is defined, what a checkpoint means for it:
+- `run=RUN_ALWAYS`: a *run option*: it describes this run (paths, devices, logging, speed) and is never taken from
+  a checkpoint; it may change freely between runs.
+- every other flag is an *experiment option*, which test.py and train.py --continue_train take from the checkpoint
+  unless it is given again, and declares what a resumed run does with a new value: `resume=APPLY` (the new value
+  takes effect from the first resumed step: learning rates, loss weights, the schedule, the data) or
+  `resume=REFUSE` (it cannot change within a run: the networks' shapes, the model, the random streams; a new value
+  is a one-line error saying how to start a new run). `run=RUN_AT_TEST` additionally makes it a run option of
+  test.py (the seed, the batch size, how images are loaded).
+check_resume() is the one place that enforces the policy; tests/test_resume_policy.py checks that every flag of
+every model declares one.
 """
 from __future__ import annotations
 
@@ -15,19 +22,34 @@ from typing import Any
 from util.errors import ArgumentParser, UserError, warn
 
 RUN_ALWAYS, RUN_AT_TEST = "always", "test"
+APPLY, REFUSE = "apply", "refuse"  # what a resumed run does with an experiment option given another value
+RESUME_POLICIES = (APPLY, REFUSE)
+
+
+def _declare(action: argparse.Action, run: str | None, resume: str | None) -> argparse.Action:
+    """Attach the flag's run/resume declaration (see the module docstring)."""
+    if run not in (None, RUN_ALWAYS, RUN_AT_TEST) or resume not in (None, *RESUME_POLICIES):
+        raise ValueError(f"{action.option_strings}: run={run!r}, resume={resume!r} is not a declaration")
+    if run == RUN_ALWAYS and resume is not None:
+        raise ValueError(f"{action.option_strings}: a run option is never resumed, it takes no resume policy")
+    action.run, action.resume = run, resume
+    return action
 
 
 class _Group(argparse._ArgumentGroup):
-    """An argument group whose add_argument takes run=RUN_ALWAYS|RUN_AT_TEST (see the module docstring)."""
+    """An argument group whose add_argument takes run= and resume= (see the module docstring)."""
 
-    def add_argument(self, *args: Any, run: str | None = None, **kwargs: Any) -> argparse.Action:
-        action = super().add_argument(*args, **kwargs)
-        action.run = run
-        return action
+    def add_argument(self, *args: Any, run: str | None = None, resume: str | None = None,
+                     **kwargs: Any) -> argparse.Action:
+        return _declare(super().add_argument(*args, **kwargs), run, resume)
 
 
 class OptionParser(ArgumentParser):
-    """argparse with one-line errors whose flags say whether they are run options."""
+    """argparse with one-line errors whose flags declare what a checkpoint means for them."""
+
+    def add_argument(self, *args: Any, run: str | None = None, resume: str | None = None,
+                     **kwargs: Any) -> argparse.Action:
+        return _declare(super().add_argument(*args, **kwargs), run, resume)
 
     def add_argument_group(self, *args: Any, **kwargs: Any) -> _Group:
         group = _Group(self, *args, **kwargs)
@@ -38,6 +60,32 @@ class OptionParser(ArgumentParser):
         """The destinations of the run options of train.py (is_train) or of test.py."""
         kinds = {RUN_ALWAYS} if is_train else {RUN_ALWAYS, RUN_AT_TEST}
         return {a.dest for a in self._actions if getattr(a, "run", None) in kinds}
+
+    def resume_policies(self) -> dict[str, str | None]:
+        """Each flag's destination -> 'run', APPLY or REFUSE (None: undeclared, which the tests reject)."""
+        return {a.dest: "run" if getattr(a, "run", None) == RUN_ALWAYS else getattr(a, "resume", None)
+                for a in self._actions if a.dest != "help"}
+
+    def flag(self, dest: str) -> str:
+        """How the user spells the option `dest` (its first long flag)."""
+        action = next((a for a in self._actions if a.dest == dest), None)
+        return next((s for s in action.option_strings if s.startswith("--")), f"--{dest}") if action else f"--{dest}"
+
+
+def check_resume(parser: OptionParser, changed: dict[str, tuple[Any, Any]], checkpoint: str) -> None:
+    """The resume policy, applied: an option declared REFUSE given another value than `checkpoint` was trained
+    with is a one-line error (options declared APPLY simply take their new values)."""
+    policies = parser.resume_policies()
+    refused = [key for key in changed if policies.get(key) == REFUSE]
+    if not refused:
+        return
+    key = refused[0]
+    old, new = changed[key]
+    flag = parser.flag(key)
+    given, trained = (flag, f"without {flag}") if isinstance(new, bool) else (f"{flag} {new}", f"with {flag} {old}")
+    raise UserError(f"{given}: {checkpoint} was trained {trained}, and a resumed run keeps that (it is part of what "
+                    f"its networks, data and random streams are); leave {flag} out to resume, or start a new run "
+                    f"with it under another --name")
 
 
 class Options(argparse.Namespace):

