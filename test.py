@@ -33,7 +33,8 @@ from util.html import HTML
 from util.images import IMG_EXTENSIONS, is_image_file
 from util.labels import LabelCoder
 from util.locks import FolderLock
-from util.results import IN_PROGRESS, RESULT_NAME, is_result_file
+from util.outputs import OutputGuard
+from util.results import IN_PROGRESS, PAGE_FILES, REPORT_FILE, RESULT_NAME, is_result_file
 from util.seeding import seed_everything
 from util.util import save_image, tensor2im
 
@@ -52,15 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         model.train()  # the pix2pix paper keeps dropout and batch statistics on at test time
     if opt.input:
-        return translate_files(model, opt)
+        return translate_files(model, opt, results_guard(opt, found, weights, "--output", reads=Path(opt.input)))
 
     if opt.n_samples > 1 and not model.is_stochastic():
         warn(f"--n_samples {opt.n_samples}: this generator is deterministic here (no active dropout, no "
              f"--weight_noise), so the samples will be identical")
 
-    run = f"{opt.phase}_{opt.epoch}" + (f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
-    web_dir = Path(opt.results_dir) / opt.name / run
-    check_outside(web_dir, Path(data.dataset.root))
+    web_dir = Path(opt.results_dir) / opt.name / results_run(opt, found, weights)
+    guard = results_guard(opt, found, weights, "--results_dir", reads=Path(opt.dataroot))
+    guard.claim_folder(web_dir, PAGE_FILES)
+    guard.claim_folder(web_dir / "images", result_names(model, data.dataset.ids[: opt.num_test], opt.n_samples))
     # the mark of a run in progress: evaluate.py refuses the folder until this run has written all of it
     lock = FolderLock(web_dir / IN_PROGRESS).acquire(
         f"{web_dir}", "wait until that test.py finishes, or pass another --results_dir")
@@ -86,12 +88,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def check_outside(web_dir: Path, dataset: Path, flag: str = "--results_dir") -> None:
-    """Results written inside the folder test.py reads would be read back as inputs by the next run."""
-    web_dir, dataset = web_dir.resolve(), dataset.resolve()
-    if web_dir == dataset or dataset in web_dir.parents:
-        raise UserError(f"{flag} puts the results in {web_dir}, inside the dataset folder {dataset} that "
-                        f"test.py reads: the next run would translate them too; pick a {flag} outside it")
+def results_run(opt, found: checkpoint.Checkpoint, weights: str) -> str:
+    """The results folder's name: <phase>_<epoch>[_iter<N>], plus _<weights> when --weights picks the generator
+    that the checkpoint would not translate with by default (so that raw and averaged results are kept apart)."""
+    run = f"{opt.phase}_{opt.epoch}" + (f"_iter{opt.load_iter}" if opt.load_iter > 0 else "")
+    return run + (f"_{weights}" if weights != checkpoint.default_weights(found) else "")
+
+
+def results_guard(opt, found: checkpoint.Checkpoint, weights: str, flag: str, reads: Path) -> OutputGuard:
+    """The output guard of this run: its results come from the checkpoint's file and weights."""
+    return OutputGuard(tool="test.py", flag=flag, source=f"{found.path.resolve()} ({weights} weights)",
+                       reads=(reads,), overwrite=opt.overwrite, recognise=is_earlier_result)
+
+
+def is_earlier_result(path: Path) -> bool:
+    """A file of a results folder that test.py wrote before it recorded its files (a result image, the page)."""
+    return is_result_file(path) or path.name in PAGE_FILES
+
+
+def result_names(model, ids: list[str], n_samples: int) -> list[str]:
+    """The image files translate() writes for these ids."""
+    labels = [f"{name}_{k}" if n_samples > 1 and name in model.output_names else name
+              for name in model.visual_names for k in (range(1, n_samples + 1) if n_samples > 1 else [0])]
+    labels = list(dict.fromkeys(labels))  # inputs and targets once, outputs once per sample
+    return [f"{image_id}_{label}.png" for image_id in ids for label in labels]
 
 
 def translate(model, data, page: HTML, opt) -> None:
@@ -114,7 +134,7 @@ def translate(model, data, page: HTML, opt) -> None:
                 done += 1
 
 
-def translate_files(model, opt) -> int:
+def translate_files(model, opt, guard: OutputGuard) -> int:
     """test.py --input: translate an image, or each image of a folder, into --output/<id>.png, as large as the input
     (with --n_samples K: <id>_<k>.png)."""
     source = Path(opt.input)
@@ -128,12 +148,12 @@ def translate_files(model, opt) -> int:
                         f"of images") from None
     root = source.parent if source.is_file() else source
     output = Path(opt.output)
-    if source.is_dir():
-        check_outside(output, source, "--output")
+    ids = result_ids(paths, root)
+    guard.claim_folder(output, [f"{i}_{k}.png" if opt.n_samples > 1 else f"{i}.png"
+                                for i in ids for k in range(1, opt.n_samples + 1)])
     labels = LabelCoder(opt) if opt.label_nc else None
     with model.generating():
-        for path, image_id in zip(tqdm(paths, desc="translating", unit="image", disable=len(paths) < 2),
-                                  result_ids(paths, root)):
+        for path, image_id in zip(tqdm(paths, desc="translating", unit="image", disable=len(paths) < 2), ids):
             img = load_rgb(path)
             params = Params(scaled_size(opt, *img.size), crop=None, flip=False)
             model.set_input({"A": input_tensor(img, path, params, opt, labels)[None], "A_paths": [path]})
@@ -152,7 +172,7 @@ def clear_earlier_run(web_dir: Path) -> None:
     """Delete what an earlier test.py run wrote into this folder (its result images, page and reports), so that
     the folder never mixes two runs."""
     images = [p for p in (web_dir / "images").glob("*") if p.is_file() and is_result_file(p)]
-    files = [web_dir / name for name in ("index.html", "checkpoint.json", "metrics.json")]
+    files = [web_dir / name for name in (*PAGE_FILES, REPORT_FILE)]
     files = [f for f in files if f.is_file()]
     if images:
         print(f"replacing the {len(images)} images of an earlier run in {web_dir}")

@@ -208,12 +208,18 @@ def load_nets(nets: dict[str, nn.Module], checkpoint: Checkpoint, opt: argparse.
         _load_state_dict(net, name, state_dict, path, opt)
 
 
+def default_weights(checkpoint: Checkpoint) -> str:
+    """The generator a checkpoint translates with unless --weights says otherwise: its moving average when it has
+    one (--ema), else the trained weights."""
+    has_average = checkpoint.state is not None and AVERAGED_G in checkpoint.state["nets"]
+    return "ema" if has_average else "raw"
+
+
 def load_generator(netG: nn.Module, checkpoint: Checkpoint, opt: argparse.Namespace) -> str:
     """Load the generator to translate with: the moving average of G when the checkpoint has one (--ema), unless
     --weights raw asks for the trained weights; returns which ('ema' or 'raw')."""
-    has_average = checkpoint.state is not None and AVERAGED_G in checkpoint.state["nets"]
-    weights = getattr(opt, "weights", None) or ("ema" if has_average else "raw")
-    if weights == "ema" and not has_average:
+    weights = getattr(opt, "weights", None) or default_weights(checkpoint)
+    if weights == "ema" and default_weights(checkpoint) != "ema":
         raise UserError(f"--weights ema: {checkpoint.path} has no averaged generator (it was trained without --ema): "
                         f"leave out --weights, or pass --weights raw")
     check_architecture(opt, "G", checkpoint.options, checkpoint.path)

@@ -15,6 +15,7 @@ class DemoOptions(TestOptions):
     """Options of demo.py; --dataroot is optional and defaults to the dataset the checkpoint was trained on."""
 
     reads_input_flag = False
+    writes_files = False
     description = ("Serve a web page to paint label maps and translate them with a trained generator. "
                    "Architecture options are read from the checkpoint; --dataroot (optional, default: the "
                    "checkpoint's training data) provides the --phase images to start painting from.")

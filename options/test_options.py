@@ -17,6 +17,7 @@ class TestOptions(BaseOptions):
 
     is_train = False
     reads_input_flag = True  # test.py --input / --output (not demo.py)
+    writes_files = True  # --overwrite (not demo.py)
     description = ("Translate test images with a trained model and write an HTML page of results. Architecture "
                    "and data options are read from the checkpoint unless given here.")
 
@@ -42,6 +43,10 @@ class TestOptions(BaseOptions):
                        help="which generator to translate with: ema, the moving average of its weights (what a "
                             "checkpoint trained with --ema holds), or raw, the trained weights themselves (default: "
                             "ema when the checkpoint has it)")
+        if self.writes_files:
+            g.add_argument("--overwrite", action="store_true", run=RUN_ALWAYS,
+                           help="write over files this command did not make, or that it made from another checkpoint "
+                                "or weights (without it, such outputs are refused; inputs and checkpoints never are)")
         if self.reads_input_flag:
             _input_flags(g)
         parser.set_defaults(serial_batches=True, no_flip=True, display_id=-1, num_threads=0)

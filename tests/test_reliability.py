@@ -196,7 +196,8 @@ def test_a_second_train_py_of_the_same_experiment_is_refused_and_a_killed_one_le
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
-    run_cli(*args, "--n_epochs", "1", "--n_epochs_decay", "0", check=True)  # the kernel released the lock
+    # the kernel released the lock (the killed run's checkpoints are replaced on request)
+    run_cli(*args, "--n_epochs", "1", "--n_epochs_decay", "0", "--overwrite", check=True)
     assert not (tmp_path / "run" / ".train.lock").exists()
 
 

@@ -2,6 +2,8 @@
 
     <results_dir>/<name>/<phase>_<epoch>/images/<id>_{real_A,fake_B,real_B}.png  (<id>_fake_B_<k>.png: sample k)
     <results_dir>/<name>/<phase>_<epoch>/checkpoint.json                       what the last complete run wrote
+    <results_dir>/<name>/<phase>_<epoch>/index.html                            the page of the images
+    <results_dir>/<name>/<phase>_<epoch>/metrics.json                          evaluate.py's report
     <results_dir>/<name>/<phase>_<epoch>/.test_in_progress                     while test.py writes (or after it
                                                                                failed half-way)
 """
@@ -14,6 +16,8 @@ from .errors import UserError
 from .locks import describe_holder, is_locked, read_holder
 
 RESULT_NAME = re.compile(r"^(?P<id>.+)_(?P<label>fake_B|real_B|real_A)(?:_(?P<k>\d+))?$")
+PAGE_FILES = ("index.html", "checkpoint.json")  # what test.py writes beside images/
+REPORT_FILE = "metrics.json"  # what evaluate.py writes there
 IN_PROGRESS = ".test_in_progress"  # test.py's lock, and the mark of a run that did not finish
 
 

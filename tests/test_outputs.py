@@ -1,0 +1,146 @@
+"""The one output guard (util/outputs.py), and each writer through it: no write onto an input, into a folder of
+inputs, onto a checkpoint or over a file the command did not make, and no results of two sources in one folder."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, one_line_error, run_cli
+from PIL import Image
+
+from util.errors import UserError
+from util.outputs import MANIFEST, OutputGuard, is_pytorch_file
+
+
+def label_map(path: Path, synth32: Path) -> Path:
+    """The label-map half of a synthetic test image, saved at `path`."""
+    ab = Image.open(next((synth32 / "test").iterdir()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ab.crop((ab.width // 2, 0, ab.width, ab.height)).save(path)
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---- the guard -------------------------------------------------------------------------------------------------
+
+def test_the_guard_records_what_it_allows_and_refuses_what_it_did_not_make(tmp_path):
+    guard = OutputGuard(tool="tool", flag="--out", source="A")
+    guard.claim([tmp_path / "out" / "1.png"])
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert manifest["files"] == {"1.png": {"tool": "tool", "source": "A"}}
+    (tmp_path / "out" / "1.png").write_bytes(b"made")
+    guard.claim([tmp_path / "out" / "1.png"])  # its own file: fine again
+    (tmp_path / "out" / "2.png").write_bytes(b"someone else's")
+    with pytest.raises(UserError, match=r"^--out would write over .*2.png, which tool did not write: .*--overwrite"):
+        guard.claim([tmp_path / "out" / "1.png", tmp_path / "out" / "2.png"])
+    OutputGuard(tool="tool", flag="--out", source="A", overwrite=True).claim([tmp_path / "out" / "2.png"])
+
+
+def test_another_source_in_the_same_folder_is_refused_and_overwrite_removes_it(tmp_path):
+    OutputGuard(tool="tool", flag="--out", source="A").claim([tmp_path / "1.png", tmp_path / "2.png"])
+    (tmp_path / "1.png").write_bytes(b"A")
+    (tmp_path / "2.png").write_bytes(b"A")
+    with pytest.raises(UserError, match=r"holds 2 file\(s\) that tool made from A, not B: pass another --out"):
+        OutputGuard(tool="tool", flag="--out", source="B").claim([tmp_path / "1.png"])
+    OutputGuard(tool="tool", flag="--out", source="B", overwrite=True).claim([tmp_path / "1.png"])
+    assert not (tmp_path / "2.png").exists()  # not left to be mixed with B's
+    assert json.loads((tmp_path / MANIFEST).read_text())["files"] == {"1.png": {"tool": "tool", "source": "B"}}
+
+
+def test_inputs_their_folders_checkpoints_and_links_are_refused_even_with_overwrite(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "x.png").write_bytes(b"input")
+    guard = OutputGuard(tool="tool", flag="--out", reads=(photos / "x.png",), overwrite=True)
+    with pytest.raises(UserError, match="which tool reads"):
+        guard.claim([photos / "x.png"])
+    with pytest.raises(UserError, match="where tool reads its inputs"):
+        guard.claim([photos / "y.png"])
+    with pytest.raises(UserError, match="where tool reads its inputs"):
+        OutputGuard(tool="tool", flag="--out", reads=(photos,)).claim([photos / "deeper" / "y.png"])
+    torch.save({"w": torch.zeros(1)}, tmp_path / "latest_checkpoint.pth")
+    with pytest.raises(UserError, match="a PyTorch checkpoint or weights file"):
+        OutputGuard(tool="tool", flag="--out", overwrite=True).claim([tmp_path / "latest_checkpoint.pth"])
+    (tmp_path / "link.png").symlink_to(photos / "x.png")
+    with pytest.raises(UserError, match="symbolic link"):
+        OutputGuard(tool="tool", flag="--out", overwrite=True).claim([tmp_path / "link.png"])
+    assert (photos / "x.png").read_bytes() == b"input"
+
+
+def test_pytorch_files_are_told_from_torchscript_archives(tmp_path):
+    torch.save({"w": torch.zeros(1)}, tmp_path / "weights.pth")
+    torch.save({"w": torch.zeros(1)}, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    torch.jit.save(torch.jit.script(torch.nn.Linear(1, 1)), tmp_path / "model.pt")
+    (tmp_path / "page.html").write_text("<html>")
+    assert is_pytorch_file(tmp_path / "weights.pth") and is_pytorch_file(tmp_path / "legacy.pth")
+    assert not is_pytorch_file(tmp_path / "model.pt") and not is_pytorch_file(tmp_path / "page.html")
+
+
+def test_a_damaged_manifest_is_an_error_not_a_guess(tmp_path):
+    (tmp_path / MANIFEST).write_text("{not json")
+    with pytest.raises(UserError, match=f"cannot read .*{MANIFEST}"):
+        OutputGuard(tool="tool", flag="--out").claim([tmp_path / "1.png"])
+
+
+# ---- test.py -----------------------------------------------------------------------------------------------------
+
+def test_command(tiny_checkpoint: Path, *args) -> list:
+    return ["test.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, *args]
+
+
+def test_test_py_input_never_writes_onto_its_input_or_its_folder(tiny_checkpoint, synth32, tmp_path):
+    photo = label_map(tmp_path / "photos" / "x.png", synth32)
+    before = snapshot(tmp_path / "photos")
+    line = one_line_error(run_cli(*test_command(tiny_checkpoint, "--input", photo, "--output", photo.parent,
+                                           "--overwrite")))
+    assert f"would write over {photo}, which test.py reads (its input)" in line
+    assert snapshot(tmp_path / "photos") == before
+
+
+def test_test_py_input_never_writes_over_an_unrelated_file(tiny_checkpoint, synth32, tmp_path):
+    label_map(tmp_path / "photos" / "sub" / "a.png", synth32)
+    unrelated = tmp_path / "photos" / "a.png"
+    unrelated.write_bytes(b"my photo")
+    line = one_line_error(run_cli(*test_command(tiny_checkpoint, "--input", tmp_path / "photos" / "sub",
+                                           "--output", tmp_path / "photos")))
+    assert f"would write over {unrelated}, which test.py did not write" in line and "--overwrite" in line
+    assert unrelated.read_bytes() == b"my photo"
+    run_cli(*test_command(tiny_checkpoint, "--input", tmp_path / "photos" / "sub", "--output", tmp_path / "photos",
+                     "--overwrite"), check=True)
+    assert Image.open(unrelated).size == (32, 32)  # asked for: replaced
+    run_cli(*test_command(tiny_checkpoint, "--input", tmp_path / "photos" / "sub", "--output", tmp_path / "photos"),
+            check=True)  # now it is test.py's own file: a second run replaces it without --overwrite
+
+
+def test_test_py_keeps_two_checkpoints_results_apart(tiny_checkpoint, synth32, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(tiny_checkpoint / "tiny", other / "tiny")
+    photo = label_map(tmp_path / "in" / "x.png", synth32)
+    run_cli(*test_command(tiny_checkpoint, "--input", photo, "--output", tmp_path / "out"), check=True)
+    first = snapshot(tmp_path / "out")
+    line = one_line_error(run_cli(*test_command(other, "--input", photo, "--output", tmp_path / "out")))
+    assert f"holds 1 file(s) that test.py made from {tiny_checkpoint / 'tiny' / 'latest_checkpoint.pth'}" in line
+    assert snapshot(tmp_path / "out") == first
+
+
+def test_test_py_results_never_go_into_the_dataset(tiny_checkpoint, synth32):
+    line = one_line_error(run_cli(*test_command(tiny_checkpoint, "--dataroot", synth32, "--results_dir", synth32 / "r")))
+    assert "where test.py reads its inputs" in line and not (synth32 / "r").exists()
+
+
+def test_test_py_keeps_raw_and_averaged_results_apart(synth32, tmp_path):
+    run_cli("train.py", "--dataroot", synth32, *TINY, "--name", "e", "--checkpoints_dir", tmp_path, "--ema",
+            "--n_epochs", "1", "--n_epochs_decay", "0", "--batch_size", "4", check=True)
+    args = ["test.py", "--dataroot", synth32, "--name", "e", "--checkpoints_dir", tmp_path, "--results_dir",
+            tmp_path / "results"]
+    run_cli(*args, check=True)
+    run_cli(*args, "--weights", "raw", check=True)
+    ema, raw = (json.loads((tmp_path / "results" / "e" / run / "checkpoint.json").read_text())
+                for run in ("test_latest", "test_latest_raw"))
+    assert (ema["weights"], raw["weights"]) == ("ema", "raw")

@@ -1,0 +1,158 @@
+"""The one output guard: every command that writes files the user names asks it first (test.py, export.py,
+evaluate.py, the dataset tools, the download scripts, benchmark.py), and it refuses, before anything is written:
+
+- a write onto a file the command reads, or into a folder it reads images from (they would be read back, or
+  replace inputs);
+- a write onto a PyTorch checkpoint or weights file (unless the command itself made that file);
+- a write over a file that the same command did not make (unless --overwrite);
+- results of another source (another checkpoint, other weights, another seed) mixed into a folder that holds this
+  command's results (unless --overwrite, which then removes the other source's files).
+
+What it allows is recorded in the folder's manifest, `.dlim-outputs.json` (file name -> command and source): that
+is how a later run knows which files it made. Files are then written atomically by util.fileio.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+from .fileio import atomic_write_text
+from .locks import FolderLock
+
+MANIFEST = ".dlim-outputs.json"
+_PICKLE_PROTOCOLS = range(2, 6)  # torch.save's legacy format is a pickle stream: 0x80, protocol
+
+
+@dataclass
+class OutputGuard:
+    """The rules above for one command: `tool` names it in the manifest and in messages, `source` says what its
+    files are made from ('' when they accumulate, as a table's rows), `reads` are the files and folders it reads,
+    `flag` how the user names the output, `recognise` tells a file of this tool written before manifests existed."""
+
+    tool: str
+    flag: str
+    source: str = ""
+    reads: tuple[Path, ...] = ()
+    overwrite: bool = False
+    recognise: Callable[[Path], bool] | None = None
+
+    def claim(self, paths: Iterable[str | os.PathLike]) -> None:
+        """Check every target, then record them as this command's; a UserError naming the first refused one."""
+        targets = [Path(os.path.abspath(p)) for p in paths]
+        by_folder: dict[Path, list[Path]] = {}
+        for path in targets:
+            by_folder.setdefault(path.parent, []).append(path)
+        for folder, files in by_folder.items():
+            self._check_inputs(folder, files)
+        for folder, files in by_folder.items():
+            # a folder that exists may be claimed by another run at the same time: one manifest update at a time
+            lock = FolderLock(folder / f".{MANIFEST}.lock").acquire(str(folder), "", wait=True) \
+                if folder.is_dir() else contextlib.nullcontext()
+            with lock:
+                self._claim_in(folder, files)
+
+    def claim_folder(self, folder: str | os.PathLike, names: Iterable[str]) -> None:
+        """claim() for files `names` of one folder."""
+        self.claim(Path(folder) / name for name in names)
+
+    # ---- the rules ---------------------------------------------------------------------------------------------
+
+    def _check_inputs(self, folder: Path, files: list[Path]) -> None:
+        real_folder = folder.resolve()
+        for read in self.reads:
+            read = Path(read).resolve()
+            read_folder = read if read.is_dir() else read.parent
+            if any(f.resolve() == read for f in files):
+                raise UserError(f"{self.flag} would write over {read}, which {self.tool} reads (its input): pick "
+                                f"another {self.flag}")
+            if real_folder == read_folder or read_folder in real_folder.parents:
+                raise UserError(f"{self.flag} puts files into {real_folder}, where {self.tool} reads its inputs "
+                                f"({read}): they would be mixed with them or read back; pick a {self.flag} outside "
+                                f"{read_folder}")
+
+    def _claim_in(self, folder: Path, files: list[Path]) -> None:
+        manifest = read_manifest(folder)
+        entries = manifest.setdefault("files", {})
+        for path in files:
+            self._check_target(path, entries.get(path.name))
+        others = self._other_sources(folder, entries)
+        if others:
+            if not self.overwrite:
+                source = entries[others[0]]["source"]
+                raise UserError(f"{self.flag} {folder} holds {len(others)} file(s) that {self.tool} made from "
+                                f"{source}, not {self.source}: pass another {self.flag} to keep them apart, or "
+                                f"--overwrite to replace them")
+            for name in others:
+                (folder / name).unlink(missing_ok=True)
+                del entries[name]
+            print(f"removed {len(others)} file(s) of {folder} made from another source (--overwrite)", flush=True)
+        for path in files:
+            entries[path.name] = {"tool": self.tool, "source": self.source}
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+    def _check_target(self, path: Path, entry: dict[str, Any] | None) -> None:
+        if path.is_dir():
+            raise UserError(f"{self.flag} {path} is a folder: pass the path of a file")
+        if not path.exists() and not path.is_symlink():
+            return
+        ours = entry is not None and entry.get("tool") == self.tool
+        if path.is_symlink():
+            raise UserError(f"{self.flag} {path} is a symbolic link: writing there would change the file it points "
+                            f"to; pick another {self.flag}")
+        if not ours and is_pytorch_file(path):
+            raise UserError(f"{self.flag} would write over {path}, a PyTorch checkpoint or weights file, which "
+                            f"{self.tool} never replaces: pick another {self.flag}")
+        if not ours and not self.overwrite and not (self.recognise and self.recognise(path)):
+            raise UserError(f"{self.flag} would write over {path}, which {self.tool} did not write: pick another "
+                            f"{self.flag}, or pass --overwrite to replace it")
+
+    def _other_sources(self, folder: Path, entries: dict[str, dict[str, Any]]) -> list[str]:
+        """This tool's files in the folder made from another source (that still exist)."""
+        if not self.source:
+            return []
+        return sorted(name for name, e in entries.items() if e.get("tool") == self.tool and e.get("source")
+                      and e["source"] != self.source and (folder / name).exists())
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The folder's manifest ({} when it has none; a damaged one is a UserError, so that nothing is guessed)."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path} ({type(exc).__name__}): it records which files of {folder} DLIM wrote; "
+                        f"delete it, and pass --overwrite once") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
+        raise UserError(f"{path} is not a DLIM manifest: delete it, and pass --overwrite once")
+    return manifest
+
+
+def is_pytorch_file(path: Path) -> bool:
+    """Whether the file is what torch.save writes (a zip with a data.pkl, or a legacy pickle stream): a checkpoint
+    or weights file. TorchScript archives (which also hold code/) are not."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    if len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS:
+        return True
+    if head != b"PK\x03\x04":
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.endswith("/data.pkl") for n in names) and not any("/code/" in n for n in names)
+
