@@ -21,6 +21,7 @@ from metrics.report import (
     check_table,
     format_scores,
     is_lite0_trained,
+    is_report,
     merge_previous,
     run_info,
     table_row,
@@ -30,6 +31,7 @@ from metrics.report import (
 from options.types import at_least_two, positive_int, seed
 from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn
 from util.fileio import check_writable
+from util.outputs import OutputGuard
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CSV table to add a row to, replacing the experiment's previous row "
                           "(default with --results_dir: results/metrics.csv beside the experiments)")
     out.add_argument("--no_table", action="store_true", help="do not write a table row")
+    out.add_argument("--overwrite", action="store_true",
+                     help="write --json over a file evaluate.py did not make, or made from other images (without it, "
+                          "such a file is refused)")
     return parser
 
 
@@ -91,12 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     check_against_test_run(sets, info)
     json_path = Path(args.json) if args.json else (sets.folder / "metrics.json" if sets.folder else None)
     table = args.table or (sets.folder.parent.parent / "metrics.csv" if sets.folder else None)
-    check_outputs(json_path, None if args.no_table else table, args)
+    source = scored_source(sets, info)
+    check_outputs(json_path, None if args.no_table else table, args, sets, source)
     warn_if_judged_by_own_loss(names, info.get("options", {}))
     report = evaluate(sets, names, settings, explicit=not is_default(args.metrics or "default"))
     report = {"experiment": args.name or sets.name, "run": sets.run, **_epoch(sets.run, info),
               "fake": str(Path(args.results_dir or args.fake).resolve()), "real": str(Path(args.real).resolve())
-              if args.real else None, **report, "options": info.get("options", {})}
+              if args.real else None, "source": source, **report, "options": info.get("options", {})}
 
     if json_path:
         report = merge_previous(report, json_path)
@@ -110,14 +116,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def check_outputs(json_path: Path | None, table: Path | None, args: argparse.Namespace) -> None:
-    """Before computing anything: the report's folder must be writable and the table readable and writable."""
+def check_outputs(json_path: Path | None, table: Path | None, args: argparse.Namespace, sets: ImageSets,
+                  source: str) -> None:
+    """Before computing anything: the report's folder must be writable and the table readable and writable, and
+    neither may replace an input, a checkpoint or a file evaluate.py did not make (util/outputs.py)."""
+    reads = tuple({path.parent for path in (*sets.fake, *sets.real)})
     if json_path:
         if json_path.is_dir():
             raise UserError(f"--json {json_path} is a folder: pass the path of a file")
         check_writable(json_path.parent, f"--json {args.json}" if args.json else "the results folder")
+        OutputGuard(tool="evaluate.py", flag="--json", source=source, reads=reads, overwrite=args.overwrite,
+                    recognise=is_report).claim([json_path])
     if table:
         check_table(table)
+        # a table accumulates rows of many sources; read_table has refused a file that is not an evaluate.py table
+        OutputGuard(tool="evaluate.py", flag="--table", reads=reads, recognise=lambda path: True).claim([table])
+
+
+def scored_source(sets: ImageSets, info: dict) -> str:
+    """What the scored images come from: the checkpoint and weights test.py used, else the two folders."""
+    if info.get("checkpoint"):
+        return f"{info['checkpoint']} ({info.get('weights', 'raw')} weights)"
+    folders = sorted({str(p.parent.resolve()) for p in (*sets.fake, *sets.real)})
+    return " vs ".join(folders)
 
 
 def warn_if_judged_by_own_loss(names: list[str], options: dict) -> None:

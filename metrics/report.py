@@ -19,7 +19,8 @@ TABLE_OPTIONS = ("model", "netG", "netD", "num_D", "gan_mode", "lambda_L1", "lam
                  "perceptual_net", "lambda_feat", "lambda_gp", "dropout_rate", "weight_noise", "norm", "batch_size",
                  "n_epochs", "n_epochs_decay", "lr", "crop_size", "direction", "dataroot", "seed", "ema", "diffaug",
                  "upsample", "label_nc", "ngf", "use_vae")
-KEY_COLUMNS = ("experiment", "run")  # a re-run replaces the row with the same key
+KEY_COLUMNS = ("experiment", "run")  # what makes a CSV file an evaluate.py table
+ROW_KEY = (*KEY_COLUMNS, "weights")  # a re-run replaces the row with the same key (raw and ema rows stay apart)
 LITE0_METRICS = ("fd_lite0", "kid_lite0", "diversity_lite0")
 
 
@@ -123,8 +124,8 @@ def upsert_row(table: str | Path, row: dict[str, Any]) -> None:
     lock.acquire(f"--table {table}", "", wait=True)
     try:
         columns, rows = read_table(table)
-        key = tuple(str(row[k]) for k in KEY_COLUMNS)
-        rows = [r for r in rows if tuple(r.get(k) for k in KEY_COLUMNS) != key]
+        key = tuple(str(row.get(k, "")) for k in ROW_KEY)
+        rows = [r for r in rows if tuple(r.get(k, "") for k in ROW_KEY) != key]
         rows.append(row)
         new = [c for c in row if c not in columns]
         if "date" in columns and new:  # keep the date last
@@ -145,13 +146,23 @@ def merge_previous(report: dict[str, Any], path: Path) -> dict[str, Any]:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return report
-    if not isinstance(previous, dict) or previous.get("images") != report["images"]:
-        return report
+    if not isinstance(previous, dict) or previous.get("images") != report["images"] or \
+            previous.get("source") != report.get("source"):
+        return report  # other images: nothing of that report describes these
     metrics = {**previous.get("metrics", {}), **report["metrics"]}
     per_image = previous.get("per_image", {})
     for image_id, values in report["per_image"].items():
         per_image[image_id] = {**per_image.get(image_id, {}), **values}
     return {**report, "metrics": metrics, "per_image": per_image}
+
+
+def is_report(path: Path) -> bool:
+    """Whether a file is an evaluate.py report (written before reports were recorded as evaluate.py's)."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and {"experiment", "run", "metrics"} <= set(report)
 
 
 def _finite(value: Any) -> Any:

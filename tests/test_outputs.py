@@ -130,11 +130,12 @@ def test_test_py_keeps_two_checkpoints_results_apart(tiny_checkpoint, synth32, t
 
 
 def test_test_py_results_never_go_into_the_dataset(tiny_checkpoint, synth32):
-    line = one_line_error(run_cli(*test_command(tiny_checkpoint, "--dataroot", synth32, "--results_dir", synth32 / "r")))
+    line = one_line_error(run_cli(*test_command(tiny_checkpoint, "--dataroot", synth32, "--results_dir",
+                                                synth32 / "r")))
     assert "where test.py reads its inputs" in line and not (synth32 / "r").exists()
 
 
-def test_test_py_keeps_raw_and_averaged_results_apart(synth32, tmp_path):
+def test_test_py_and_evaluate_py_keep_raw_and_averaged_results_apart(synth32, tmp_path):
     run_cli("train.py", "--dataroot", synth32, *TINY, "--name", "e", "--checkpoints_dir", tmp_path, "--ema",
             "--n_epochs", "1", "--n_epochs_decay", "0", "--batch_size", "4", check=True)
     args = ["test.py", "--dataroot", synth32, "--name", "e", "--checkpoints_dir", tmp_path, "--results_dir",
@@ -144,3 +145,35 @@ def test_test_py_keeps_raw_and_averaged_results_apart(synth32, tmp_path):
     ema, raw = (json.loads((tmp_path / "results" / "e" / run / "checkpoint.json").read_text())
                 for run in ("test_latest", "test_latest_raw"))
     assert (ema["weights"], raw["weights"]) == ("ema", "raw")
+    for run in ("test_latest", "test_latest_raw"):
+        run_cli("evaluate.py", "--results_dir", tmp_path / "results" / "e" / run, "--metrics", "l1", check=True)
+    rows = (tmp_path / "results" / "metrics.csv").read_text().splitlines()[1:]
+    assert len(rows) == 2 and {row.split(",")[1] for row in rows} == {"test_latest", "test_latest_raw"}
+
+
+# ---- evaluate.py -------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def results(tiny_checkpoint, synth32, tmp_path) -> Path:
+    run_cli("test.py", "--dataroot", synth32, "--name", "tiny", "--checkpoints_dir", tiny_checkpoint,
+            "--results_dir", tmp_path / "results", check=True)
+    return tmp_path / "results" / "tiny" / "test_latest"
+
+
+def test_evaluate_py_never_writes_over_an_input_a_checkpoint_or_a_file_it_did_not_make(results, tiny_checkpoint,
+                                                                                      tmp_path):
+    evaluate = ["evaluate.py", "--results_dir", results, "--metrics", "l1"]
+    fake = next((results / "images").glob("*_fake_B.png"))
+    before = snapshot(results)
+    line = one_line_error(run_cli(*evaluate, "--json", fake, "--overwrite"))
+    assert "--json puts files into" in line and "where evaluate.py reads its inputs" in line
+    mine = tmp_path / "notes.json"
+    mine.write_text('{"mine": 1}')
+    line = one_line_error(run_cli(*evaluate, "--json", mine))
+    assert f"would write over {mine}, which evaluate.py did not write" in line and mine.read_text() == '{"mine": 1}'
+    weights = tiny_checkpoint / "tiny" / "latest_checkpoint.pth"
+    line = one_line_error(run_cli(*evaluate, "--no_table", "--json", weights, "--overwrite"))
+    assert "a PyTorch checkpoint or weights file" in line
+    assert snapshot(results) == before
+    run_cli(*evaluate, "--json", mine, "--overwrite", "--no_table", check=True)
+    assert json.loads(mine.read_text())["metrics"]["l1"]["n_images"] > 0
