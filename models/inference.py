@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import numbers
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from util.errors import UserError
 from util.images import to_8bit
 from util.labels import LabelCoder
 from util.palettes import resize_label_map
-from util.seeding import seed_everything
+from util.seeding import preserved_rng, seed_everything
 from util.util import tensor2im
 
 from . import checkpoint, create_model
@@ -65,7 +67,8 @@ class Translator:
     def __call__(self, label_map: np.ndarray | Image.Image, n_samples: int = 1,
                  seed: int | None = None, keep_size: bool = False) -> list[np.ndarray]:
         """n_samples photos (HxWx3 uint8) for a label map: an HxW or HxWxC (C = 1, 3 or 4) uint8 array, or a PIL
-        image, read as the loaders read files (gray to RGB, alpha dropped); a seed makes the draws repeatable.
+        image, read as the loaders read files (gray to RGB, alpha dropped); a seed makes the draws repeatable and
+        leaves the caller's random generators (torch's, numpy's, python's) as they were.
         The map is resized (nearest) to the generator's training size, or with keep_size translated at its own
         size (padded by reflection to what the generator needs, the photo cropped back).
         Arguments of the wrong type or shape raise a ValueError."""
@@ -80,14 +83,23 @@ class Translator:
         real_A = input_tensor(image, "the label map", Params(size=image.size, crop=None, flip=False), self.opt,
                               self.labels)
         self.model.set_input({"A": real_A[None], "A_paths": ["label map"]})
-        if seed is not None:
-            seed_everything(seed)
         photos = []
-        with self.model.generating():
+        with self._seeded(seed), self.model.generating():
             for _ in range(n_samples):
                 self.model.test()
                 photos.append(tensor2im(self.model.fake_B))
         return photos
+
+    @contextlib.contextmanager
+    def _seeded(self, seed: int | None) -> Iterator[None]:
+        """A block that draws from the seed as test.py does, then gives the caller back its random states; without
+        a seed it draws from the caller's generators."""
+        if seed is None:
+            yield
+            return
+        with preserved_rng(self.opt.gpu_ids):
+            seed_everything(seed)
+            yield
 
 
 def as_rgb_array(label_map: Any) -> np.ndarray:

@@ -25,7 +25,7 @@ from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
 from .padding import crop_box, next_multiple, pad_to_multiple
 from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
-from .spade import SPADE_DEPTHS, SPADEGenerator
+from .spade import SPADE_DEPTHS, SPADEGenerator, check_trainable
 from .summary import count_parameters, describe, print_summary, write_summary
 
 
@@ -59,6 +59,8 @@ def _resnet(n_blocks: int) -> Network:
 
 
 def _spade(opt: Namespace) -> nn.Module:
+    if getattr(opt, "is_train", False):  # before training starts: a starting grid its batch norm cannot train on
+        check_trainable(opt.num_upsampling_layers, opt.crop_size, opt.batch_size, opt.image_aspect, opt.use_vae)
     return SPADEGenerator(opt.input_nc, opt.output_nc, ngf=opt.ngf, depth=opt.num_upsampling_layers,
                           use_vae=opt.use_vae, z_dim=opt.z_dim, crop_size=opt.crop_size, aspect=opt.image_aspect)
 

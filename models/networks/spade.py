@@ -9,16 +9,60 @@ parameter counts are the same for the same settings; --sync_bn makes the batch n
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from util.errors import UserError
 
 from .checkpointing import checkpointed
 from .conv import Conv2d
 
 SPADE_DEPTHS = {"normal": 5, "more": 6, "most": 7}  # --num_upsampling_layers -> doublings of the starting grid
 SPADE_HIDDEN = 128  # channels of the layer that reads the label map in each SPADE layer (SPADE's, fixed)
+
+
+def start_grid(depth: str, crop_size: int, aspect: float = 1.0, use_vae: bool = False) -> tuple[int, int]:
+    """(h, w) of the grid the generator starts from on crops of crop_size: side / 2**ups; with use_vae the style
+    code's fixed grid, whose height is its width / aspect."""
+    w = crop_size // 2 ** SPADE_DEPTHS[depth]
+    return (round(w / aspect) if use_vae else w), w
+
+
+def _trains(depth: str, crop_size: int, batch_size: int, aspect: float, use_vae: bool) -> bool:
+    """Whether batch norm can train on the starting grid: at least one cell, two values per channel in a batch."""
+    h, w = start_grid(depth, crop_size, aspect, use_vae)
+    return min(h, w) >= 1 and h * w * batch_size >= 2
+
+
+def smallest_crop(depth: str, batch_size: int, aspect: float = 1.0, use_vae: bool = False) -> int:
+    """The smallest --crop_size (a multiple of the generator's) on which it trains at this batch size."""
+    multiple = 2 ** SPADE_DEPTHS[depth]
+    first = max(1, int(aspect // 2))  # narrower starting grids round to a height of 0
+    return next(w * multiple for w in itertools.count(first) if _trains(depth, w * multiple, batch_size, aspect,
+                                                                         use_vae))
+
+
+def check_trainable(depth: str, crop_size: int, batch_size: int, aspect: float = 1.0, use_vae: bool = False) -> None:
+    """A UserError, before training starts, when batch norm cannot train on the starting grid of these crops (a
+    grid of no cells, or one value per channel in a batch), saying the --crop_size, batch or depth that can."""
+    if _trains(depth, crop_size, batch_size, aspect, use_vae):
+        return
+    h, w = start_grid(depth, crop_size, aspect, use_vae)
+    fixes = [f"--crop_size {smallest_crop(depth, batch_size, aspect, use_vae)} or more"]
+    if h * w == 1:
+        fixes.append("--batch_size 2 or more")
+    fixes += [f"--num_upsampling_layers {d}" for d in reversed(SPADE_DEPTHS)
+              if SPADE_DEPTHS[d] < SPADE_DEPTHS[depth] and _trains(d, crop_size, batch_size, aspect, use_vae)][:1]
+    size = f"crop_size / {2 ** SPADE_DEPTHS[depth]}" + (f", height width / --image_aspect {aspect:g}"
+                                                         if use_vae and aspect != 1 else "")
+    why = ("which has no cells" if h * w == 0 else f"on which its batch norm cannot train a batch of {batch_size} "
+           f"(it needs two values per channel)")
+    raise UserError(f"--netG spade --num_upsampling_layers {depth} at --crop_size {crop_size} starts from a {w}x{h} "
+                    f"grid ({size}), {why}: pass {', or '.join(fixes)}")
 
 
 class SPADE(nn.Module):
@@ -96,9 +140,9 @@ class SPADEGenerator(nn.Module):
     def __init__(self, label_nc: int, output_nc: int = 3, ngf: int = 64, depth: str = "normal",
                  use_vae: bool = False, z_dim: int = 256, crop_size: int = 256, aspect: float = 1.0):
         super().__init__()
-        self.ups, self.depth, self.z_dim = SPADE_DEPTHS[depth], depth, z_dim
+        self.ups, self.depth, self.z_dim, self.aspect = SPADE_DEPTHS[depth], depth, z_dim, aspect
         self.encoder = StyleEncoder(output_nc, ngf, crop_size, z_dim) if use_vae else None
-        self.grid = (round(crop_size // 2**self.ups / aspect), crop_size // 2**self.ups)  # (h, w) of the start
+        self.grid = start_grid(depth, crop_size, aspect, use_vae=True)  # (h, w) of the style code's start
         if use_vae:
             self.fc = nn.Linear(z_dim, 16 * ngf * self.grid[0] * self.grid[1])
         else:
@@ -133,6 +177,8 @@ class SPADEGenerator(nn.Module):
                 z = torch.randn(label_map.shape[0], self.z_dim, device=label_map.device)
             x = self.fc(z.to(self.fc.weight.dtype))
             x = x.view(z.shape[0], self.fc.out_features // (self.grid[0] * self.grid[1]), *self.grid)
+        if self.training and x[:, 0].numel() < 2:
+            self._refuse_batch_of_one(x, label_map)
         x = self.head_0(x, label_map)
         x = self.G_middle_0(F.interpolate(x, scale_factor=2.0), label_map)
         if self.depth != "normal":
@@ -142,3 +188,13 @@ class SPADEGenerator(nn.Module):
             x = block(F.interpolate(x, scale_factor=2.0), label_map)
         photo = torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
         return photo if style is None else (photo, kld)
+
+    def _refuse_batch_of_one(self, x: torch.Tensor, label_map: torch.Tensor) -> None:
+        """A UserError for a training batch with one value per channel on the starting grid (batch norm's error
+        would be a traceback): a batch of one image on a 1x1 grid, such as an epoch's last batch."""
+        h, w = label_map.shape[-2:]
+        raise UserError(f"--netG spade cannot train on a batch of {x.shape[0]} image of {w}x{h} px: its starting grid "
+                        f"is {x.shape[-1]}x{x.shape[-2]}, where batch norm needs two images or more (an epoch's last "
+                        f"batch holds one image when the training images are one more than a multiple of "
+                        f"--batch_size): pass another --batch_size, or --crop_size "
+                        f"{smallest_crop(self.depth, 1, self.aspect, self.encoder is not None)} or more")
