@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
     web_dir = Path(opt.results_dir) / opt.name / results_run(opt, found, weights)
     guard = results_guard(opt, found, weights, "--results_dir", reads=Path(opt.dataroot))
-    guard.claim_folder(web_dir, PAGE_FILES)
-    guard.claim_folder(web_dir / "images", result_names(model, data.dataset.ids[: opt.num_test], opt.n_samples))
+    guard.claim_folder(web_dir, [*PAGE_FILES, *(f"images/{name}" for name in
+                                               result_names(model, data.dataset.ids[: opt.num_test], opt.n_samples))])
     # the mark of a run in progress: evaluate.py refuses the folder until this run has written all of it
     lock = FolderLock(web_dir / IN_PROGRESS).acquire(
         f"{web_dir}", "wait until that test.py finishes, or pass another --results_dir")

@@ -19,6 +19,7 @@ from PIL import Image
 from util.errors import ArgumentParser, UserError, main_guard, os_error_message, warn
 from util.fileio import atomic_path, staged_folder
 from util.images import image_size, is_image_file, load_rgb
+from util.outputs import OutputGuard
 
 
 def find_pairs(
@@ -54,13 +55,10 @@ def check_sizes(pairs: list[tuple[Path, Path, str]]) -> None:
 
 
 def check_folders(fold_a: Path, fold_b: Path, fold_ab: Path) -> None:
-    """The inputs must exist, and the output must not be (or be inside) an input: it would be read as input."""
+    """The inputs must exist (the output guard keeps the output out of them)."""
     for flag, fold in (("--fold_A", fold_a), ("--fold_B", fold_b)):
         if not fold.is_dir():
             raise UserError(f"folder not found: {fold} ({flag})")
-        if fold_ab.resolve() == fold.resolve() or fold.resolve() in fold_ab.resolve().parents:
-            raise UserError(f"--fold_AB {fold_ab} is inside {flag} {fold}: the combined images would mix with "
-                            f"the inputs; pick an output folder outside both inputs")
     if fold_a.resolve() == fold_b.resolve():
         warn(f"--fold_A and --fold_B are the same folder ({fold_a}): every pair will hold the same image twice")
 
@@ -104,10 +102,13 @@ def write_split(tasks: list[tuple[Path, Path, str]], out: Path, workers: int) ->
 
 
 def combine(
-    fold_a: Path, fold_b: Path, fold_ab: Path, num_imgs: int | None, use_ab: bool, workers: int
+    fold_a: Path, fold_b: Path, fold_ab: Path, num_imgs: int | None, use_ab: bool, workers: int,
+    overwrite: bool = False,
 ) -> dict[str, int]:
     """Combine every split subfolder of fold_a with its fold_b partner; return pairs written per split."""
     check_folders(fold_a, fold_b, fold_ab)
+    guard = OutputGuard(tool="combine_A_and_B.py", flag="--fold_AB", reads=(fold_a, fold_b), overwrite=overwrite,
+                        source=f"{fold_a.resolve()} + {fold_b.resolve()}")
     splits = sorted(p.name for p in fold_a.iterdir() if p.is_dir())
     if not splits:
         raise UserError(f"no split subfolders (e.g. train/val/test) in {fold_a}")
@@ -125,6 +126,7 @@ def combine(
         why = (f"{fold_b} has no {', '.join(missing)} folder" if missing else
                f"no file of {fold_a} ends with _A" if use_ab else f"no file of {fold_a} has a namesake in {fold_b}")
         raise UserError(f"no pairs to combine: {why}; check --fold_A, --fold_B and --use_AB")
+    guard.claim((fold_ab / split / name for split, pairs in found.items() for _, _, name in pairs), root=fold_ab)
     existed = fold_ab.exists()
     try:
         for split, pairs in found.items():
@@ -150,6 +152,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--use_AB", action="store_true", help="pair x_A.ext in fold_A with x_B.ext in fold_B and write x.ext"
     )
     p.add_argument("--no_multiprocessing", action="store_true", help="combine in a single process")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write over images in --fold_AB that this tool did not make, or made from other folders")
     args = p.parse_args(argv)
     if args.num_imgs is not None and args.num_imgs < 1:
         p.error(f"--num_imgs must be >= 1, got {args.num_imgs}")
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the tool; return the process exit code."""
     args = parse_args(argv)
     workers = 1 if args.no_multiprocessing else (os.cpu_count() or 1)
-    written = combine(args.fold_A, args.fold_B, args.fold_AB, args.num_imgs, args.use_AB, workers)
+    written = combine(args.fold_A, args.fold_B, args.fold_AB, args.num_imgs, args.use_AB, workers, args.overwrite)
     summary = ", ".join(f"{split}: {n}" for split, n in written.items()) or "nothing"
     print(f"combined {sum(written.values())} pairs into {args.fold_AB} ({summary})")
     return 0

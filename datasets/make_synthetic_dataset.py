@@ -14,6 +14,7 @@ from PIL import Image
 from options.types import seed
 from util.errors import ArgumentParser, main_guard
 from util.fileio import atomic_path
+from util.outputs import OutputGuard
 from util.palettes import FACADES_PALETTE
 
 (BACKGROUND, FACADE, WINDOW, DOOR, CORNICE, SILL, BALCONY, BLIND, DECO, MOLDING, PILLAR, SHOP) = range(12)
@@ -295,6 +296,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="jpg",
         help="jpg (quality 95, 4:4:4 chroma) or png (exact label colours); default: jpg",
     )
+    p.add_argument("--overwrite", action="store_true",
+                   help="write over images in --out that this tool did not make, or made with another seed or size")
     args = p.parse_args(argv)
     if args.size < 16 or args.size % 2:
         p.error(f"--size must be an even number >= 16, got {args.size}")
@@ -312,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     # 4:4:4 chroma: the default 4:2:0 subsampling smears the saturated label colours of small images so much
     # that about a quarter of a 64x64 label map decodes to the wrong class.
     save_kwargs = {"format": "JPEG", "quality": 95, "subsampling": 0} if args.format == "jpg" else {"format": "PNG"}
+    files = [f"{split}/{i}.{args.format}" for split, n in counts.items() for i in range(1, n + 1)]
+    OutputGuard(tool="make_synthetic_dataset.py", flag="--out", overwrite=args.overwrite,
+                source=f"seed {args.seed}, size {args.size}").claim_folder(args.out, files)
     for split, n in counts.items():
         folder = args.out / split
         others = sorted(p.name for p in folder.iterdir() if p.suffix in (".jpg", ".png") and not (

@@ -25,6 +25,7 @@ from options.types import positive_int
 from util.errors import ArgumentParser, UserError, main_guard
 from util.fileio import atomic_path, staged_folder
 from util.images import load_rgb
+from util.outputs import OutputGuard
 
 PHOTO_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIXES = {"color": "_gtFine_color.png", "ids": "_gtFine_labelIds.png"}  # by --labels
@@ -94,6 +95,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="color: *_gtFine_color.png (pix2pix's layout); ids: *_gtFine_labelIds.png as grey levels, "
                         "written as png, for class inputs (--palette ids --label_nc 35)")
     p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="parallel processes")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write over images in --output_dir that this tool did not make, or made from other folders "
+                        "or at another size")
     return p.parse_args(argv)
 
 
@@ -105,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("--labels ids needs --format png: JPEG would blur the ids into other classes")
     args.format = args.format or ("png" if args.labels == "ids" else "jpg")
     pairs = {split: find_pairs(args.leftImg8bit_dir, args.gtFine_dir, split, args.labels) for split in args.splits}
+    OutputGuard(tool="prepare_cityscapes_dataset.py", flag="--output_dir", overwrite=args.overwrite,
+                reads=(args.leftImg8bit_dir, args.gtFine_dir),
+                source=f"{args.leftImg8bit_dir.resolve()} + {args.gtFine_dir.resolve()}, {args.labels}, "
+                       f"{args.size[0]}x{args.size[1]}").claim(
+        (args.output_dir / split / f"{key}.{args.format}" for split, found in pairs.items() for _, _, key in found),
+        root=args.output_dir)
     for split, found in pairs.items():  # each split whole or not at all: through a staging folder
         with staged_folder(args.output_dir / split) as staging:
             tasks = [(photo, label, staging / f"{key}.{args.format}", args.size, args.format)

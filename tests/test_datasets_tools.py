@@ -37,11 +37,12 @@ def run_tool(script: str, *args: str, env: dict[str, str] | None = None) -> subp
     )
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> None:
-    """A failed run exits with 2 and explains itself in exactly one stderr line, without a traceback."""
+def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """A failed run exits with 2 and explains itself in exactly one stderr line, without a traceback; the line."""
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+    return proc.stderr.strip()
 
 
 def load(path: Path) -> np.ndarray:
@@ -156,6 +157,42 @@ def test_synthetic_jpg_default(synthetic_png: Path, tmp_path: Path) -> None:
         # JPEG noise must not change which class a label pixel is closest to.
         dist = ((jpg[:, SIZE:, None].astype(int) - palette()[None, None]) ** 2).sum(-1)
         assert (dist.argmin(-1) == classes).mean() > 0.99
+
+
+def test_synthetic_never_writes_over_what_it_did_not_make_nor_mixes_two_seeds(tmp_path: Path) -> None:
+    def make(*flags: str) -> subprocess.CompletedProcess[str]:
+        return run_tool("make_synthetic_dataset.py", "--out", str(tmp_path / "d"), "--size", "16", "--n_train", "2",
+                        "--n_val", "0", "--n_test", "0", *flags)
+
+    assert make().returncode == 0 and make().returncode == 0  # its own files: a second run is fine
+    before = (tmp_path / "d" / "train" / "1.jpg").read_bytes()
+    line = assert_one_line_error(make("--seed", "1"))
+    assert "made from seed 0, size 16, not seed 1, size 16" in line and "--overwrite" in line
+    assert (tmp_path / "d" / "train" / "1.jpg").read_bytes() == before
+    (tmp_path / "d" / "train" / "2.jpg").unlink()
+    (tmp_path / "d" / "train" / "2.jpg").write_bytes(b"a photo of mine")
+    assert make("--seed", "1", "--overwrite").returncode == 0
+    assert (tmp_path / "d" / "train" / "1.jpg").read_bytes() != before
+    mine = tmp_path / "e" / "train" / "1.jpg"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"mine")
+    proc = run_tool("make_synthetic_dataset.py", "--out", str(tmp_path / "e"), "--size", "16")
+    assert "which make_synthetic_dataset.py did not write" in assert_one_line_error(proc)
+    assert mine.read_bytes() == b"mine"
+
+
+def test_combine_never_writes_over_what_it_did_not_make(tmp_path: Path) -> None:
+    for side in "AB":
+        write_image(tmp_path / side / "train" / "1.png", (4, 4), seed=1)
+    mine = tmp_path / "AB" / "train" / "1.png"
+    write_image(mine, (4, 4), seed=2)
+    before = mine.read_bytes()
+    args = ["--fold_A", str(tmp_path / "A"), "--fold_B", str(tmp_path / "B"), "--fold_AB", str(tmp_path / "AB")]
+    line = assert_one_line_error(run_tool("combine_A_and_B.py", *args))
+    assert "which combine_A_and_B.py did not write" in line and mine.read_bytes() == before
+    assert run_tool("combine_A_and_B.py", *args, "--overwrite").returncode == 0
+    assert load(mine).shape == (4, 8, 3)
+    assert run_tool("combine_A_and_B.py", *args).returncode == 0  # now its own
 
 
 @pytest.mark.parametrize(
@@ -359,10 +396,30 @@ def test_cityscapes_pairs_photo_and_official_colour_labels(cityscapes_tree: Path
     assert not list(out.rglob("*.tmp"))
 
 
+def test_cityscapes_never_writes_over_what_it_did_not_make_nor_mixes_two_sizes(cityscapes_tree: Path) -> None:
+    assert prepare(cityscapes_tree, "--size", "16", "--format", "png").returncode == 0
+    line = assert_one_line_error(prepare(cityscapes_tree, "--size", "8", "--format", "png"))
+    assert "--output_dir" in line and "made from" in line and "--overwrite" in line
+    assert Image.open(cityscapes_tree / "out" / "val" / "lindau_000000_000019.png").size == (32, 16)
+    assert prepare(cityscapes_tree, "--size", "8", "--format", "png", "--overwrite").returncode == 0
+    assert Image.open(cityscapes_tree / "out" / "val" / "lindau_000000_000019.png").size == (16, 8)
+    mine = cityscapes_tree / "out2" / "train" / "aachen_000000_000019.jpg"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"mine")
+    proc = run_tool("prepare_cityscapes_dataset.py", "--leftImg8bit_dir", str(cityscapes_tree / "leftImg8bit"),
+                    "--gtFine_dir", str(cityscapes_tree / "gtFine"), "--output_dir", str(cityscapes_tree / "out2"))
+    assert "which prepare_cityscapes_dataset.py did not write" in assert_one_line_error(proc)
+    assert mine.read_bytes() == b"mine"
+    proc = run_tool("prepare_cityscapes_dataset.py", "--leftImg8bit_dir", str(cityscapes_tree / "leftImg8bit"),
+                    "--gtFine_dir", str(cityscapes_tree / "gtFine"), "--output_dir",
+                    str(cityscapes_tree / "gtFine" / "prepared"))
+    assert "where prepare_cityscapes_dataset.py reads its inputs" in assert_one_line_error(proc)
+
+
 def test_cityscapes_default_jpg_and_width_by_height(cityscapes_tree: Path) -> None:
     proc = prepare(cityscapes_tree, "--size", "32x16", "--splits", "val", "--workers", "1")
     assert proc.returncode == 0, proc.stderr
-    files = list((cityscapes_tree / "out").rglob("*.*"))
+    files = [f for f in (cityscapes_tree / "out").rglob("*.*") if not f.name.startswith(".")]  # not the manifest
     assert [f.relative_to(cityscapes_tree / "out").as_posix() for f in files] == ["val/lindau_000000_000019.jpg"]
     assert load(files[0]).shape == (16, 64, 3)
 

@@ -8,8 +8,9 @@ evaluate.py, the dataset tools, the download scripts, benchmark.py), and it refu
 - results of another source (another checkpoint, other weights, another seed) mixed into a folder that holds this
   command's results (unless --overwrite, which then removes the other source's files).
 
-What it allows is recorded in the folder's manifest, `.dlim-outputs.json` (file name -> command and source): that
-is how a later run knows which files it made. Files are then written atomically by util.fileio.
+What it allows is recorded in the manifest `.dlim-outputs.json` of the output folder (file path within it ->
+command and source): that is how a later run knows which files it made. Files are then written atomically by
+util.fileio.
 """
 from __future__ import annotations
 
@@ -43,15 +44,17 @@ class OutputGuard:
     overwrite: bool = False
     recognise: Callable[[Path], bool] | None = None
 
-    def claim(self, paths: Iterable[str | os.PathLike]) -> None:
-        """Check every target, then record them as this command's; a UserError naming the first refused one."""
+    def claim(self, paths: Iterable[str | os.PathLike], root: str | os.PathLike | None = None) -> None:
+        """Check every target, then record them as this command's in the manifest of `root` (the output folder
+        the user named; default: each file's own folder); a UserError naming the first refused one."""
         targets = [Path(os.path.abspath(p)) for p in paths]
-        by_folder: dict[Path, list[Path]] = {}
+        groups: dict[Path, list[Path]] = {}
         for path in targets:
-            by_folder.setdefault(path.parent, []).append(path)
-        for folder, files in by_folder.items():
-            self._check_inputs(folder, files)
-        for folder, files in by_folder.items():
+            groups.setdefault(Path(os.path.abspath(root)) if root else path.parent, []).append(path)
+        for files in groups.values():
+            for folder in {f.parent for f in files}:
+                self._check_inputs(folder, files)
+        for folder, files in groups.items():
             # a folder that exists may be claimed by another run at the same time: one manifest update at a time
             lock = FolderLock(folder / f".{MANIFEST}.lock").acquire(str(folder), "", wait=True) \
                 if folder.is_dir() else contextlib.nullcontext()
@@ -59,8 +62,8 @@ class OutputGuard:
                 self._claim_in(folder, files)
 
     def claim_folder(self, folder: str | os.PathLike, names: Iterable[str]) -> None:
-        """claim() for files `names` of one folder."""
-        self.claim(Path(folder) / name for name in names)
+        """claim() for files `names` (paths relative to `folder`) of the output folder `folder`."""
+        self.claim((Path(folder) / name for name in names), root=folder)
 
     # ---- the rules ---------------------------------------------------------------------------------------------
 
@@ -80,8 +83,9 @@ class OutputGuard:
     def _claim_in(self, folder: Path, files: list[Path]) -> None:
         manifest = read_manifest(folder)
         entries = manifest.setdefault("files", {})
-        for path in files:
-            self._check_target(path, entries.get(path.name))
+        names = {path: path.relative_to(folder).as_posix() for path in files}
+        for path, name in names.items():
+            self._check_target(path, entries.get(name))
         others = self._other_sources(folder, entries)
         if others:
             if not self.overwrite:
@@ -93,8 +97,8 @@ class OutputGuard:
                 (folder / name).unlink(missing_ok=True)
                 del entries[name]
             print(f"removed {len(others)} file(s) of {folder} made from another source (--overwrite)", flush=True)
-        for path in files:
-            entries[path.name] = {"tool": self.tool, "source": self.source}
+        for name in names.values():
+            entries[name] = {"tool": self.tool, "source": self.source}
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
