@@ -29,8 +29,12 @@ from util.seeding import seed_everything
 @main_guard
 def main(argv: list[str] | None = None) -> int:
     opt = ExportOptions().parse_with_checkpoint(argv)
+    check_flags(opt)
     seed_everything(opt.seed)
     model = create_model(opt)
+    if opt.train_mode_bn and not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.netG.modules()):
+        raise UserError(f"--train_mode_bn: this generator (--netG {opt.netG}, --norm {opt.norm}) has no batch norm: "
+                        f"leave out --train_mode_bn")
     found = checkpoint.find(opt, ["G"])
     weights = checkpoint.load_generator(model.netG, found, opt)
     if getattr(opt, "weight_noise", 0) > 0:
@@ -55,6 +59,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"latency at {shape_of(inputs)}, CPU, {torch.get_num_threads()} threads, median of {opt.runs}: "
           f"PyTorch {torch_s * 1e3:.1f} ms, {opt.format} {file_s * 1e3:.1f} ms")
     return 0
+
+
+def check_flags(opt) -> None:
+    """One-line errors, before anything is loaded, for flags that cannot work together: an --out that is not the
+    --format's file type, an --opset the exporter does not write, --train_mode_bn where test.py runs in eval mode."""
+    suffix = exporting.file_suffix(opt.format)
+    if opt.out and Path(opt.out).suffix != suffix:
+        others = [f for f in exporting.FORMATS if exporting.file_suffix(f) == Path(opt.out).suffix]
+        raise UserError(f"--out {opt.out}: a --format {opt.format} file ends in {suffix}: pass --out "
+                        f"{Path(opt.out).with_suffix(suffix)}" + (f", or --format {others[0]}" if others else ""))
+    if opt.format == "onnx":
+        exporting.check_opset(opt.opset)
+    elif "opset" in opt.explicit:
+        raise UserError(f"--opset is the version of ONNX's operator set: leave it out with --format {opt.format}")
+    if opt.train_mode_bn and networks.evaluates_at_test(opt):
+        why = (f"test.py always runs --netG {opt.netG} in eval mode (running statistics)"
+               if opt.netG in networks.EVAL_AT_TEST else "--eval asks for the running statistics")
+        raise UserError(f"--train_mode_bn exports batch norm with each batch's own statistics, as test.py runs without "
+                        f"--eval, but {why}: leave out --train_mode_bn")
 
 
 def forward(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> np.ndarray:

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
+from util.errors import UserError
+
 from . import networks
 
 CONTRACT_KEY = "dlim.json"
@@ -77,6 +79,27 @@ def input_names(net: nn.Module) -> list[str]:
     return ["real_A", "z"] if isinstance(net, WithStyleCode) else ["real_A"]
 
 
+def opsets() -> range:
+    """The opset versions that torch's TorchScript-based ONNX exporter (export_onnx's) writes."""
+    from torch.onnx import _constants
+
+    return range(_constants.ONNX_MIN_OPSET, _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET + 1)
+
+
+def check_opset(opset: int) -> None:
+    """A UserError for an --opset the installed exporter does not write."""
+    supported = opsets()
+    if opset not in supported:
+        raise UserError(f"--opset {opset}: torch {torch.__version__.split('+')[0]}'s ONNX exporter writes opsets "
+                        f"{supported[0]} to {supported[-1]}: pass one of them")
+
+
+def _first_line(exc: BaseException, after: str | None = None) -> str:
+    """The first line of an error's message (only its part after the last `after`), at most 300 characters."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return (line.rsplit(after, 1)[-1] if after else line)[:300]
+
+
 def export_onnx(net: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path, dynamic: bool, opset: int,
                 contract: dict[str, Any]) -> None:
     """Write net as ONNX (the TorchScript-based exporter: it keeps H and W symbolic through every convolution),
@@ -86,11 +109,15 @@ def export_onnx(net: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path, dy
     names = input_names(net)
     image = {0: "batch"} if "z" in names else {0: "batch", 2: "height", 3: "width"}  # z fixes the style grid
     axes = {"real_A": image, "fake_B": image, "z": {0: "batch"}}
+    axes = {k: v for k, v in axes.items() if k in [*names, "fake_B"]} if dynamic else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation notices of the exporter, tracer warnings on shape arithmetic
-        torch.onnx.export(net, inputs, str(path), input_names=names, output_names=["fake_B"], opset_version=opset,
-                          dynamic_axes={k: v for k, v in axes.items() if k in [*names, "fake_B"]} if dynamic else None,
-                          dynamo=False, do_constant_folding=True)
+        try:
+            torch.onnx.export(net, inputs, str(path), input_names=names, output_names=["fake_B"],
+                              opset_version=opset, dynamic_axes=axes, dynamo=False, do_constant_folding=True)
+        except torch.onnx.errors.OnnxExporterError as exc:  # an operator the opset cannot express
+            raise UserError(f"--opset {opset}: the ONNX exporter cannot write this generator ({_first_line(exc)}): "
+                            f"pass a higher --opset, or --format torchscript") from None
     model = onnx.load(str(path))
     entry = model.metadata_props.add()
     entry.key, entry.value = CONTRACT_KEY, json.dumps(contract)
@@ -109,7 +136,13 @@ def export_torchscript(net: nn.Module, inputs: tuple[torch.Tensor, ...], path: P
 def onnx_runner(path: Path) -> Callable[..., np.ndarray]:
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4  # fatal only: a file it cannot run is reported below, in one line
+    try:
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's errors (Fail, NotImplemented, InvalidGraph...) share no other base
+        raise UserError(f"onnxruntime cannot run the exported file ({_first_line(exc, ' : ')}): not kept; pass "
+                        f"another --opset, or --format torchscript") from None  # its message's last part says why
     names = [i.name for i in session.get_inputs()]
     return lambda *xs: session.run(None, {n: x.numpy() for n, x in zip(names, xs)})[0]
 
@@ -125,10 +158,16 @@ def torchscript_runner(path: Path) -> Callable[..., np.ndarray]:
     return run
 
 
-FORMATS = {  # --format: (writer, runner, file suffix)
+FORMATS = {  # --format: (writer, runner, ending of the default file name)
     "onnx": (export_onnx, onnx_runner, ".onnx"),
     "torchscript": (export_torchscript, torchscript_runner, ".torchscript.pt"),
 }
+
+
+def file_suffix(fmt: str) -> str:
+    """The extension a --format's file must have (read_contract tells the formats apart by it): .onnx, or .pt as
+    torch.jit.save's documentation names TorchScript files."""
+    return Path("file" + FORMATS[fmt][2]).suffix
 
 
 def read_contract(path: str | Path) -> dict[str, Any]:

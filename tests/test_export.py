@@ -23,7 +23,9 @@ EXPERIMENTS = {  # name: train.py flags (1 epoch on synth32)
     "resnet": TINY,
     "spade": TINY_SPADE,
     "spade_vae": [*TINY_SPADE, "--use_vae"],
+    "resnet_instance": [*TINY, "--norm", "instance"],
 }
+OPSETS = exporting.opsets()  # what the installed torch's exporter writes
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def as_png_values(fake_B: np.ndarray) -> np.ndarray:
                                            ("resnet", "torchscript"), ("spade", "onnx"), ("spade", "torchscript")])
 def test_exported_file_translates_as_test_py_does(trained, tmp_path, name, fmt):
     data, ckpt = trained
-    out = tmp_path / f"g.{fmt}"
+    out = tmp_path / f"g{exporting.file_suffix(fmt)}"
     proc = run_cli("export.py", "--name", name, "--checkpoints_dir", ckpt, "--format", fmt, "--out", out,
                    "--dynamic", "--runs", "2", check=True)
     assert re.search(r"max abs difference from PyTorch \S+", proc.stdout) and "MiB" in proc.stdout
@@ -124,3 +126,35 @@ def test_export_mistakes_are_one_line_errors(trained, tmp_path):
     assert "--format" in line and "onnx" in line
     line = one_line_error(run_cli("export.py", "--name", "missing", "--checkpoints_dir", ckpt))
     assert "no checkpoint" in line
+
+
+@pytest.mark.parametrize("name, flags, out, expect", [
+    ("resnet", ["--opset", "3"], "g.onnx", f"--opset 3: torch {torch.__version__.split('+')[0]}'s ONNX exporter "
+                                           f"writes opsets {OPSETS[0]} to {OPSETS[-1]}"),
+    ("resnet", ["--opset", str(OPSETS[-1] + 1)], "g.onnx", f"writes opsets {OPSETS[0]} to {OPSETS[-1]}: pass one"),
+    ("resnet", ["--format", "torchscript"], "m.onnx", "file ends in .pt: pass --out {tmp}/m.pt, or --format onnx"),
+    ("resnet", [], "m.pt", "a --format onnx file ends in .onnx: pass --out {tmp}/m.onnx, or --format torchscript"),
+    ("resnet", ["--format", "torchscript", "--opset", "12"], "g.pt", "leave it out with --format torchscript"),
+    ("spade", ["--train_mode_bn"], "g.onnx", "test.py always runs --netG spade in eval mode"),
+    ("spade", ["--train_mode_bn", "--format", "torchscript"], "g.pt", "test.py always runs --netG spade in eval mode"),
+    ("resnet", ["--train_mode_bn", "--eval"], "g.onnx", "--eval asks for the running statistics"),
+    ("resnet_instance", ["--train_mode_bn"], "g.onnx", "(--netG resnet_6blocks, --norm instance) has no batch norm"),
+    ("spade", ["--opset", "8"], "g.onnx", "--opset 8: the ONNX exporter cannot write this generator (Unsupported: "
+                                          "ONNX export of operator upsample_nearest2d"),
+    ("spade", ["--opset", "9"], "g.onnx", "onnxruntime cannot run the exported file (upsamplebase.h"),
+])
+def test_export_flags_that_cannot_work_are_one_line_errors_and_write_nothing(trained, tmp_path, name, flags, out,
+                                                                             expect):
+    _, ckpt = trained
+    line = one_line_error(run_cli("export.py", "--name", name, "--checkpoints_dir", ckpt, *flags, "--out",
+                                  tmp_path / out, "--runs", "1"))
+    assert expect.format(tmp=tmp_path) in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_highest_opset_of_the_exporter_is_accepted(trained, tmp_path):
+    _, ckpt = trained
+    out = tmp_path / "g.onnx"
+    run_cli("export.py", "--name", "resnet", "--checkpoints_dir", ckpt, "--opset", OPSETS[-1], "--out", out, "--runs",
+            "1", check=True)
+    assert onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"]).get_inputs()[0].name == "real_A"
