@@ -9,6 +9,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 import torch_fidelity
+import torch_fidelity.feature_extractor_inceptionv3
+import torch_fidelity.feature_extractor_vgg16
+import torch_fidelity.utils
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
@@ -16,7 +19,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from util.backbones import ImageNetNormalize, efficientnet_lite0, load_state_dict_file, pretrained_weights_file
 from util.errors import UserError, option, warn
 from util.images import image_size
-from util.weights import safe_load, weights_only_loading
+from util.weights import load_weights_only_in, safe_load
 
 from .folders import ImageFiles, ImageSets, content_digest
 
@@ -70,6 +73,10 @@ class FeatureExtractorLite0(FeatureExtractorBase):
 
 if LITE0 not in FEATURE_EXTRACTORS_REGISTRY:
     torch_fidelity.register_feature_extractor(LITE0, FeatureExtractorLite0)
+# torch-fidelity reads its caches and weights with weights_only=False: from DLIM's import on, in every route
+# (evaluate.py, train.py's validation, a user's own torch_fidelity.calculate_metrics), they are read weights-only
+load_weights_only_in(torch_fidelity.utils, torch_fidelity.feature_extractor_inceptionv3,
+                     torch_fidelity.feature_extractor_vgg16)
 
 
 def inception_weights_file(path: str | Path | None) -> Path:
@@ -138,14 +145,13 @@ def distribution_metrics(sets: ImageSets, names: list[str], settings: dict[str, 
     # images of different sizes cannot share a batch; both networks resize each image, so scores are the same
     batch_size = settings.get("batch_size", 32) if len(set(map(image_size, sets.fake + sets.real))) == 1 else 1
     try:
-        with weights_only_loading():  # torch-fidelity reads its caches and weights with weights_only=False
-            out = torch_fidelity.calculate_metrics(
-                input1=ImageFiles(sets.fake), **{keys[n][0]: True for n in names}, **inputs, **sizes,
-                cache=settings.get("cache", True), cache_root=settings.get("cache_root"),
-                cuda=settings.get("device", "cpu") == "cuda", batch_size=batch_size,
-                kid_subsets=settings.get("kid_subsets", 100), rng_seed=settings.get("seed", 2020),
-                verbose=settings.get("verbose", False), save_cpu_ram=True,
-            )
+        out = torch_fidelity.calculate_metrics(
+            input1=ImageFiles(sets.fake), **{keys[n][0]: True for n in names}, **inputs, **sizes,
+            cache=settings.get("cache", True), cache_root=settings.get("cache_root"),
+            cuda=settings.get("device", "cpu") == "cuda", batch_size=batch_size,
+            kid_subsets=settings.get("kid_subsets", 100), rng_seed=settings.get("seed", 2020),
+            verbose=settings.get("verbose", False), save_cpu_ram=True,
+        )
     except RuntimeError as exc:
         weights = inputs.get("feature_extractor_weights_path")
         if weights is None or "state_dict" not in str(exc):

@@ -59,11 +59,35 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """torch.save to path atomically (temp file in the same folder, then os.replace)."""
+    """torch.save to path atomically (temp file in the same folder, then os.replace). A write that fails (a full
+    disk) is raised as the OSError it was, which torch's zip writer would turn into 'unexpected pos'."""
     import torch
 
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: a full disk raises OSError(ENOSPC)
-        torch.save(obj, f)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        file = _KeepsWriteError(f)
+        try:
+            torch.save(obj, file)
+        except RuntimeError:
+            if file.error is None:
+                raise
+            raise file.error from None
+
+
+class _KeepsWriteError:
+    """A file object that remembers the first OSError of its writes."""
+
+    def __init__(self, file: Any):
+        self.file, self.error = file, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
 
 
 @contextmanager

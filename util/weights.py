@@ -6,10 +6,9 @@ planted in the file. Every checkpoint, weights file and cache DLIM reads goes th
 """
 from __future__ import annotations
 
-import contextlib
 import pickle
+import types
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +25,40 @@ def _numpy_globals() -> list:
             *{type(np.dtype(t)) for t in (np.uint8, np.uint32, np.int64, np.float32, np.float64, np.bool_)}]
 
 
-@contextlib.contextmanager
-def weights_only_loading() -> Iterator[None]:
-    """Within this block, every torch.load reads weights only (numpy arrays allowed), whatever its caller asks:
-    for libraries that load their caches and weights with weights_only=False (torch-fidelity 0.3)."""
-    original = torch.load
+class _WeightsOnlyTorch:
+    """torch as a library module sees it after load_weights_only_in(): everything as torch has it, except that
+    load reads weights only (numpy arrays allowed) whatever its caller asks."""
 
-    def load(*args: Any, **kwargs: Any) -> Any:
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch, name)
+
+    @staticmethod
+    def load(f: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs["weights_only"] = True
-        with torch.serialization.safe_globals(_numpy_globals()):
-            return original(*args, **kwargs)
+        try:
+            with torch.serialization.safe_globals(_numpy_globals()):
+                return torch.load(f, *args, **kwargs)
+        except pickle.UnpicklingError as exc:
+            if "GLOBAL" not in str(exc) and not (isinstance(f, (str, Path)) and _is_plain_pickle(f)):
+                raise
+            raise UserError(refusal(f, exc)) from None
 
-    torch.load = load
-    try:
-        yield
-    finally:
-        torch.load = original
+
+def _weights_only_state_dict_from_url(*args: Any, **kwargs: Any) -> Any:
+    kwargs["weights_only"] = True
+    with torch.serialization.safe_globals(_numpy_globals()):
+        return torch.hub.load_state_dict_from_url(*args, **kwargs)
+
+
+def load_weights_only_in(*modules: types.ModuleType) -> None:
+    """Make the torch.load and load_state_dict_from_url calls of these library modules read weights only, for
+    good: libraries that load their caches and weights with weights_only=False (torch-fidelity 0.3-0.4) would
+    otherwise run code planted in those files, whoever calls them (DLIM or a user's own script)."""
+    for module in modules:
+        if getattr(module, "torch", None) is torch:
+            module.torch = _WeightsOnlyTorch()
+        if hasattr(module, "load_state_dict_from_url"):
+            module.load_state_dict_from_url = _weights_only_state_dict_from_url
 
 
 def safe_load(path: str | Path, **kwargs: Any) -> Any:

@@ -1,6 +1,8 @@
 """Test helper, not part of DLIM: with this folder on PYTHONPATH and DLIM_TEST_FULL_DISK=<folder> in the
 environment, every file opened for writing under <folder> fails on write as on a full disk (ENOSPC), so that the
-tests can drive the command-line tools into a full disk without filling one. With DLIM_TEST_OOM_AT_BACKWARD=<n>,
+tests can drive the command-line tools into a full disk without filling one; with DLIM_TEST_FULL_DISK_AFTER=<n>
+too, each such file fails once n bytes have been written to it (a disk that fills in the middle of a file).
+With DLIM_TEST_OOM_AT_BACKWARD=<n>,
 the n-th backward pass raises CUDA's out-of-memory error, as a GPU that is too small would."""
 from __future__ import annotations
 
@@ -10,16 +12,21 @@ import io
 import os
 
 _FULL = os.environ.get("DLIM_TEST_FULL_DISK")
+_ROOM = int(os.environ.get("DLIM_TEST_FULL_DISK_AFTER", "0"))
 
 
 class _FullDiskFile:
-    """A file whose writes fail with ENOSPC; everything else is the real file's."""
+    """A file whose writes fail with ENOSPC (after _ROOM bytes); everything else is the real file's."""
 
     def __init__(self, file):
         self._file = file
+        self._written = 0
 
     def write(self, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if self._written + len(data) > _ROOM:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._written += len(data)
+        return self._file.write(data)
 
     def writelines(self, lines):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
