@@ -71,14 +71,17 @@ class OutputGuard:
         real_folder = folder.resolve()
         for read in self.reads:
             read = Path(read).resolve()
-            read_folder = read if read.is_dir() else read.parent
             if any(f.resolve() == read for f in files):
                 raise UserError(f"{self.flag} would write over {read}, which {self.tool} reads (its input): pick "
                                 f"another {self.flag}")
-            if real_folder == read_folder or read_folder in real_folder.parents:
+            # a folder is read with its subfolders; a file's folder holds the files beside it, not below
+            inside = real_folder == read or read in real_folder.parents if read.is_dir() else \
+                real_folder == read.parent
+            if inside:
+                where = read if read.is_dir() else read.parent
                 raise UserError(f"{self.flag} puts files into {real_folder}, where {self.tool} reads its inputs "
                                 f"({read}): they would be mixed with them or read back; pick a {self.flag} outside "
-                                f"{read_folder}")
+                                f"{where}")
 
     def _claim_in(self, folder: Path, files: list[Path]) -> None:
         manifest = read_manifest(folder)
