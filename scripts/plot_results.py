@@ -34,6 +34,7 @@ HIGHER_IS_BETTER = {"isc", "psnr", "ssim", "diversity_l1", "diversity_lite0"}
 BAR_METRICS = ("fid", "fd_lite0", "kid", "kid_lite0", "isc", "l1", "psnr", "ssim")
 SCORES = (*BAR_METRICS, "diversity_l1", "diversity_lite0", "train_seconds")  # averaged over seeds
 NUMERIC = {*SCORES, "batch_size", "n_images", "n_real", "n_samples", "seed"}
+DECIMAL_COMMA = re.compile(r"[-+]?\d+(\.\d{3})*,\d+")  # 0,5 or 1.234,5: a spreadsheet's decimal comma
 
 
 def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
@@ -46,13 +47,15 @@ def read_table(path: Path, settings: list[str] | None) -> list[dict[str, str]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise UserError(f"--table {path} is not a text file: pass the CSV table evaluate.py wrote") from None
+    delimiter = _delimiter(text, path)
     try:
-        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text, path)))
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise UserError(f"--table {path} is not a readable CSV table ({exc}): fix the file") from None
     if not rows:
         raise UserError(f"--table {path} has no rows: run evaluate.py first")
-    rows = _name_settings(combine_seeds([_numbers_only(row, line, path) for line, row in enumerate(rows, start=2)]))
+    rows = _name_settings(combine_seeds([_numbers_only(row, line, path, delimiter)
+                                         for line, row in enumerate(rows, start=2)]))
     if settings:
         by_name = {row["setting"]: row for row in rows}
         unique = {row["experiment"]: row for row in rows if row["setting"] == row["experiment"]}
@@ -113,16 +116,23 @@ def _delimiter(text: str, path: Path) -> str:
                     f"semicolon-, tab- and |-separated headers): add one naming each row's setting")
 
 
-def _numbers_only(row: dict, line: int, path: Path) -> dict[str, str]:
-    """The row with cells of numeric columns that hold no number (n/a, -, text) emptied, with a warning each."""
+def _numbers_only(row: dict, line: int, path: Path, delimiter: str) -> dict[str, str]:
+    """The row with cells of numeric columns that hold no number (n/a, -, text) emptied, with a warning each; a
+    number written with a decimal comma (a spreadsheet's locale) is a one-line error naming its line and column."""
     clean = {}
     if None in row.values():  # csv fills the missing cells of a short row with None
         warn(f"--table {path} line {line} has fewer cells than the header: its missing cells are left empty")
     for column, cell in row.items():
         if column is None:  # more cells than the header has columns
-            raise UserError(f"--table {path} line {line} has more cells than the header: fix or delete that row")
+            hint = (" (a number written with a decimal comma, 0,5, makes two cells: numbers need a decimal point, "
+                    "0.5)" if delimiter == "," else "")
+            raise UserError(f"--table {path} line {line} has more cells than the header{hint}: fix or delete that row")
         cell = (cell or "").strip()
         numeric = column in NUMERIC or column.endswith("_std")
+        if numeric and DECIMAL_COMMA.fullmatch(cell):
+            raise UserError(f"--table {path} line {line}, column {column}: {cell!r} is written with a comma; numbers "
+                            f"need a decimal point and no thousands separator (0.5, 1234.5): save the table with '.' "
+                            f"as the decimal separator")
         if numeric and cell and not _is_number(cell):
             warn(f"--table {path} line {line}: {column} is {cell!r}, not a number: left out")
             cell = ""

@@ -328,3 +328,70 @@ def test_train_speed_refuses_bad_options_in_one_line(tmp_path):
     (tmp_path / "train").mkdir()
     assert "has no train.py" in one_line_error(run_script("train_speed", "--dataroot", tmp_path, "--upstream",
                                                           tmp_path))
+
+
+def stub_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A stand-in python that records its arguments in calls.txt (and creates nothing)."""
+    log, stub = tmp_path / "calls.txt", tmp_path / "python"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    stub.chmod(0o755)
+    return log, stub
+
+
+@pytest.mark.parametrize("script, args, expect", [
+    ("semantic", ["--seeds", "0,0"], "--seeds 0,0 gives 0 twice"),
+    ("semantic", ["--seeds", "1,01"], "--seeds 1,01 gives 1 twice"),
+    ("semantic", ["--rows", "rgb,onehot,rgb"], "--rows rgb,onehot,rgb gives rgb twice"),
+    ("semantic", ["--rows", "rgb,rbg"], "--rows: unknown value rbg (choose from rgb, onehot, spade)"),
+    ("semantic", ["--label_nc", "twelve"], "--label_nc twelve is not a positive whole number"),
+    ("recipe", ["--rows", "defaults,emma"], "--rows: unknown value emma"),
+    ("batch_size", ["--batch_sizes", "4,16,04"], "--batch_sizes 4,16,04 gives 4 twice"),
+    ("batch_size", ["--batch_sizes", "4,x"], "--batch_sizes 4,x is not a list of whole numbers"),
+    ("stochastic", ["--samples", "0"], "--samples 0 is not a positive whole number"),
+    ("stochastic", ["--weight_noise", "5%"], "--weight_noise 5% is not a number"),
+    ("perceptual", ["--perceptual_net", "alexnet"], "--perceptual_net: unknown value alexnet"),
+    ("adversarial_losses", ["--num_test", "all"], "--num_test all is not a positive whole number"),
+    ("adversarial_losses", ["--dataroot", ".", "--test_phase", "valid"], "--test_phase valid: "),
+])
+@pytest.mark.parametrize("launcher", ["local", "slurm"])
+def test_settings_that_cannot_all_run_are_refused_before_any_run(tmp_path, script, args, expect, launcher):
+    """Every run of a list is checked first: a duplicate seed or row would train (or submit) one run twice, and a
+    bad value late in a list would fail after the runs before it."""
+    log, stub = stub_python(tmp_path)
+    proc = subprocess.run(["bash", str(SCRIPTS / f"{script}.sh"), "--out", "out", "--launcher", launcher, *args],
+                          cwd=tmp_path, env=slurm_env(tmp_path, str(stub)), capture_output=True, text=True, timeout=60)
+    assert expect in one_line_error(proc)
+    assert not log.exists() and not (tmp_path / "sbatch.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_logger_cost_runs_the_python_it_is_given_and_refuses_bad_options(tmp_path):
+    log, stub = stub_python(tmp_path)
+    proc = subprocess.run(["bash", str(SCRIPTS / "logger_cost.sh"), "--epochs", "1"], cwd=tmp_path,
+                          env={**os.environ, "PYTHON": str(stub)}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("datasets/make_synthetic_dataset.py")
+    assert sum(c.startswith("train.py") for c in calls) == 4  # one run per logger list
+    assert "--size x is not a positive whole number" in one_line_error(run_script("logger_cost", "--size", "x"))
+    assert "--epochs needs a value" in one_line_error(run_script("logger_cost", "--epochs"))
+    assert "--only cost: no such experiment" in one_line_error(run_script("smoke", "--only", "cost"))
+
+
+DECIMAL_COMMAS = {  # a table as a spreadsheet in a decimal-comma locale saves it
+    "semicolons": "experiment;run;fd_lite0;kid_lite0;n_images\nbatch1;test_latest;120,5;0,10;106\n",
+    "commas": "experiment,run,fd_lite0,kid_lite0,n_images\nbatch1,test_latest,120,5,0,10,106\n",
+}
+
+
+@pytest.mark.parametrize("layout, expect", [
+    ("semicolons", "line 2, column fd_lite0: '120,5' is written with a comma; numbers need a decimal point"),
+    ("commas", "line 2 has more cells than the header (a number written with a decimal comma, 0,5, makes two cells: "
+               "numbers need a decimal point"),
+])
+def test_plot_results_names_the_cell_of_a_decimal_comma(tmp_path, layout, expect):
+    table = tmp_path / "metrics.csv"
+    table.write_text(DECIMAL_COMMAS[layout])
+    line = one_line_error(run_cli("scripts/plot_results.py", "--table", table, "--kind", "bars", "--out",
+                                  tmp_path / "figs"))
+    assert f"--table {table} {expect}" in line
+    assert not (tmp_path / "figs").exists()

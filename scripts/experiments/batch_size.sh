@@ -5,6 +5,7 @@ source "$(dirname "$0")/common.sh"
 BATCH_SIZES=1,4,16,64,256
 SCRIPT_OPTIONS=(batch_sizes=BATCH_SIZES)
 parse_options "$@"
+check_numbers --batch_sizes "$BATCH_SIZES"
 for b in ${BATCH_SIZES//,/ }; do
     setting "batch$b" --model pix2pix --batch_size "$b"
 done

@@ -36,6 +36,7 @@ LAUNCHER=local
 SLURM_ARGS=""
 WAIT=""
 ONLY_RUN=""
+STARTED=""   # set when --out is created, before the first run
 EXTRA=()
 TASK_ARGS=()  # the options a SLURM job passes on to this script (the launcher's own left out)
 RUNS=()       # with slurm: the runs to submit, in order
@@ -86,7 +87,11 @@ parse_options() {
         esac
     done
     [[ "$EPOCHS" =~ ^[1-9][0-9]*$ ]] || fail "--epochs $EPOCHS is not a positive whole number"
-    [[ -z "$SEEDS" || "$SEEDS" =~ ^[0-9]+(,[0-9]+)*$ ]] || fail "--seeds $SEEDS is not a list of whole numbers like 0,1,2"
+    [[ "$NUM_TEST" =~ ^[1-9][0-9]*$ ]] || fail "--num_test $NUM_TEST is not a positive whole number"
+    [ -z "$SEEDS" ] || check_numbers --seeds "$SEEDS"
+    if [ -d "$DATAROOT" ] && [ ! -d "$DATAROOT/$TEST_PHASE" ]; then
+        fail "--test_phase $TEST_PHASE: $DATAROOT has no $TEST_PHASE/ folder (pass the subfolder to test on, e.g. val)"
+    fi
     case "$LAUNCHER" in
         local) [ -z "$WAIT$SLURM_ARGS" ] || fail "--wait and --slurm_args go with --launcher slurm" ;;
         slurm) command -v sbatch > /dev/null || fail "--launcher slurm: no sbatch on PATH (run this on the cluster)" ;;
@@ -103,12 +108,33 @@ parse_options() {
     N_EPOCHS=$(( (EPOCHS + 1) / 2 ))
     N_DECAY=$(( EPOCHS - N_EPOCHS ))
     SETTINGS=()
-    mkdir -p "$OUT"
-    if [ "$LAUNCHER" = slurm ]; then
-        mkdir -p "$OUT/slurm"
-        printf 'task\trun\tsetting\tseed\tcommand\n' > "$OUT/slurm/tasks.tsv"
-    fi
     echo "$EXPERIMENT: $DATAROOT, $EPOCHS epochs, into $OUT${ONLY_RUN:+ (only $ONLY_RUN)}"
+}
+
+# check_numbers FLAG LIST: LIST is whole numbers separated by commas, each value once (7 and 07 are one), so that
+# no run is trained twice; checked before any run starts
+check_numbers() {
+    local flag=$1 list=$2 item value seen=" "
+    [[ "$list" =~ ^[0-9]+(,[0-9]+)*$ ]] || fail "$flag $list is not a list of whole numbers like 0,1,2"
+    for item in ${list//,/ }; do
+        value=${item#"${item%%[!0]*}"}
+        value=${value:-0}
+        [[ "$seen" != *" $value "* ]] || fail "$flag $list gives $value twice: give each value once"
+        seen+="$value "
+    done
+}
+
+# check_list FLAG LIST CHOICE...: LIST is CHOICEs separated by commas, each once; checked before any run starts
+check_list() {
+    local flag=$1 list=$2 item seen=" " choices
+    shift 2
+    printf -v choices '%s, ' "$@"
+    [ -n "$list" ] || fail "$flag needs a value (choose from ${choices%, })"
+    for item in ${list//,/ }; do
+        [[ " $* " == *" $item "* ]] || fail "$flag: unknown value $item (choose from ${choices%, })"
+        [[ "$seen" != *" $item "* ]] || fail "$flag $list gives $item twice: give each value once"
+        seen+="$item "
+    done
 }
 
 # setting NAME [--script trainSesame.py] [--test "TEST FLAGS"] [--evaluate "EVALUATE FLAGS"] TRAIN_FLAGS...
@@ -133,11 +159,24 @@ setting() {
     SETTINGS+=("$name")
 }
 
+# start_runs: create --out (and the job list with slurm) before the first run, once the experiment script has
+# checked its own options too
+start_runs() {
+    [ -z "$STARTED" ] || return 0
+    STARTED=1
+    mkdir -p "$OUT" 2> /dev/null || fail "--out $OUT: cannot create that folder (a file of that name, or no permission)"
+    if [ "$LAUNCHER" = slurm ]; then
+        mkdir -p "$OUT/slurm"
+        printf 'task\trun\tsetting\tseed\tcommand\n' > "$OUT/slurm/tasks.tsv"
+    fi
+}
+
 # dispatch SETTING SEED RUN_NAME TRAIN_FLAGS...: run it now (local) or list it for the job array (slurm); with
 # --only_run, only the run of that name
 dispatch() {
     local setting=$1 seed=$2 name=$3
     shift 3
+    start_runs
     ALL_RUNS+=("$name")
     [ -z "$ONLY_RUN" ] || [ "$ONLY_RUN" = "$name" ] || return 0
     if [ "$LAUNCHER" = slurm ]; then

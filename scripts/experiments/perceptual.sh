@@ -6,6 +6,7 @@ source "$(dirname "$0")/common.sh"
 PERCEPTUAL_NET=vgg19
 SCRIPT_OPTIONS=(perceptual_net=PERCEPTUAL_NET)
 parse_options "$@"
+check_list --perceptual_net "$PERCEPTUAL_NET" vgg19 efficientnet_lite0
 setting l1 --model pix2pix
 setting perceptual --model perceptual --perceptual_net "$PERCEPTUAL_NET"
 finish bars

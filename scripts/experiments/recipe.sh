@@ -18,6 +18,7 @@ source "$(dirname "$0")/common.sh"
 ROWS=defaults,ema,diffaug,resize,hinge_ms_fm,plus
 SCRIPT_OPTIONS=(rows=ROWS)
 parse_options "$@"
+check_list --rows "$ROWS" defaults ema diffaug resize hinge_ms_fm plus
 for row in ${ROWS//,/ }; do
     case "$row" in
         defaults) setting defaults --model pix2pix ;;
@@ -26,7 +27,6 @@ for row in ${ROWS//,/ }; do
         resize) setting resize --model pix2pix --upsample resize ;;
         hinge_ms_fm) setting hinge_ms_fm --model pix2pix --gan_mode hinge --netD multiscale --lambda_feat 10 ;;
         plus) setting plus --model pix2pix_plus ;;
-        *) fail "--rows: unknown row $row (choose from defaults, ema, diffaug, resize, hinge_ms_fm, plus)" ;;
     esac
 done
 finish bars

@@ -23,6 +23,9 @@ SPADE_NGF=40
 PERCEPTUAL=vgg19
 SCRIPT_OPTIONS=(rows=ROWS label_nc=LABEL_NC spade_ngf=SPADE_NGF perceptual=PERCEPTUAL)
 parse_options "$@"
+check_list --rows "$ROWS" rgb onehot spade
+[[ "$LABEL_NC" =~ ^[1-9][0-9]*$ ]] || fail "--label_nc $LABEL_NC is not a positive whole number"
+[[ "$SPADE_NGF" =~ ^[1-9][0-9]*$ ]] || fail "--spade_ngf $SPADE_NGF is not a positive whole number"
 case "$PERCEPTUAL" in
     vgg19|efficientnet_lite0) SPADE_LOSS=(--perceptual_net "$PERCEPTUAL") ;;
     none) SPADE_LOSS=(--lambda_perceptual 0) ;;
@@ -33,7 +36,6 @@ for row in ${ROWS//,/ }; do
         rgb) setting rgb --model pix2pix ;;
         onehot) setting onehot --model pix2pix --label_nc "$LABEL_NC" ;;
         spade) setting spade --model spade --netG spade --ngf "$SPADE_NGF" --label_nc "$LABEL_NC" "${SPADE_LOSS[@]}" ;;
-        *) fail "--rows: unknown row $row (choose from rgb, onehot, spade)" ;;
     esac
 done
 finish bars

@@ -20,10 +20,13 @@ while [ $# -gt 0 ]; do
     esac
     shift 2
 done
+EXPERIMENTS="batch_size adversarial_losses discriminators perceptual stochastic"
+[ -z "$ONLY" ] || [[ " $EXPERIMENTS " == *" $ONLY "* ]] || {
+    echo "smoke.sh: error: --only $ONLY: no such experiment (choose from ${EXPERIMENTS// /, })" >&2; exit 2; }
 SMALL=(--netG unet_128 --load_size 143 --crop_size 128)
 OUT=results/experiments/smoke
 mkdir -p "$OUT"
-for experiment in batch_size adversarial_losses discriminators perceptual stochastic; do
+for experiment in $EXPERIMENTS; do
     [ -z "$ONLY" ] || [ "$ONLY" = "$experiment" ] || continue
     own=()
     # the perceptual loss on the network whose ImageNet weights come with its pip package (VGG19's need a download)
