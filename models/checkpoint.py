@@ -156,6 +156,12 @@ def saved_options(opt: argparse.Namespace) -> dict[str, Any] | None:
     return None
 
 
+def options_file(opt: argparse.Namespace) -> Path:
+    """The file saved_options() reads: the full checkpoint, else the opt.json beside upstream's weights."""
+    path = checkpoint_file(opt)
+    return path if path.exists() else experiment_dir(opt) / OPTIONS_FILE
+
+
 def upstream_options(opt: argparse.Namespace) -> dict[str, Any]:
     """The options in <checkpoints_dir>/<name>/opt.json, which say how upstream's weight files were trained (all of
     them or only some: the rest keep their defaults); {} when there is no such file."""
@@ -195,9 +201,17 @@ def check_architecture(opt: argparse.Namespace, name: str, saved: dict[str, Any]
     """A one-line error when an option that shapes net `name` (as the checkpoint's own networks declare) was given
     another value than the checkpoint was trained with."""
     for key in networks.shape_options(name, saved):
-        if key in saved and saved[key] != getattr(opt, key, saved[key]):
-            raise UserError(f"{path} was trained with --{key} {saved[key]}, not {getattr(opt, key)}: "
-                            f"pass --{key} {saved[key]} as in training")
+        if key not in saved or str(saved[key]) == str(getattr(opt, key, saved[key])):  # opt.json may say "8" for 8
+            continue
+        if key == "input_nc" and (saved.get("label_nc") or getattr(opt, "label_nc", 0)):  # follows from the classes
+            classes = f"--label_nc {saved.get('label_nc', 0)}" + (" --dontcare" if saved.get("dontcare") else "")
+            raise UserError(f"{path} was trained on {saved[key]} input channels ({classes}), not {opt.input_nc}: "
+                            f"give --label_nc and --dontcare as in training")
+        if isinstance(saved[key], bool):
+            raise UserError(f"{path} was trained {'with' if saved[key] else 'without'} --{key}: "
+                            f"{'pass' if saved[key] else 'leave out'} --{key} as in training")
+        raise UserError(f"{path} was trained with --{key} {saved[key]}, not {getattr(opt, key)}: "
+                        f"pass --{key} {saved[key]} as in training")
 
 
 def load_nets(nets: dict[str, nn.Module], checkpoint: Checkpoint, opt: argparse.Namespace) -> None:

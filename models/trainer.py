@@ -60,6 +60,7 @@ class Trainer:
         if world.distributed:
             self._distribute()
         self.world_size = world.size
+        self.carried: dict[str, dict] = {}  # nets of the resumed checkpoint this run does not train (kept as they are)
         self.losses: dict[str, torch.Tensor] = {}  # the last step's, on the device
         self.monitor_sum = torch.zeros((), device=model.device)  # this epoch's sum of monitor_loss x images
 
@@ -166,7 +167,7 @@ class Trainer:
     def checkpoint_state(self, progress: dict[str, Any]) -> dict[str, Any]:
         """Everything a full checkpoint holds to resume exactly (checkpoint.write saves it); with --ema, the
         averaged generator as nets['G_ema']."""
-        nets = {name: checkpoint.plain_state(net) for name, net in self.model.nets().items()}
+        nets = {**self.carried, **{name: checkpoint.plain_state(net) for name, net in self.model.nets().items()}}
         averaged = self.averaged_generator()
         if averaged is not None:
             nets[checkpoint.AVERAGED_G] = checkpoint.plain_state(averaged)
@@ -179,6 +180,9 @@ class Trainer:
         checkpoint.load_nets(self.model.nets(), found, self.opt)
         if found.state is not None:
             self.load_state_dict(found.state)
+            # a run that stops training D (--lambda_GAN 0) keeps it for a later run that trains it again
+            self.carried = {name: state for name, state in found.state["nets"].items()
+                            if name not in self.model.nets() and name != checkpoint.AVERAGED_G}
         return found.progress
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

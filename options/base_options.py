@@ -16,7 +16,7 @@ import data
 import models
 from models import acceleration, networks
 from util import distributed, labels
-from util.errors import HelpFormatter, UserError
+from util.errors import HelpFormatter, UserError, warn
 from util.fileio import atomic_write_text
 from util.util import options_to_dict
 
@@ -116,23 +116,30 @@ class BaseOptions:
     def inherit_from_checkpoint(self, opt: Options, argv: list[str], defaults: dict[str, Any] | None) -> Options:
         """Take the options of the checkpoint that opt names for every option not given on the command line
         (run options excepted); record in self.changed those given with another value than the checkpoint's."""
-        from models.checkpoint import saved_options
+        from models.checkpoint import options_file, saved_options
 
         saved = saved_options(opt)
         if saved is None:
             return opt
+        source = options_file(opt)
         if "model" not in opt.explicit and saved.get("model", opt.model) != opt.model:
-            opt, explicit = self.gather_options(argv, {**(defaults or {}), "model": saved["model"]})
+            model = _saved_value(self.parser, "model", saved["model"], source)
+            opt, explicit = self.gather_options(argv, {**(defaults or {}), "model": model})
             self.resolve(opt, explicit)
         flags = {action.dest for action in self.parser._actions}  # values without a flag are set by the run too
         run = self.parser.run_options(self.is_train) | (set(opt.values()) - flags)
+        if source.name == "opt.json":  # written by hand or a script: say what it holds that no option is
+            unknown = sorted(set(saved) - flags - set(opt.values()))
+            if unknown:
+                warn(f"{source}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} no option of "
+                     f"{self.parser.prog}, ignored (a misspelt name?)")
         given = options_to_dict(opt)
         for key in opt.values():
             if key not in saved or key in run:
                 continue
             if key not in opt.explicit:
                 if not _derived(self.parser, key, saved):
-                    setattr(opt, key, from_json(saved[key]))
+                    setattr(opt, key, _saved_value(self.parser, key, saved[key], source))
             elif saved[key] != given[key]:
                 self.changed[key] = (saved[key], getattr(opt, key))
         self.inherited(opt, saved)
@@ -174,6 +181,27 @@ class BaseOptions:
         atomic_write_text(folder / "opt.txt", text + "\n")
         atomic_write_text(folder / "opt.json", json.dumps(options_to_dict(opt), indent=2, sort_keys=True) + "\n")
 
+
+def _saved_value(parser: OptionParser, key: str, value: Any, source: Path) -> Any:
+    """A checkpoint's (or a hand-written opt.json's) value of option `key`, checked as the command line's value
+    would be: a one-line error naming the file instead of a traceback later."""
+    value = from_json(value)
+    action = next((a for a in parser._actions if a.dest == key), None)
+    if action is None or value is None:
+        return value
+    fix = f"fix or delete it in {source}"
+    if action.nargs == 0:  # a switch
+        if not isinstance(value, bool):
+            raise UserError(f"{source}: {key} is {value!r}, not true or false: {fix}")
+        return value
+    if action.type is not None and not isinstance(value, bool):
+        try:
+            value = action.type(str(value))
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+            raise UserError(f"{source}: {key} {value!r} is not a valid --{key} ({exc}): {fix}") from None
+    if action.choices is not None and value not in action.choices:
+        raise UserError(f"{source}: {key} is {value!r}, not one of {', '.join(map(str, action.choices))}: {fix}")
+    return value
 
 def _derived(parser: OptionParser, key: str, saved: dict[str, Any]) -> bool:
     """Whether the checkpoint's value of `key` was derived from other options rather than given (a flag whose

@@ -204,3 +204,61 @@ def test_a_new_run_into_a_folder_holding_another_run_is_refused_and_overwrite_st
     assert "no checkpoint" in line and "best_checkpoint.pth" in line
     logged = [json.loads(line) for line in (folder / "loss_log.jsonl").read_text().splitlines()]
     assert logged and {r["lr"] for r in logged} == {0.001}  # the earlier run's lines (at 0.0002) are gone
+
+
+def test_a_run_that_stops_training_d_keeps_it_for_a_later_one(synth32, tmp_path):
+    args = ["train.py", "--dataroot", synth32, *RUN, "--name", "r", "--checkpoints_dir", tmp_path,
+            "--n_epochs_decay", "0"]
+    run_cli(*args, "--n_epochs", "1", check=True)
+    latest = tmp_path / "r" / "latest_checkpoint.pth"
+    trained_d = torch.load(latest, weights_only=True)["nets"]["D"]
+    run_cli(*args, "--continue_train", "--n_epochs", "2", "--lambda_GAN", "0", check=True)
+    kept = torch.load(latest, weights_only=True)["nets"]
+    assert all(torch.equal(kept["D"][k], v) for k, v in trained_d.items())  # carried, untouched
+    proc = run_cli(*args, "--continue_train", "--n_epochs", "3", "--lambda_GAN", "1", check=True)
+    assert "--lambda_GAN 1.0 (was 0.0)" in proc.stdout
+    assert not all(torch.equal(torch.load(latest, weights_only=True)["nets"]["D"][k], v)
+                   for k, v in trained_d.items())  # trained again
+
+
+# ---- values read from a checkpoint or an opt.json ----------------------------------------------------------------
+
+def upstream_experiment(folder, options: dict):
+    """upstream-format weights of a tiny resnet_6blocks generator with an opt.json written by hand."""
+    from argparse import Namespace
+
+    from models.networks import define_G
+
+    net = define_G(Namespace(netG="resnet_6blocks", input_nc=3, output_nc=3, ngf=8, norm="batch", no_dropout=False,
+                             dropout_rate=0.5, upsample="transpose", init_type="normal", init_gain=0.02))
+    (folder / "up").mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), folder / "up" / "latest_net_G.pth")
+    (folder / "up" / "opt.json").write_text(json.dumps(options))
+    return ["test.py", "--name", "up", "--checkpoints_dir", folder, "--results_dir", folder / "results"]
+
+
+@pytest.mark.parametrize("options, expect", [
+    ({"netG": "resnet_6block", "ngf": 8}, "netG is 'resnet_6block', not one of resnet_6blocks"),
+    ({"netG": "resnet_6blocks", "ngf": "8x"}, "ngf '8x' is not a valid --ngf"),
+    ({"netG": "resnet_6blocks", "ngf": 8, "norm": "batchnorm"}, "norm is 'batchnorm', not one of batch"),
+    ({"netG": "resnet_6blocks", "ngf": 8, "no_dropout": "yes"}, "no_dropout is 'yes', not true or false"),
+])
+def test_a_hand_written_opt_json_is_checked_as_the_command_line_is(options, expect, synth32, tmp_path):
+    line = one_line_error(run_cli(*upstream_experiment(tmp_path, options), "--dataroot", synth32))
+    assert expect in line and str(tmp_path / "up" / "opt.json") in line
+
+
+def test_an_opt_json_with_numbers_as_text_and_a_misspelt_name_works_and_says_so(synth32, tmp_path):
+    proc = run_cli(*upstream_experiment(tmp_path, {"netG": "resnet_6blocks", "ngf": "8", "nfg": 8}),
+                   "--dataroot", synth32, check=True)
+    assert "opt.json: nfg is no option of test.py, ignored (a misspelt name?)" in proc.stderr
+
+
+@pytest.mark.parametrize("flags, expect", [
+    (["--no_dropout"], "was trained without --no_dropout: leave out --no_dropout as in training"),
+    (["--label_nc", "12"], "was trained on 3 input channels (--label_nc 0), not 12: give --label_nc and --dontcare"),
+])
+def test_architecture_mismatches_name_the_flag_to_give(flags, expect, tiny_checkpoint, synth32, tmp_path):
+    line = one_line_error(run_cli("test.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, "--dataroot",
+                                  synth32, "--results_dir", tmp_path, *flags))
+    assert expect in line

@@ -49,13 +49,13 @@ def _upsample(opt: Namespace) -> str:
 def _unet(num_downs: int) -> Network:
     return Network(lambda opt: UnetGenerator(opt.input_nc, opt.output_nc, num_downs, ngf=opt.ngf, norm=opt.norm,
                                              dropout=_dropout(opt), upsample=_upsample(opt)),
-                   shape=("ngf", "norm", "upsample"))
+                   shape=("ngf", "norm", "upsample", "no_dropout"))
 
 
 def _resnet(n_blocks: int) -> Network:
     return Network(lambda opt: ResnetGenerator(opt.input_nc, opt.output_nc, n_blocks, ngf=opt.ngf, norm=opt.norm,
                                                dropout=_dropout(opt), upsample=_upsample(opt)),
-                   shape=("ngf", "norm", "upsample"))
+                   shape=("ngf", "norm", "upsample", "no_dropout"))
 
 
 def _spade(opt: Namespace) -> nn.Module:
