@@ -8,10 +8,12 @@
 #   --from PATH_OR_URL    install this file (a local path, file://, http:// or https:// URL) instead of downloading
 #   PIX2PIX_MODELS_URL    a mirror: the URL or local folder that holds NAME.pth (default: upstream's server)
 # The file is checked to be a plain PyTorch state dict (torch.load with weights_only=True, which never runs code
-# from the file) before it is renamed into place; when a download or that check fails, nothing is left behind.
+# from the file) with the keys and shapes of upstream's U-Net 256 with batch norm (what opt.json says it is) before
+# it is renamed into place; when a download or that check fails, nothing is left behind.
 set -euo pipefail
 # shellcheck source=fetch_url.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fetch_url.sh"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 PROG="download_pix2pix_model.sh"
 NAMES="facades_label2photo sat2map map2sat edges2shoes edges2handbags day2night"
@@ -91,13 +93,17 @@ fetch() {
         "download it on a machine that has one and install it here with --from FILE"
 }
 
-# Why FILE is not a plain state dict of upstream's U-Net (printed; exit 1), read weights-only.
+# Why FILE is not upstream's generator (printed; exit 1), read weights-only: its keys and shapes must be those of
+# DLIM's own unet_256 with batch norm (argv[2] is the repository), which opt.json will say it is.
 CHECK_WEIGHTS='
 import sys
+from argparse import Namespace
 try:
     import torch
-except ImportError:
-    print("PyTorch is not installed for this python (set PYTHON to the interpreter that has it)")
+    sys.path.insert(0, sys.argv[2])
+    from models.networks import define_G
+except ImportError as exc:
+    print(f"{exc.name or exc} cannot be imported by this python (set PYTHON to the interpreter that has DLIM'"'"'s requirements)")
     sys.exit(3)
 try:
     state = torch.load(sys.argv[1], map_location="cpu", weights_only=True)
@@ -107,8 +113,19 @@ except Exception as exc:
 if not (isinstance(state, dict) and state and all(torch.is_tensor(v) for v in state.values())):
     print("it is not a state dict of tensors")
     sys.exit(1)
-if not any(str(k).removeprefix("module.") == "model.model.0.weight" for k in state):
-    print("it is not the state dict of a pix2pix U-Net generator")
+with torch.device("meta"):  # shapes only, no memory
+    net = define_G(Namespace(netG="unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", no_dropout=False,
+                             dropout_rate=0.5, upsample="transpose", init_type="normal", init_gain=0.02))
+skip = "num_batches_tracked"  # upstream saved its files before PyTorch had it
+want = {k: tuple(v.shape) for k, v in net.state_dict().items() if not k.endswith(skip)}
+got = {str(k).removeprefix("module."): tuple(v.shape) for k, v in state.items() if not str(k).endswith(skip)}
+missing, extra = sorted(want.keys() - got.keys()), sorted(got.keys() - want.keys())
+wrong = [k for k in want if k in got and got[k] != want[k]]
+if missing or extra or wrong:
+    first = (f"it lacks {len(missing)} of upstream'"'"'s {len(want)} tensors, e.g. {missing[0]}" if missing else
+             f"it has {len(extra)} tensors upstream'"'"'s has not, e.g. {extra[0]}" if extra else
+             f"{wrong[0]} is {list(got[wrong[0]])} where upstream'"'"'s is {list(want[wrong[0]])}")
+    print(f"it is not a unet_256 generator with batch norm and 64 filters ({first})")
     sys.exit(1)
 '
 
@@ -162,11 +179,11 @@ PYTHON="${PYTHON:-python}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 command -v "$PYTHON" >/dev/null 2>&1 || die "python with PyTorch is needed to check $SOURCE: set PYTHON to it"
 status=0
-reason="$("$PYTHON" -c "$CHECK_WEIGHTS" "$TMP" 2>/dev/null)" || status=$?
+reason="$("$PYTHON" -c "$CHECK_WEIGHTS" "$TMP" "$REPO" 2>/dev/null)" || status=$?
 if [[ "$status" -eq 3 ]]; then
     die "cannot check $SOURCE: $reason"
 elif [[ "$status" -ne 0 ]]; then
-    die "refusing $SOURCE: ${reason:-it could not be read}; upstream's $NAME.pth is a state dict of tensors"
+    die "refusing $SOURCE: ${reason:-it could not be read}; upstream's $NAME.pth is the state dict of one"
 fi
 
 write_options

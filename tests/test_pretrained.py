@@ -127,3 +127,36 @@ def test_a_file_that_would_run_code_is_refused_unrun(tmp_path):
     line = one_line_error(install("edges2shoes", tmp_path / "checkpoints", "--from", planted))
     assert "refusing" in line
     assert not marker.exists() and not list((tmp_path / "checkpoints").rglob("*"))
+
+
+def shapes_only(netG: str, **options) -> dict[str, torch.Tensor]:
+    """The state dict of a DLIM generator with 64 filters (upstream's ngf) as tensors of the right shapes that hold
+    one stored number each (a file of a few kB)."""
+    opt = Namespace(**{"netG": netG, "input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "batch", "no_dropout": False,
+                       "init_type": "normal", "init_gain": 0.02, **options})
+    with torch.device("meta"):
+        state = define_G(opt).state_dict()
+    return {k: torch.zeros((), dtype=v.dtype).expand(v.shape) for k, v in state.items()}
+
+
+@pytest.mark.parametrize("netG, options, expect", [
+    ("resnet_9blocks", {}, "it lacks 69 of upstream's 69 tensors, e.g. model.model.0.weight"),
+    ("unet_128", {}, "it lacks 15 of upstream's 69 tensors"),
+    ("unet_256", {"norm": "instance"}, "it lacks 52 of upstream's 69 tensors"),
+    ("unet_256", {"input_nc": 1}, "model.model.0.weight is [64, 1, 4, 4] where upstream's is [64, 3, 4, 4]"),
+])
+def test_a_state_dict_of_another_architecture_is_refused(tmp_path, netG, options, expect):
+    """opt.json will say unet_256 with batch norm: weights of another network are not installed under that name."""
+    other = tmp_path / "other.pth"
+    torch.save(shapes_only(netG, **options), other)
+    line = one_line_error(install("facades_label2photo", tmp_path / "checkpoints", "--from", other))
+    assert f"refusing {other}: it is not a unet_256 generator with batch norm and 64 filters ({expect}" in line
+    assert not list((tmp_path / "checkpoints").rglob("*"))
+
+
+def test_upstreams_layout_from_a_data_parallel_net_is_installed(tmp_path):
+    weights = tmp_path / "dp.pth"
+    torch.save({f"module.{k}": v for k, v in shapes_only("unet_256").items() if "num_batches" not in k}, weights)
+    proc = install("facades_label2photo", tmp_path / "checkpoints", "--from", weights)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "checkpoints" / "facades_label2photo_pretrained" / "latest_net_G.pth").is_file()
