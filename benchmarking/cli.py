@@ -17,7 +17,7 @@ from typing import Any
 from options.train_options import TrainOptions
 from options.types import nonnegative_int, positive_int
 from util.errors import ArgumentParser, HelpFormatter, UserError
-from util.fileio import atomic_write_text
+from util.fileio import atomic_write_text, check_writable
 from util.util import run_device
 
 from . import costs, report
@@ -36,6 +36,8 @@ def positive_ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 1,4") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give positive integers, e.g. 1,4")
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"{text!r} names a batch size twice: give each once")
     return values
 
 
@@ -105,6 +107,13 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         raise UserError("--compare_compile adds a config to --compare: pass both")
     if args.plot and not args.csv:
         raise UserError("--plot draws the figure from the --csv file: pass --csv PATH too")
+    check_outputs(args)
+    points = {w * h * b for w, h in (args.sizes or [(1, 1)]) for b in args.batch_sizes}
+    if args.predict and len(points) < 2:
+        raise UserError(f"--predict reads a line fitted through the measured runs, and --batch_sizes "
+                        f"{','.join(map(str, args.batch_sizes))}{' with --sizes' if args.sizes else ''} measures one "
+                        f"point (one number of megapixels per batch): measure two or more, e.g. --batch_sizes 1,4 or "
+                        f"--sizes 128,256")
     given = args.configs or []
     args.configs = given or [("default", [])]
     if args.compare:
@@ -128,6 +137,25 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                 args.configs.append((sized, [*config, "--load_size", str(w), "--crop_size", str(w)]))
                 args.config_sizes[sized] = (w, h)
     return args, flags
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Before anything is measured: the --json, --csv and --plot files can be written, and --plot's extension is
+    a format matplotlib draws."""
+    for flag in ("json", "csv", "plot"):
+        path = getattr(args, flag)
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UserError(f"--{flag} {path} is a folder: pass a file path")
+        check_writable(path.parent, f"--{flag} {path}")
+    if args.plot and args.plot.suffix:
+        from matplotlib.figure import Figure
+
+        formats = Figure().canvas.get_supported_filetypes()
+        if args.plot.suffix[1:].lower() not in formats:
+            raise UserError(f"--plot {args.plot}: matplotlib draws no {args.plot.suffix} files: end it in one of "
+                            f"{', '.join('.' + f for f in sorted(formats))}")
 
 
 def dataroot(flags: list[str]) -> str | None:

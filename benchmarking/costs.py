@@ -36,8 +36,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def sizes(text: str) -> list[tuple[int, int]]:
-    """argparse type of --sizes: '128,256,1024x512'."""
-    return [parse_size(t) for t in text.split(",") if t.strip()] or [parse_size("")]
+    """argparse type of --sizes: '128,256,1024x512'; each size once."""
+    values = [parse_size(t) for t in text.split(",") if t.strip()] or [parse_size("")]
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"{text!r} names a size twice: give each once")
+    return values
 
 
 def prediction_point(text: str) -> tuple[tuple[int, int], int]:

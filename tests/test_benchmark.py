@@ -110,7 +110,26 @@ def test_cost_curves_fit_the_measured_points_and_predict_an_unmeasured_run(tmp_p
     (["--sizes", "32x"], "--sizes"),
     (["--plot", "a.png"], "--plot draws the figure from the --csv file"),
     (["--predict", "128"], "--predict"),
+    # a line needs two points: one batch size at one size is one
+    (["--batch_sizes", "2", "--predict", "64,4"], "--predict reads a line fitted through the measured runs, and "
+                                                  "--batch_sizes 2 measures one point"),
+    (["--sizes", "64x32,32x64", "--batch_sizes", "2", "--predict", "64,4"], "--batch_sizes 2 with --sizes measures "
+                                                                             "one point"),
+    (["--batch_sizes", "1,1"], "'1,1' names a batch size twice"),
+    (["--sizes", "32,32x32"], "'32,32x32' names a size twice"),
 ])
 def test_cost_curve_mistakes_are_one_line_errors(args, expect):
     base = [a for a in TINY_BENCH if a not in ("--crop_size", "32")]
     assert expect in one_line_error(run_cli(*base, *args, env=ONE_THREAD))
+
+
+def test_output_files_that_cannot_be_written_are_refused_before_measuring(tmp_path):
+    line = one_line_error(run_cli(*TINY_BENCH, "--json", tmp_path, env=ONE_THREAD))
+    assert f"--json {tmp_path} is a folder" in line
+    line = one_line_error(run_cli(*TINY_BENCH, "--csv", tmp_path / "c.csv", "--plot", tmp_path / "c.xyz",
+                                  env=ONE_THREAD))
+    assert "matplotlib draws no .xyz files" in line and ".png" in line
+    (tmp_path / "file").write_text("")
+    line = one_line_error(run_cli(*TINY_BENCH, "--csv", tmp_path / "file" / "c.csv", env=ONE_THREAD))
+    assert "cannot write to" in line and "--csv" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

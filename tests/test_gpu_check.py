@@ -12,8 +12,9 @@ from conftest import REPO
 
 
 def gpu_check(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`bash scripts/gpu_check.sh ARGS` with this interpreter as its python (not whichever is first on PATH)."""
     return subprocess.run(["bash", "scripts/gpu_check.sh", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable})
 
 
 @pytest.mark.slow
