@@ -23,6 +23,7 @@ from options.export_options import ExportOptions
 from util.errors import UserError, main_guard, warn
 from util.fileio import atomic_path
 from util.labels import LabelCoder
+from util.outputs import OutputGuard
 from util.seeding import seed_everything
 
 
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     write, runner, suffix = exporting.FORMATS[opt.format]
     label = checkpoint.checkpoint_label(opt)
     out = Path(opt.out) if opt.out else Path(opt.checkpoints_dir) / opt.name / f"{label}_net_G{suffix}"
+    OutputGuard(tool="export.py", flag="--out", source=f"{found.path.resolve()} ({weights} weights)",
+                inputs=(found.path, checkpoint.options_file(opt)), overwrite=opt.overwrite).claim([out])
     with atomic_path(out) as tmp:
         write(net, inputs, tmp, opt.dynamic, opt.opset, contract(opt, net, found, weights))
         run = runner(tmp)
@@ -107,7 +110,7 @@ def sample_inputs(opt, net) -> tuple[tuple[torch.Tensor, ...], str]:
         size = getattr(net, "input_size", None) or (opt.crop_size, opt.crop_size)
         real_A = random_input(opt, size)
         source = f"a random input (no {opt.phase} images at --dataroot '{opt.dataroot}')"
-    real_A, _ = networks.pad_to_multiple(real_A.float(), getattr(net, "size_multiple", 1))
+    real_A, _ = networks.fit_input(net, real_A.float())
     inputs = (real_A,)
     if isinstance(net, exporting.WithStyleCode):
         inputs += (torch.randn(len(real_A), net.z_dim, generator=torch.Generator().manual_seed(opt.seed)),)

@@ -52,12 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         model.eval()
     else:
         model.train()  # the pix2pix paper keeps dropout and batch statistics on at test time
-    if opt.input:
-        return translate_files(model, opt, results_guard(opt, found, weights, "--output", reads=Path(opt.input)))
-
     if opt.n_samples > 1 and not model.is_stochastic():
         warn(f"--n_samples {opt.n_samples}: this generator is deterministic here (no active dropout, no "
              f"--weight_noise), so the samples will be identical")
+    if opt.input:
+        return translate_files(model, opt, results_guard(opt, found, weights, "--output", reads=Path(opt.input)))
 
     web_dir = Path(opt.results_dir) / opt.name / results_run(opt, found, weights)
     guard = results_guard(opt, found, weights, "--results_dir", reads=Path(opt.dataroot))

@@ -132,10 +132,10 @@ def plain_folders(fake: str | Path, real: str | Path, labels: tuple[str, str] = 
 
 def _experiment_of(folder: Path) -> tuple[str, str]:
     """(experiment, run) for a table row: those of test.py's results/<experiment>/<run>/images folder, else the
-    folder's name and no run."""
+    folder's name and its path (two folders of one name keep rows of their own)."""
     if folder.name == "images" and (folder.parent / "checkpoint.json").is_file():
         return folder.parent.parent.name, folder.parent.name
-    return folder.name, ""
+    return folder.name, str(folder)
 
 
 def _stem(path: Path) -> str:

@@ -193,7 +193,9 @@ def find(opt: argparse.Namespace, names: list[str]) -> Checkpoint:
         return Checkpoint(upstream[names[0]], upstream=upstream, upstream_options=upstream_options(opt))
     folder = experiment_dir(opt)
     found = sorted(p.name for p in folder.glob("*.pth")) if folder.is_dir() else []
-    raise UserError(f"no checkpoint {path}: train first, or check --name, --checkpoints_dir, --epoch and "
+    best = " (a best checkpoint is kept by runs that validate: train.py --val_freq N)" \
+        if checkpoint_label(opt) == "best" else ""
+    raise UserError(f"no checkpoint {path}{best}: train first, or check --name, --checkpoints_dir, --epoch and "
                     f"--load_iter (existing: {', '.join(found[:8]) or 'none'})")
 
 

@@ -181,7 +181,7 @@ class Pix2PixModel(BaseModel):
         netG = self.trained_net("G")
         real_A, box = self.real_A, None
         if not self.is_train:  # any size at test time: reflected up to the generator's multiple, cropped back
-            real_A, box = networks.pad_to_multiple(real_A, getattr(self.netG, "size_multiple", 1))
+            real_A, box = networks.fit_input(self.netG, real_A)
         with self.autocast():
             if self.weight_noise > 0:
                 fake_B = networks.forward_with_weight_noise(netG, real_A, self.weight_noise)

@@ -54,7 +54,7 @@ class Validation:
         with preserved_rng(self.opt.gpu_ids):
             self._translate(copy.deepcopy(generator), amp, images)
         info = {"progress": progress, "options": options_to_dict(self.opt), "translated": len(self.data),
-                "n_samples": 1, "test_set_size": len(self.data)}
+                "n_samples": 1, "test_set_size": len(self.data), "weights": "ema" if self.opt.ema else "raw"}
         atomic_write_text(self.folder / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
         scores = self.score(self.folder)
         return scores, time.perf_counter() - start
@@ -66,7 +66,8 @@ class Validation:
         torch.manual_seed(self.opt.seed)  # the same dropout draws at every validation
         with torch.no_grad(), amp():
             for batch in self.data:
-                fake_B = net(batch["A"].to(device)).float()
+                real_A, box = networks.fit_input(net, batch["A"].to(device))  # --preprocess none: any size
+                fake_B = networks.crop_box(net(real_A), box).float()
                 real_A = batch["A"] if self.labels is None else self.labels.colorize(batch["A"])
                 for i, image_id in enumerate(batch["id"]):
                     for label, tensor in (("real_A", real_A), ("fake_B", fake_B), ("real_B", batch["B"])):

@@ -155,6 +155,16 @@ def _check_validation(opt: argparse.Namespace) -> None:
         names = metrics.parse_metrics(opt.val_metrics)
     except UserError as exc:  # the metrics package names evaluate.py's flag
         raise UserError(str(exc).replace("--metrics", "--val_metrics")) from None
+    several = [n for n in names if metrics.METRICS[n].group == "diversity"]
+    if several:
+        raise UserError(f"--val_metrics {opt.val_metrics}: {several[0]} compares several samples of each input, and "
+                        f"validation translates each once; leave it out (test.py --n_samples K, then evaluate.py, "
+                        f"measure it)")
+    inception = [n for n in names if metrics.METRICS[n].group == "inception"]
+    if inception and not _inception_weights_cached():
+        raise UserError(f"--val_metrics {opt.val_metrics}: {inception[0]} needs torch-fidelity's Inception weights in "
+                        f"$TORCH_HOME/hub/checkpoints/, which train.py does not download (evaluate.py --metrics fid "
+                        f"does, once); or validate with the offline fd_lite0,kid_lite0")
     if opt.val_metric not in names:
         raise UserError(f"--val_metric {opt.val_metric} is not among --val_metrics {opt.val_metrics}: pick one of "
                         f"{', '.join(names)}, or add it to --val_metrics")
@@ -164,6 +174,13 @@ def _check_validation(opt: argparse.Namespace) -> None:
     if is_lite0_trained(vars(opt)) and opt.val_metric in LITE0_METRICS:
         warn(f"--val_metric {opt.val_metric} comes from EfficientNet-Lite0, the network of this run's perceptual "
              f"loss: it would favour checkpoints that fool it; pick another, e.g. --val_metric l1 (or fid)")
+
+
+def _inception_weights_cached() -> bool:
+    from metrics.fidelity import URL_INCEPTION_V3
+    from util.backbones import torch_hub_checkpoints
+
+    return (torch_hub_checkpoints() / Path(URL_INCEPTION_V3).name).is_file()
 
 
 def validation_options(opt: Options) -> Options:

@@ -177,3 +177,26 @@ def test_evaluate_py_never_writes_over_an_input_a_checkpoint_or_a_file_it_did_no
     assert snapshot(results) == before
     run_cli(*evaluate, "--json", mine, "--overwrite", "--no_table", check=True)
     assert json.loads(mine.read_text())["metrics"]["l1"]["n_images"] > 0
+
+
+# ---- export.py ---------------------------------------------------------------------------------------------------
+
+def test_export_py_never_writes_over_a_checkpoint_or_a_file_it_did_not_make(tiny_checkpoint, tmp_path):
+    export = ["export.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, "--format", "torchscript"]
+    weights = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(1)}, weights)
+    before = weights.read_bytes()
+    line = one_line_error(run_cli(*export, "--out", weights, "--overwrite"))
+    assert "a PyTorch checkpoint or weights file, which export.py never replaces" in line
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(b"my model")
+    line = one_line_error(run_cli(*export, "--out", mine))
+    assert f"would write over {mine}, which export.py did not write" in line and mine.read_bytes() == b"my model"
+    assert weights.read_bytes() == before
+    run_cli(*export, "--out", tmp_path / "g.pt", check=True)
+    run_cli(*export, "--out", tmp_path / "g.pt", check=True)  # its own file, from the same checkpoint
+    other = tmp_path / "other"
+    shutil.copytree(tiny_checkpoint / "tiny", other / "tiny")
+    line = one_line_error(run_cli("export.py", "--name", "tiny", "--checkpoints_dir", other, "--format",
+                                  "torchscript", "--out", tmp_path / "g.pt"))
+    assert "made from" in line and "--overwrite" in line

@@ -35,12 +35,14 @@ _PICKLE_PROTOCOLS = range(2, 6)  # torch.save's legacy format is a pickle stream
 class OutputGuard:
     """The rules above for one command: `tool` names it in the manifest and in messages, `source` says what its
     files are made from ('' when they accumulate, as a table's rows), `reads` are the files and folders it reads,
-    `flag` how the user names the output, `recognise` tells a file of this tool written before manifests existed."""
+    `flag` how the user names the output, `recognise` tells a file of this tool written before manifests existed;
+    `inputs` are files it reads beside its outputs (a checkpoint and its options), never written over."""
 
     tool: str
     flag: str
     source: str = ""
     reads: tuple[Path, ...] = ()
+    inputs: tuple[Path, ...] = ()
     overwrite: bool = False
     recognise: Callable[[Path], bool] | None = None
 
@@ -48,6 +50,8 @@ class OutputGuard:
         """Check every target, then record them as this command's in the manifest of `root` (the output folder
         the user named; default: each file's own folder); a UserError naming the first refused one."""
         targets = [Path(os.path.abspath(p)) for p in paths]
+        if root is not None and Path(root).exists() and not Path(root).is_dir():
+            raise UserError(f"{self.flag} {root} is a file, not a folder: pass a folder")
         groups: dict[Path, list[Path]] = {}
         for path in targets:
             groups.setdefault(Path(os.path.abspath(root)) if root else path.parent, []).append(path)
@@ -69,6 +73,10 @@ class OutputGuard:
 
     def _check_inputs(self, folder: Path, files: list[Path]) -> None:
         real_folder = folder.resolve()
+        for read in self.inputs:
+            if any(f.resolve() == Path(read).resolve() for f in files):
+                raise UserError(f"{self.flag} would write over {read}, which {self.tool} reads (its input): pick "
+                                f"another {self.flag}")
         for read in self.reads:
             read = Path(read).resolve()
             if any(f.resolve() == read for f in files):

@@ -23,7 +23,7 @@ from .generators import UPSAMPLING, ResnetGenerator, UnetGenerator
 from .losses import GAN_MODES, GANLoss, feature_matching_loss, gradient_penalty
 from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
-from .padding import crop_box, next_multiple, pad_to_multiple
+from .padding import crop_box, fit_input, next_multiple, pad_to_multiple
 from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
 from .spade import SPADE_DEPTHS, SPADEGenerator, check_trainable
 from .summary import count_parameters, describe, print_summary, write_summary
@@ -141,5 +141,5 @@ __all__ = [
     "describe", "discriminator_uses_batch_norm", "evaluates_at_test", "print_summary", "shape_options", "write_summary",
     "frozen_weights", "set_grad_checkpoint", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",
-    "receptive_field", "receptive_fields", "crop_box", "next_multiple", "pad_to_multiple",
+    "receptive_field", "receptive_fields", "crop_box", "fit_input", "next_multiple", "pad_to_multiple",
 ]

@@ -117,6 +117,7 @@ class ResnetGenerator(nn.Module):
     """Two stride-2 downsamplings, `n_blocks` residual blocks, two upsamplings (dropout as in UnetGenerator)."""
 
     size_multiple = 4
+    min_side = 8  # its residual blocks pad by reflection and normalise: their grid (a quarter) needs 2x2 or more
     grad_checkpoint = False  # its down and up layers recompute their activations in backward (--grad_checkpoint)
 
     def __init__(self, input_nc: int, output_nc: int, n_blocks: int, ngf: int = 64, norm: str = "batch",

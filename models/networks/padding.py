@@ -16,11 +16,12 @@ def next_multiple(side: int, multiple: int) -> int:
     return max(multiple, -(-side // multiple) * multiple)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
-    """x (NxCxHxW) padded by reflection to sides that are multiples of `multiple`, and the (top, left, height,
-    width) box of x inside the result, for `crop_box`."""
+def pad_to_multiple(x: torch.Tensor, multiple: int,
+                    minimum: int = 1) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """x (NxCxHxW) padded by reflection to sides that are multiples of `multiple` and at least `minimum`, and the
+    (top, left, height, width) box of x inside the result, for `crop_box`."""
     h, w = x.shape[-2:]
-    extra_h, extra_w = next_multiple(h, multiple) - h, next_multiple(w, multiple) - w
+    extra_h, extra_w = (next_multiple(max(side, minimum), multiple) - side for side in (h, w))
     top, left = extra_h // 2, extra_w // 2
     bottom, right = extra_h - top, extra_w - left
     while top or bottom or left or right:
@@ -39,3 +40,8 @@ def crop_box(x: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
     """The (top, left, height, width) box of x's last two dimensions."""
     top, left, h, w = box
     return x[..., top:top + h, left:left + w]
+
+
+def fit_input(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """x padded to sides the generator `net` takes (its size_multiple and min_side), and the box of x in it."""
+    return pad_to_multiple(x, getattr(net, "size_multiple", 1), getattr(net, "min_side", 1))
