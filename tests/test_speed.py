@@ -183,18 +183,25 @@ def held_out_l1(data, tmp_path, name: str, epoch: str, *flags: str) -> float:
 
 
 def test_fast_path_training_reaches_the_plain_paths_held_out_l1(tmp_path):
+    """Both paths learn, and the fast path lands as near the plain path as two seeds of the plain path land near each
+    other: bf16 rounding sends training down another path, as another seed does, so their held-out L1 differ by
+    about as much as two seeds' (0.113 to 0.127 over seeds 0-2, with 1 and 2 threads alike), which a fixed 5% did
+    not cover. When the two seeds land close by chance, a quarter of what training gains is the tolerance."""
     data = make_synthetic(tmp_path / "data", 64, n_train=8, n_test=6)
     small = ["--netG", "resnet_6blocks", "--ngf", "16", "--ndf", "16", "--load_size", "72", "--crop_size", "64",
              "--display_id", "0", "--direction", "BtoA", "--n_epochs", "10", "--n_epochs_decay", "5",
              "--save_epoch_freq", "1", "--lr", "0.001"]
-    scores = {}
-    for name, flags in (("plain", PLAIN), ("fast", FAST)):
+    scores = {}  # run: held-out L1 after epoch 1 and after epoch 15
+    for name, flags, seed in (("plain0", PLAIN, 0), ("plain1", PLAIN, 1), ("fast0", FAST, 0)):
         run_cli("train.py", "--dataroot", data, "--checkpoints_dir", tmp_path / "ck", "--name", name, *small, *flags,
-                check=True)
+                "--seed", seed, check=True)
         scores[name] = [held_out_l1(data, tmp_path, name, epoch, *TEST_PLAIN) for epoch in ("1", "15")]
     for first, last in scores.values():
-        assert last < 0.8 * first  # both learned
-    assert scores["fast"][1] == pytest.approx(scores["plain"][1], rel=0.05)
+        assert last < 0.8 * first, scores  # every run learned (0.18 -> 0.11-0.13 measured)
+    plain = [scores["plain0"][1], scores["plain1"][1]]
+    gain = np.mean([scores["plain0"][0], scores["plain1"][0]]) - np.mean(plain)
+    tolerance = max(abs(plain[0] - plain[1]), gain / 4)
+    assert abs(scores["fast0"][1] - np.mean(plain)) <= tolerance, scores
 
 
 def test_generator_outputs_in_bf16_stay_within_a_few_grey_levels_of_fp32(tmp_path):
