@@ -3,9 +3,10 @@
 #   CHECKPOINTS_DIR/NAME_pretrained/latest_net_G.pth   the weights, as upstream publishes them
 #   CHECKPOINTS_DIR/NAME_pretrained/opt.json           the options upstream trained them with (U-Net 256, batch
 #                                                      norm, the model's direction), which test.py reads
-# Usage: bash scripts/download_pix2pix_model.sh NAME [CHECKPOINTS_DIR] [--from PATH_OR_URL]
+# Usage: bash scripts/download_pix2pix_model.sh NAME [CHECKPOINTS_DIR] [--from PATH_OR_URL] [--overwrite]
 #   CHECKPOINTS_DIR       default ./checkpoints
 #   --from PATH_OR_URL    install this file (a local path, file://, http:// or https:// URL) instead of downloading
+#   --overwrite           replace an opt.json in the folder that this script did not write
 #   PIX2PIX_MODELS_URL    a mirror: the URL or local folder that holds NAME.pth (default: upstream's server)
 # The file is checked to be a plain PyTorch state dict (torch.load with weights_only=True, which never runs code
 # from the file) with the keys and shapes of upstream's U-Net 256 with batch norm (what opt.json says it is) before
@@ -20,7 +21,7 @@ NAMES="facades_label2photo sat2map map2sat edges2shoes edges2handbags day2night"
 UPSTREAM_URL="http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch"
 
 usage() {
-    echo "usage: bash scripts/$PROG NAME [CHECKPOINTS_DIR] [--from PATH_OR_URL]  (NAME: ${NAMES// /, })"
+    echo "usage: bash scripts/$PROG NAME [CHECKPOINTS_DIR] [--from PATH_OR_URL] [--overwrite]  (NAME: ${NAMES// /, })"
 }
 
 die() {
@@ -129,10 +130,11 @@ if missing or extra or wrong:
     sys.exit(1)
 '
 
-NAME="" DEST="" FROM=""
+NAME="" DEST="" FROM="" OVERWRITE=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
+        --overwrite) OVERWRITE=(--overwrite); shift ;;
         --from) [[ $# -ge 2 ]] || die "--from needs a path or URL"; FROM="$2"; shift 2 ;;
         --from=*) FROM="${1#--from=}"; shift ;;
         -*) die "unknown option $1: $(usage)" ;;
@@ -160,24 +162,29 @@ if [[ -e "$WEIGHTS" ]]; then
     exit 0
 fi
 
-CREATED=""
+PYTHON="${PYTHON:-python}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+command -v "$PYTHON" >/dev/null 2>&1 || die "python with PyTorch is needed to check $SOURCE: set PYTHON to it"
+CREATED="" TMP=""
 [[ -d "$TARGET" ]] || CREATED=1
+cleanup() {
+    [[ -z "$TMP" ]] || rm -f "$TMP"
+    if [[ -n "$CREATED" ]]; then rm -f "$TARGET/.dlim-outputs.json"; rmdir "$TARGET" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# DLIM's output guard: nothing is written over a file this script did not make (one line, exit 2 when refused)
+refused="$(PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m util.outputs --tool "$PROG" \
+    --flag CHECKPOINTS_DIR --source "$SOURCE" "${OVERWRITE[@]}" "$WEIGHTS" "$TARGET/opt.json" 2>&1 >/dev/null)" \
+    || die "${refused#*error: }"
+
 mkdir -p "$TARGET" 2>/dev/null || die "cannot create $TARGET: check the path and its permissions"
 # The download goes to a temporary file in TARGET, so that the final mv is a rename: either the whole, checked
 # file appears as latest_net_G.pth or nothing does.
 TMP="$(mktemp "$TARGET/.latest_net_G.pth.XXXXXX" 2>/dev/null)" || die "cannot write to $TARGET: check its permissions"
-cleanup() {
-    rm -f "$TMP"
-    if [[ -n "$CREATED" ]]; then rmdir "$TARGET" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 fetch "$SOURCE" "$TMP"
 
-PYTHON="${PYTHON:-python}"
-command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
-command -v "$PYTHON" >/dev/null 2>&1 || die "python with PyTorch is needed to check $SOURCE: set PYTHON to it"
 status=0
 reason="$("$PYTHON" -c "$CHECK_WEIGHTS" "$TMP" "$REPO" 2>/dev/null)" || status=$?
 if [[ "$status" -eq 3 ]]; then
@@ -189,5 +196,6 @@ fi
 write_options
 chmod 644 "$TMP"
 mv -f "$TMP" "$WEIGHTS"
+CREATED=""  # installed: the folder and its record of what this script wrote stay
 echo "installed $NAME in $WEIGHTS, with the options it was trained with in $TARGET/opt.json"
 echo "test it with: $TEST_COMMAND"

@@ -56,7 +56,8 @@ def test_an_installed_model_translates_without_architecture_flags(mirror, synth2
     proc = install("facades_label2photo", ckpt, "--from", f"file://{mirror / 'facades_label2photo.pth'}")
     assert proc.returncode == 0, proc.stderr
     folder = ckpt / "facades_label2photo_pretrained"
-    assert sorted(p.name for p in folder.iterdir()) == ["latest_net_G.pth", "opt.json"]  # no temporary files
+    # no temporary files; the record of what the script wrote
+    assert sorted(p.name for p in folder.iterdir()) == [".dlim-outputs.json", "latest_net_G.pth", "opt.json"]
     saved = json.loads((folder / "opt.json").read_text())
     assert {k: saved[k] for k in ("netG", "norm", "direction", "ngf")} == {
         "netG": "unet_256", "norm": "batch", "direction": "BtoA", "ngf": 64}
@@ -160,3 +161,18 @@ def test_upstreams_layout_from_a_data_parallel_net_is_installed(tmp_path):
     proc = install("facades_label2photo", tmp_path / "checkpoints", "--from", weights)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "checkpoints" / "facades_label2photo_pretrained" / "latest_net_G.pth").is_file()
+
+
+def test_the_install_never_writes_over_an_opt_json_it_did_not_make(mirror, tmp_path):
+    folder = tmp_path / "ck" / "facades_label2photo_pretrained"
+    folder.mkdir(parents=True)
+    (folder / "opt.json").write_text('{"netG": "resnet_9blocks"}')  # another run's options
+    proc = install("facades_label2photo", tmp_path / "ck", env={"PIX2PIX_MODELS_URL": mirror.as_uri()})
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("download_pix2pix_model.sh: error: CHECKPOINTS_DIR would write over") \
+        and "opt.json, which download_pix2pix_model.sh did not write" in proc.stderr and "--overwrite" in proc.stderr
+    assert (folder / "opt.json").read_text() == '{"netG": "resnet_9blocks"}'
+    assert sorted(p.name for p in folder.iterdir()) == ["opt.json"]  # nothing else was left
+    proc = install("facades_label2photo", tmp_path / "ck", "--overwrite", env={"PIX2PIX_MODELS_URL": mirror.as_uri()})
+    assert proc.returncode == 0, proc.stderr
+    assert '"netG": "unet_256"' in (folder / "opt.json").read_text()

@@ -171,3 +171,25 @@ def is_pytorch_file(path: Path) -> bool:
         return False
     return any(n.endswith("/data.pkl") for n in names) and not any("/code/" in n for n in names)
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m util.outputs --tool T --flag F [--source S] [--overwrite] PATH...`: the guard for shell scripts
+    (the download scripts), a one-line error and exit code 2 when it refuses."""
+    import argparse
+
+    from .errors import main_guard
+
+    parser = argparse.ArgumentParser(prog="python -m util.outputs")
+    parser.add_argument("--tool", required=True)
+    parser.add_argument("--flag", required=True)
+    parser.add_argument("--source", default="")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("paths", nargs="+")
+    args = parser.parse_args(argv)
+    guard = OutputGuard(tool=args.tool, flag=args.flag, source=args.source, overwrite=args.overwrite)
+    return main_guard(lambda: guard.claim(args.paths) or 0)()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
