@@ -352,6 +352,10 @@ def stub_python(tmp_path: Path) -> tuple[Path, Path]:
     ("perceptual", ["--perceptual_net", "alexnet"], "--perceptual_net: unknown value alexnet"),
     ("adversarial_losses", ["--num_test", "all"], "--num_test all is not a positive whole number"),
     ("adversarial_losses", ["--dataroot", ".", "--test_phase", "valid"], "--test_phase valid: "),
+    # train.py flags after -- that would train a run where test.py and evaluate.py do not look for it
+    ("perceptual", ["--", "--netG", "unet_128", "--n_epochs=5"], "-- --n_epochs: the script sets it for each run"),
+    ("perceptual", ["--", "--checkpoints_dir", "ck"], "pass --out before --"),
+    ("perceptual", ["--", "--name", "mine"], "runs are named <setting> or <setting>_s<seed>"),
 ])
 @pytest.mark.parametrize("launcher", ["local", "slurm"])
 def test_settings_that_cannot_all_run_are_refused_before_any_run(tmp_path, script, args, expect, launcher):

@@ -21,6 +21,8 @@
 #   --only_run NAME  train, test and evaluate only the run NAME (e.g. rgb_s1), no figures: what each SLURM job runs,
 #                    and how to redo one failed run (with --launcher slurm too)
 #   -- FLAGS...      more train.py flags for every setting, e.g. -- --netG unet_128 --load_size 143 --crop_size 128
+#                    (not those the script sets for each run: --dataroot, --gpu_ids, --n_epochs, --n_epochs_decay,
+#                    --checkpoints_dir, --name)
 set -euo pipefail
 CALLER_DIR=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -87,6 +89,7 @@ parse_options() {
         esac
     done
     [[ "$EPOCHS" =~ ^[1-9][0-9]*$ ]] || fail "--epochs $EPOCHS is not a positive whole number"
+    check_extra
     [[ "$NUM_TEST" =~ ^[1-9][0-9]*$ ]] || fail "--num_test $NUM_TEST is not a positive whole number"
     [ -z "$SEEDS" ] || check_numbers --seeds "$SEEDS"
     if [ -d "$DATAROOT" ] && [ ! -d "$DATAROOT/$TEST_PHASE" ]; then
@@ -109,6 +112,21 @@ parse_options() {
     N_DECAY=$(( EPOCHS - N_EPOCHS ))
     SETTINGS=()
     echo "$EXPERIMENT: $DATAROOT, $EPOCHS epochs, into $OUT${ONLY_RUN:+ (only $ONLY_RUN)}"
+}
+
+# check_extra: no train.py flag after -- that would send a run elsewhere than test.py and evaluate.py look for it
+check_extra() {
+    local flag fix
+    for flag in ${EXTRA[@]+"${EXTRA[@]}"}; do
+        case "${flag%%=*}" in
+            --dataroot | --gpu_ids) fix="pass ${flag%%=*} before --" ;;
+            --n_epochs | --n_epochs_decay) fix="pass --epochs before --" ;;
+            --checkpoints_dir) fix="pass --out before --" ;;
+            --name) fix="runs are named <setting> or <setting>_s<seed>: leave it out" ;;
+            *) continue ;;
+        esac
+        fail "-- ${flag%%=*}: the script sets it for each run, and test.py and evaluate.py follow it: $fix"
+    done
 }
 
 # check_numbers FLAG LIST: LIST is whole numbers separated by commas, each value once (7 and 07 are one), so that
