@@ -240,15 +240,18 @@ def resume(trainer: Trainer, opt, changed: dict, verbose: bool) -> dict:
         if changed:
             print("options changed since the checkpoint: " + ", ".join(
                 f"--{key} {new} (was {old})" for key, (old, new) in changed.items()))
-        warn_about_resuming(opt, progress.get("epoch", opt.epoch_count))
+        warn_about_resuming(opt, progress.get("epoch", opt.epoch_count), changed)
         print(f"resuming at epoch {progress.get('epoch', opt.epoch_count)}, image {progress.get('samples_done', 0)}, "
               f"learning rate {trainer.learning_rate:.7g} ({opt.lr_policy} schedule over {last_epoch} epochs)")
     return progress
 
 
-def warn_about_resuming(opt, epoch: int) -> None:
+def warn_about_resuming(opt, epoch: int, changed: dict) -> None:
     """A resumed run continues from its checkpoint's position; checkpoints of later epochs belong to the run that
-    went on from there, and are overwritten as this one reaches their epochs."""
+    went on from there, and are overwritten as this one reaches their epochs. --ema 0 drops the average."""
+    if "ema" in changed and not opt.ema:
+        warn("--ema 0: this run keeps no moving average of G, so its checkpoints will not have the checkpoint's "
+             "averaged generator (test.py then translates with the trained weights)")
     later = sorted(int(p.name.split("_")[0]) for p in checkpoint.experiment_dir(opt).glob("*_checkpoint.pth")
                    if p.name.split("_")[0].isdecimal() and int(p.name.split("_")[0]) >= epoch)
     if later:

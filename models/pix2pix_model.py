@@ -163,8 +163,10 @@ class Pix2PixModel(BaseModel):
         h, w = x.shape[-2:]
         fixed = getattr(self.netG, "input_size", None)  # SPADE with --use_vae starts from a grid of fixed size
         if fixed is not None and (h, w) != fixed:
+            fix = f"pass --crop_size {fixed[1]} and images of that shape" if self.is_train else \
+                "pass --preprocess resize_and_crop (test.py --input then scales each image to it and back)"
             raise UserError(f"--netG spade --use_vae was built for {fixed[1]}x{fixed[0]} inputs (--crop_size, "
-                            f"--image_aspect), got {w}x{h}: pass --crop_size {fixed[1]} and images of that shape")
+                            f"--image_aspect), got {w}x{h}: {fix}")
         if (h % multiple or w % multiple) and self.is_train:  # testing pads to the next multiple (forward)
             raise UserError(f"--netG {self.opt.netG} needs image sides that are multiples of {multiple}, got "
                             f"{w}x{h}: set --crop_size/--load_size (or --preprocess) accordingly, "

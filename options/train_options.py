@@ -114,6 +114,9 @@ class TrainOptions(BaseOptions):
         if "wandb_project" in opt.explicit and "wandb" not in parse_loggers(opt.logger):
             warn(f"--wandb_project {opt.wandb_project} is for W&B, which --logger {opt.logger} leaves out: add wandb "
                  f"to --logger (or pass --use_wandb)")
+        if "lambda_kld" in opt.explicit and not opt.use_vae:
+            warn(f"--lambda_kld {opt.lambda_kld} weighs the KL term of --use_vae's style code, which this run has not: "
+                 f"it has no effect")
         if opt.use_vae and opt.netG != "spade":
             raise UserError(f"--use_vae is the style encoder of SPADE's generator: pass --netG spade (or --model "
                             f"spade), or leave --use_vae out (--netG {opt.netG})")

@@ -94,3 +94,13 @@ def test_resuming_at_a_smaller_pool_or_crop_keeps_training(synth32, tmp_path):
             "--load_size", "24", check=True)
     state = torch.load(tmp_path / "r" / "latest_checkpoint.pth", weights_only=True)
     assert len(state["extra"]["fake_pool"]) == 2 and state["extra"]["fake_pool"][0].shape[-1] == 24
+
+
+def test_dropping_the_average_or_a_kl_weight_without_vae_is_said(synth32, tmp_path):
+    args = ["train.py", "--dataroot", synth32, *TINY, "--batch_size", "4", "--name", "r", "--checkpoints_dir",
+            tmp_path, "--n_epochs_decay", "0"]
+    run_cli(*args, "--n_epochs", "1", "--ema", check=True)
+    proc = run_cli(*args, "--continue_train", "--n_epochs", "2", "--ema", "0", "--lambda_kld", "1", check=True)
+    assert "--ema 0: this run keeps no moving average of G" in proc.stderr
+    assert "--lambda_kld 1.0 weighs the KL term of --use_vae's style code" in proc.stderr
+    assert "G_ema" not in torch.load(tmp_path / "r" / "latest_checkpoint.pth", weights_only=True)["nets"]
