@@ -1,30 +1,47 @@
-"""Listing the image files of a dataset folder, and naming each one uniquely for test.py's results."""
+"""Listing the image files of a dataset folder, reading the input side, and naming each one uniquely for test.py's
+results."""
 from __future__ import annotations
 
 import os
 from collections import Counter
 from pathlib import Path
 
-from util.errors import UserError, warn
-from util.images import IMG_EXTENSIONS, image_size, is_image_file, load_rgb
+from PIL import Image
 
-__all__ = ["IMG_EXTENSIONS", "image_size", "list_images", "load_rgb", "result_ids"]
+from util.errors import UserError, warn
+from util.images import IMG_EXTENSIONS, image_size, is_image_file, load_rgb, open_stored
+from util.labels import LabelCoder
+
+__all__ = ["IMG_EXTENSIONS", "image_size", "list_images", "load_input", "load_rgb", "result_ids"]
+
+
+def load_input(path: str, labels: LabelCoder | None) -> Image.Image:
+    """An input-side image file as data.transforms.input_tensor takes it: with `labels` (--label_nc) the label map
+    with its values as stored (16-bit ids, palette indices, alpha), else 8-bit RGB."""
+    return open_stored(path) if labels is not None else load_rgb(path)
 
 
 def list_images(folder: str | os.PathLike, max_size: float = float("inf")) -> list[str]:
-    """Sorted image paths under folder (recursive, following links to folders, each folder once); other files are
-    skipped with one warning."""
+    """Sorted image paths under folder (recursive, following links to folders, each folder once); other files and
+    links to nothing are skipped, with one warning each kind."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"image folder {folder} does not exist: check --dataroot and --phase")
-    images, others = [], []
+    images, others, broken = [], [], []
     for root, files in _walk(folder):
         for name in sorted(files):
             if name.startswith("."):
                 continue
-            (images if is_image_file(name) else others).append(os.path.join(root, name))
+            path = os.path.join(root, name)
+            if not os.path.exists(path):  # a link whose target is gone
+                broken.append(path)
+                continue
+            (images if is_image_file(name) else others).append(path)
     if others:
         warn(f"skipped {len(others)} non-image file(s) in {folder}, e.g. {others[0]}")
+    if broken:
+        warn(f"skipped {len(broken)} link(s) to nothing in {folder}: {', '.join(broken[:3])}"
+             f"{', ...' if len(broken) > 3 else ''}")
     if not images:
         raise UserError(f"no images in {folder}: put .jpg/.png files there or point --dataroot elsewhere")
     return images[: int(min(max_size, len(images)))]

@@ -1,12 +1,14 @@
 """Reading image files, the one way every part of DLIM does it: training, testing, evaluation, the dataset tools
 and the demo.
 
-- One list of file extensions (IMG_EXTENSIONS).
+- One list of file extensions (IMG_EXTENSIONS). Of an animated or multi-page file (GIF, WebP, TIFF) the first
+  frame is read, with one warning per file.
 - Orientation as photo viewers show it: the EXIF orientation tag is applied (and `image_size` swaps width and
   height when it says the picture is turned by 90 degrees).
 - 8 bits per channel: 16-bit integer images (PIL modes I;16 and I, e.g. 16-bit PNG and TIFF) are scaled from
   0..65535 to 0..255, float images (mode F) from 0..1 to 0..255, so a 16-bit ramp stays a ramp instead of being
-  clipped to white. Values outside those ranges are refused, naming the file.
+  clipped to white. Values outside those ranges are refused, naming the file. Label maps whose values are class
+  ids are read as stored instead (`open_stored`), and `lossy_encoding` says whether compression changed them.
 - A file that is not an image, is truncated, or is larger than PIL's decompression-bomb limit gives a UserError
   that names it and says what to do.
 """
@@ -21,13 +23,14 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import UserError, warn
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 _INT16_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # EXIF orientation -> the transposition that shows the picture as a viewer does (5 to 8 turn it by 90 degrees)
 _ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
                  4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
                  7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
 _READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
+_WARNED_FRAMES: set[str] = set()  # animated files already warned about in this process (a loader reads each often)
 
 
 class TooLargeImage(UserError):
@@ -63,12 +66,21 @@ def _orientation(img: Image.Image) -> int:
     return exif.get(0x0112, 1)
 
 
+def _warn_if_animated(img: Image.Image, path: str | os.PathLike) -> None:
+    """Say once per file that only the first frame of an animated or multi-page image is read."""
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1 and str(path) not in _WARNED_FRAMES:
+        _WARNED_FRAMES.add(str(path))
+        warn(f"{path} holds {frames} frames (animated or multi-page): only the first is used")
+
+
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) as shown by a photo viewer, read from the file header only."""
     try:
         with Image.open(path) as img:
             width, height = img.size
             turned = _orientation(img) in (5, 6, 7, 8)
+            _warn_if_animated(img, path)
     except Image.DecompressionBombError:
         raise TooLargeImage(_bomb_message(path)) from None
     except _READ_ERRORS as exc:
@@ -97,12 +109,14 @@ def to_8bit(img: Image.Image, path: str | os.PathLike) -> Image.Image:
     return Image.fromarray(np.round(scaled).astype(np.uint8))
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
-    """The decoded image, turned as EXIF says and with 8 bits per channel (RGB, RGBA, L, P, ... as stored)."""
+def open_stored(path: str | os.PathLike) -> Image.Image:
+    """The decoded image (its first frame), turned as EXIF says, with the values and mode it is stored in (16-bit
+    integers, palette indices and alpha kept)."""
     try:
         with warnings.catch_warnings(record=True) as caught, Image.open(path) as img:
             warnings.simplefilter("always", Image.DecompressionBombWarning)
             orientation = _orientation(img)
+            _warn_if_animated(img, path)
             img.load()
             if orientation in _ORIENTATIONS:
                 img = img.transpose(_ORIENTATIONS[orientation])
@@ -114,7 +128,43 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     if any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught):
         warn(f"{path} is {img.width}x{img.height} ({img.width * img.height / 1e6:.0f} megapixels): decoding it takes "
              f"much memory and time; downscale it once instead")
-    return to_8bit(img, path)
+    return img
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """The decoded image, turned as EXIF says and with 8 bits per channel (RGB, RGBA, L, P, ... as stored)."""
+    return to_8bit(open_stored(path), path)
+
+
+def lossy_encoding(path: str | os.PathLike) -> str | None:
+    """The name of the lossy compression the file is stored with (JPEG, lossy WebP, JPEG in TIFF), else None;
+    read from the header (WebP: from its chunk list)."""
+    try:
+        with Image.open(path) as img:
+            fmt, compression = img.format, img.info.get("compression")
+    except _READ_ERRORS as exc:
+        raise UserError(f"cannot read image {path} ({type(exc).__name__}: {exc}): replace or remove the "
+                        f"file") from None
+    if fmt in ("JPEG", "MPO"):
+        return "JPEG"
+    if fmt == "TIFF" and compression in ("jpeg", "tiff_jpeg"):
+        return "JPEG-compressed TIFF"
+    if fmt == "WEBP" and _webp_chunk(path) == b"VP8 ":
+        return "lossy WebP"
+    return None
+
+
+def _webp_chunk(path: str | os.PathLike) -> bytes | None:
+    """The kind of a WebP file's (first) image chunk: b"VP8 " (lossy) or b"VP8L" (lossless)."""
+    with open(path, "rb") as f:
+        f.seek(12)  # after "RIFF", the size and "WEBP"
+        while len(header := f.read(8)) == 8:
+            kind, size = header[:4], int.from_bytes(header[4:], "little")
+            if kind in (b"VP8 ", b"VP8L"):
+                return kind
+            # an animation frame's image chunks follow its 16-byte frame header; other chunks are skipped whole
+            f.seek(16 if kind == b"ANMF" else size + (size & 1), os.SEEK_CUR)
+    return None
 
 
 def load_rgb(path: str | os.PathLike) -> Image.Image:
