@@ -7,9 +7,10 @@ import numpy as np
 from PIL import Image
 
 from util.errors import UserError
+from util.images import to_8bit
 
 from .base_dataset import BaseDataset
-from .image_folder import image_size, list_images, load_rgb, result_ids
+from .image_folder import image_size, list_images, load_input, result_ids
 from .transforms import apply, get_params
 
 
@@ -55,24 +56,26 @@ class AlignedDataset(BaseDataset):
         """With --label_nc the input side holds label maps: refuse pairs whose other side looks more like one (the
         wrong --direction would quantise photos into classes and train on them without a word)."""
         pairs = [self.load_pair(i) for i in range(min(n, len(self.AB_paths)))]
-        given = np.mean([self.labels.likeness(src) for src, _ in pairs])
-        other = np.mean([self.labels.likeness(dst) for _, dst in pairs])
+        given = np.mean([self.labels.likeness(src, path) for (src, _), path in zip(pairs, self.AB_paths)])
+        other = np.mean([self.labels.likeness(dst, path) for (_, dst), path in zip(pairs, self.AB_paths)])
         if other > given + 0.25:
             flipped = "BtoA" if self.opt.direction == "AtoB" else "AtoB"
             raise UserError(f"{self.dir_AB}: with --direction {self.opt.direction} the input side should hold the "
                             f"label maps, but the other side looks more like {self.labels.palette} label maps "
-                            f"({other:.0%} of pixels near a class colour against {given:.0%}): pass --direction "
-                            f"{flipped}")
+                            f"({other:.0%} likeness against {given:.0%}): pass --direction {flipped}")
 
     def __len__(self) -> int:
         return len(self.AB_paths)
 
     def load_pair(self, index: int) -> tuple[Image.Image, Image.Image]:
-        """Decode file `index` into its (A, B) halves, in the order --direction gives."""
-        AB = load_rgb(self.AB_paths[index])
+        """Decode file `index` into its (input, output) halves, in the order --direction gives: the output an 8-bit
+        RGB image, the input too, or with --label_nc the label map as stored (load_input)."""
+        path = self.AB_paths[index]
+        AB = load_input(path, self.labels)
         w, h = AB.size
         left, right = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
-        return (left, right) if self.opt.direction == "AtoB" else (right, left)
+        src, dst = (left, right) if self.opt.direction == "AtoB" else (right, left)
+        return src, to_8bit(dst, path).convert("RGB")
 
     def __getitem__(self, key):
         index, rng = self.sample_rng(key)

@@ -6,7 +6,7 @@ import os
 from util.errors import UserError, warn
 
 from .base_dataset import BaseDataset
-from .image_folder import image_size, list_images, load_rgb, result_ids
+from .image_folder import image_size, list_images, load_input, result_ids
 from .transforms import get_params
 
 
@@ -26,7 +26,7 @@ class SingleDataset(BaseDataset):
         self.ids = result_ids(self.A_paths, self.dir_A)  # names of test.py's result files
         self._warn_if_pairs()
         if self.labels is not None:
-            self.labels.survey(self.A_paths, lambda i: load_rgb(self.A_paths[i]))
+            self.labels.survey(self.A_paths, lambda i: load_input(self.A_paths[i], self.labels))
 
     def _warn_if_pairs(self) -> None:
         """Images twice as wide as high are probably A|B pairs, which --dataset_mode single would squash whole."""
@@ -41,6 +41,6 @@ class SingleDataset(BaseDataset):
     def __getitem__(self, key):
         index, rng = self.sample_rng(key)
         path = self.A_paths[index]
-        img = load_rgb(path)
+        img = load_input(path, self.labels)
         return {"A": self.input_tensor(img, path, get_params(self.opt, img.size, rng)), "A_paths": path,
                 "id": self.ids[index]}

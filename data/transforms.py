@@ -78,8 +78,9 @@ def apply_ids(ids: np.ndarray, params: Params, opt: Namespace) -> torch.Tensor:
 
 def input_tensor(img: Image.Image, path: str, params: Params, opt: Namespace,
                  labels: LabelCoder | None) -> torch.Tensor:
-    """The network input of an input-side image (a label map): with `labels` (--label_nc) its classes one-hot,
-    resized by nearest neighbour, else its pixels as `apply` makes them."""
+    """The network input of an input-side image (as data.image_folder.load_input reads it from `path`): with
+    `labels` (--label_nc) the classes of the label map one-hot, resized by nearest neighbour (a map that is no label
+    map of those classes, e.g. a photo, is a UserError naming the path), else its pixels as `apply` makes them."""
     if labels is None:
         return apply(img, params, opt, opt.input_nc)
     return labels.one_hot(apply_ids(labels.class_ids(img, path)[0], params, opt))

@@ -282,14 +282,17 @@ def _label_flags(g: argparse._ArgumentGroup) -> None:
                         "colours 20, cityscapes ids 35)")
     g.add_argument("--palette", resume=REFUSE, default="auto", choices=labels.PALETTE_CHOICES,
                    help="how the label maps name classes: the colours of a dataset's palette (nearest colour wins, "
-                        "for JPEG edges), or ids (grey levels that are class ids, e.g. Cityscapes' *_labelIds.png); "
-                        "auto: cityscapes when the dataset's path says so, else facades")
+                        "for JPEG edges), or ids (grey levels of 8 or 16 bits, or a palette image's indices, that are "
+                        "class ids, e.g. Cityscapes' *_labelIds.png; stored losslessly, e.g. as PNG); auto: "
+                        "cityscapes when the dataset's path says so, else facades")
     g.add_argument("--dontcare", resume=REFUSE, action="store_true",
                    help="pixels of no class (farther than --label_threshold from every palette colour, or an id of "
                         "--label_nc or more) form one more class, with its own input channel, instead of an error")
-    g.add_argument("--label_threshold", resume=APPLY, type=positive_finite, default=labels.DEFAULT_THRESHOLD,
-                   help="RGB distance beyond which a label-map colour is no palette class (the farthest JPEG pixels "
-                        "of facades are 189 away, of cityscapes 119)")
+    g.add_argument("--label_threshold", resume=APPLY, type=positive_finite, default=None,
+                   help="RGB distance beyond which a label-map colour is no palette class where it fills a region of "
+                        "16x16 px or more (smaller specks are JPEG's smeared edges and take the nearest class); "
+                        "default: the palette's spacing, the median distance between neighbouring palette colours "
+                        "(facades 79, cityscapes 49)")
 
 
 def _resolve_labels(opt: Options) -> None:

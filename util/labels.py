@@ -3,16 +3,22 @@ to colours for the pages that show them.
 
 A label map comes in one of two layouts (--palette):
 - colours of a dataset's palette (facades, cityscapes; util/palettes.py): each pixel takes the class of the nearest
-  palette colour, so JPEG's smeared edges go to a class; a pixel farther than --label_threshold from every colour
-  is not a label colour at all;
-- ids: grey levels that are the class ids themselves (Cityscapes' *_labelIds.png, prepare_cityscapes_dataset.py
-  --labels ids; saved as PNG, exact); an id of --label_nc or more is not a class.
-Pixels that are not a class are an error naming the file, or with --dontcare one more class (id label_nc, its own
-input channel), counted once over the dataset.
+  palette colour, so JPEG's smeared edges go to a class. Colours farther than --label_threshold (by default the
+  palette's spacing, Palette.spacing) from every palette colour are no class where they fill a region of at least
+  REGION x REGION pixels; smaller specks of them are what JPEG makes of edges and thin stripes, and take the nearest
+  class;
+- ids: values that are the class ids themselves, read as stored: grey levels of any bit depth (Cityscapes'
+  *_labelIds.png, prepare_cityscapes_dataset.py --labels ids) or the indices of a palette ("P") image, unless its
+  palette is grey (then its grey levels). An id of --label_nc or more is no class; id maps stored lossily (JPEG,
+  lossy WebP) are refused, as compression turns ids into other ids.
+Transparent pixels (alpha under half) are no class. Pixels that are no class are an error naming the file, or with
+--dontcare one more class (id label_nc, its own input channel), counted once over the dataset. An image that does
+not look like a label map (`likeness`: a photo given as the input side) is an error, also with --dontcare.
 """
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -20,11 +26,19 @@ import torch
 from PIL import Image
 
 from .errors import UserError
-from .palettes import PALETTES, guess_palette, nearest_colours
+from .images import lossy_encoding, to_8bit
+from .palettes import PALETTES, STROKE_ALPHA, guess_palette, nearest_colours
 
-ID_PALETTE = "ids"  # --palette ids: grey levels are class ids
+ID_PALETTE = "ids"  # --palette ids: the values of the label maps are class ids
 PALETTE_CHOICES = ("auto", *PALETTES, ID_PALETTE)  # values of --palette
-DEFAULT_THRESHOLD = 200.0  # RGB distance; the farthest JPEG pixels of the standard sets: facades 189, cityscapes 119
+# The smallest square of far colours that is no class: one JPEG colour block (16x16 pixels with 4:2:0 chroma), the
+# extent of its colour errors. On the real label maps (facades 606, cityscapes sample 200, JPEG), at the palettes'
+# spacing, the largest squares of far pixels are 10 and 11 pixels wide, although single pixels reach 189 and 122.
+REGION = 16
+# A label map is flat areas of class colours: of its pixels whose neighbours differ by at most FLAT levels, those
+# within NEAR of a palette colour. Measured: facades label maps 0.85-1, their photos 0; cityscapes label maps
+# 0.99-1, their photos 0.01-0.47. MIN_LIKENESS lies between (and more than half no class is no label map).
+FLAT, NEAR, MIN_LIKENESS = 4, 12, 0.7
 
 # Cityscapes' label ids 0..33 in the colours of cityscapesScripts' helpers/labels.py (ids 0-4 are void, black), for
 # showing id label maps; ids beyond take colours of the generic map below
@@ -61,7 +75,6 @@ class LabelCoder:
 
     def __init__(self, opt: argparse.Namespace):
         self.label_nc, self.dontcare = opt.label_nc, opt.dontcare
-        self.threshold = getattr(opt, "label_threshold", DEFAULT_THRESHOLD)
         self.palette = resolve_palette(opt.palette, opt.dataroot)
         self.channels = self.label_nc + int(self.dontcare)  # the network's input channels
         if self.palette == ID_PALETTE:
@@ -76,44 +89,64 @@ class LabelCoder:
             blank = list(palette.classes).index(palette.blank)
             self.colours = palette.all_colours().astype(np.int32)
             self.colour_ids = np.array(list(range(len(palette.classes))) + [blank] * len(palette.others), np.uint8)
+            self.threshold = getattr(opt, "label_threshold", None) or palette.spacing()
             shown = palette.class_colours()
         self.shown = np.concatenate([shown[: self.label_nc], np.array([DONTCARE_COLOUR], np.uint8)])
 
     def class_ids(self, image: Image.Image, path: str) -> tuple[np.ndarray, int]:
-        """The HxW uint8 class ids of a label-map image, and how many of its pixels are no class (those take the
-        dontcare id with --dontcare; without it they are a UserError naming the file)."""
-        if self.colours is None:
-            ids, unknown = self._from_ids(image, path)
-        else:
-            ids, unknown = self._from_colours(np.asarray(image.convert("RGB")))
-        count = int(unknown.sum())
+        """The HxW uint8 class ids of a label-map image (any mode: its values as stored, util.images.open_stored),
+        and how many of its pixels are no class (those take the dontcare id with --dontcare; without it they are a
+        UserError naming the file). A UserError too: an image that does not look like a label map (likeness below
+        MIN_LIKENESS), and with --palette ids a `path` (the file the image comes from) stored lossily."""
+        lossy = lossy_encoding(path) if self.colours is None and os.path.isfile(path) else None
+        if lossy:
+            raise UserError(f"{path} is stored as {lossy}, whose compression turns the class ids of --palette ids "
+                            f"into other ids: save id maps as PNG (lossless), e.g. prepare_cityscapes_dataset.py "
+                            f"--labels ids")
+        found = self._classes(image, path)
+        if found is None:
+            raise UserError(f"{path}: --palette ids reads grey label maps whose levels (or a palette image's "
+                            f"indices) are class ids, but this one has colours: pass the palette of its colours "
+                            f"(--palette facades|cityscapes), or write id maps, e.g. prepare_cityscapes_dataset.py "
+                            f"--labels ids")
+        ids, blank, near, pixels = found
+        count = int(blank.sum())
         if count and not self.dontcare:
             what = (f"ids of {self.label_nc} or more" if self.colours is None else
-                    f"colours farther than --label_threshold {self.threshold:g} from every {self.palette} class")
-            raise UserError(f"{path}: {count} label-map pixels hold {what}: check --palette and --direction (the "
-                            f"label map must be the input side), or pass --dontcare to give them a class of their own")
-        if count:
-            ids[unknown] = self.label_nc
+                    f"colours farther than --label_threshold {self.threshold:.0f} from every {self.palette} class "
+                    f"colour, filling regions of {REGION}x{REGION} px or more")
+            raise UserError(f"{path}: {count} label-map pixels are no {self.palette} class ({what}, or transparent): "
+                            f"check --palette and --direction (the label map must be the input side), or pass "
+                            f"--dontcare to give them a class of their own")
+        likeness = _likeness(blank, near, pixels)
+        if likeness < MIN_LIKENESS:
+            why = (f"{blank.mean():.0%} of it is no class" if blank.mean() > 0.5 else
+                   f"{likeness:.0%} of its flat areas are in class colours, label maps have {MIN_LIKENESS:.0%} or more")
+            raise UserError(f"{path} does not look like a {self.palette} label map ({why}): is it a photo? The input "
+                            f"must be the label map, in the colours or ids of --palette (check --direction, --input "
+                            f"and --palette)")
+        ids[blank] = self.label_nc
         return ids, count
 
-    def _from_colours(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _classes(self, image: Image.Image, path: str) -> tuple[np.ndarray, ...] | None:
+        """(class ids, pixels of no class, pixels that hold a class as label maps do, the values to judge flatness
+        by) of a label-map image; None for a colour image with --palette ids."""
+        transparent = _transparent(image)
+        if self.colours is None:
+            values = _id_values(image, path)
+            if values is None:
+                return None
+            blank = (values < 0) | (values >= self.label_nc) | transparent
+            return np.where(blank, 0, values).astype(np.uint8), blank, ~blank, values[..., None]
+        rgb = np.asarray(to_8bit(image, path).convert("RGB"))
         nearest, distance = nearest_colours(rgb, self.colours)
-        return self.colour_ids[nearest], distance > self.threshold**2
-
-    def _from_ids(self, image: Image.Image, path: str) -> tuple[np.ndarray, np.ndarray]:
-        values = np.asarray(image)
-        if values.ndim == 3:
-            if not (np.array_equal(values[..., 0], values[..., 1]) and np.array_equal(values[..., 0], values[..., 2])):
-                raise UserError(f"{path}: --palette ids reads grey label maps whose levels are class ids, but this "
-                                f"one has colours: pass the palette of its colours (--palette facades|cityscapes), "
-                                f"or write id maps, e.g. prepare_cityscapes_dataset.py --labels ids")
-            values = values[..., 0]
-        ids = values.astype(np.uint8)
-        return ids, ids >= self.label_nc
+        blank = _regions(distance > self.threshold**2, REGION) | transparent
+        return self.colour_ids[nearest], blank, distance <= NEAR**2, rgb
 
     def survey(self, paths: list[str], read: Callable[[int], Image.Image]) -> int:
-        """Check every label map of a dataset (read(i) gives the i-th): the first with pixels of no class is an
-        error without --dontcare; with it, the count is reported once. Returns that count."""
+        """Check every label map of a dataset (read(i) gives the i-th) as class_ids does: the first with pixels of no
+        class is an error without --dontcare (with it, the count is reported once), and so is the first that does
+        not look like a label map. Returns that count."""
         total, files = 0, 0
         for index, path in enumerate(paths):
             _, count = self.class_ids(read(index), path)
@@ -123,15 +156,12 @@ class LabelCoder:
                   f"they form class {self.label_nc} (input channel {self.label_nc})")
         return total
 
-    def likeness(self, image: Image.Image) -> float:
-        """How much an image looks like a label map of these classes: the fraction of its pixels within 20 of a
-        class colour (ids: grey levels below label_nc). Measured: facades label maps 0.43-1, their photos 0;
-        Cityscapes label maps 0.77-1, their photos at most 0.46."""
-        rgb = np.asarray(image.convert("RGB"))
-        if self.colours is None:
-            grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 0] == rgb[..., 2])
-            return float((grey & (rgb[..., 0] < self.label_nc)).mean())
-        return float((nearest_colours(rgb, self.colours)[1] <= 20**2).mean())
+    def likeness(self, image: Image.Image, path: str) -> float:
+        """How much an image looks like a label map of these classes, 0 to 1: of its flat areas outside pixels of
+        no class, the fraction in class colours (ids: class ids); 0 when more than half of it is no class or it has
+        colours (--palette ids); 1 when it is too small to tell (under REGION x REGION)."""
+        found = self._classes(image, path)
+        return 0.0 if found is None else _likeness(*found[1:])
 
     def one_hot(self, ids: torch.Tensor) -> torch.Tensor:
         """Class ids (... x H x W, any integer dtype) as float one-hot maps (... x channels x H x W)."""
@@ -144,3 +174,69 @@ class LabelCoder:
         rgb = shown[one_hot.argmax(-3)].movedim(-1, -3)
         return rgb.float().div(127.5).sub(1.0)
 
+
+
+def _transparent(image: Image.Image) -> np.ndarray:
+    """The pixels less than half opaque: nothing is painted there."""
+    if "A" in image.getbands():
+        alpha = image.getchannel("A")
+    elif "transparency" in image.info and image.mode in ("P", "L", "RGB"):
+        alpha = image.convert("RGBA").getchannel("A")
+    else:
+        return np.zeros(image.size[::-1], bool)
+    return np.asarray(alpha) < STROKE_ALPHA
+
+
+def _id_values(image: Image.Image, path: str) -> np.ndarray | None:
+    """The ids an id map stores, HxW int64: grey levels of any bit depth (never scaled), whole-number floats, palette
+    indices (the grey levels when its palette is grey); None for a colour image."""
+    if image.mode not in ("1", "L", "LA", "I", "F", "P", "PA") and not image.mode.startswith("I;16"):
+        rgb = np.asarray(image.convert("RGB"))
+        return rgb[..., 0].astype(np.int64) if (rgb == rgb[..., :1]).all() else None
+    values = np.asarray(image)
+    values = values[..., 0] if values.ndim == 3 else values  # LA, PA: alpha is read apart
+    if image.mode == "F" and not np.array_equal(values, np.round(values)):
+        raise UserError(f"{path} holds fractional values: --palette ids reads whole numbers, the class ids; save the "
+                        f"id map as an 8- or 16-bit integer image")
+    if image.mode in ("P", "PA"):
+        entries = np.array(image.getpalette("RGB") or [], np.int64).reshape(-1, 3)
+        palette = np.zeros((256, 3), np.int64)
+        palette[: len(entries)] = entries
+        used = palette[np.unique(values)]
+        if (used == used[:, :1]).all():  # a grey palette: its levels are the ids, whatever the order of its entries
+            return palette[values, 0]
+    return values.astype(np.int64)
+
+
+def _regions(mask: np.ndarray, size: int) -> np.ndarray:
+    """The pixels of a HxW mask that lie in a size x size square of mask pixels (a morphological opening); the square
+    shrinks to fit images smaller than it."""
+    size = min(size, *mask.shape)
+    full = _window_sums(mask, size) == size * size  # top-left corners of full squares
+    return _window_sums(np.pad(full, size - 1), size) > 0
+
+
+def _window_sums(mask: np.ndarray, size: int) -> np.ndarray:
+    """The number of set pixels in every size x size window of a HxW mask, (H - size + 1) x (W - size + 1)."""
+    sums = np.pad(mask.astype(np.int32), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    return sums[size:, size:] - sums[:-size, size:] - sums[size:, :-size] + sums[:-size, :-size]
+
+
+def _flat(pixels: np.ndarray) -> np.ndarray:
+    """The pixels of a HxWxC image whose right and lower neighbours differ from them by at most FLAT levels."""
+    values = pixels.astype(np.int32)
+    corner = values[:-1, :-1]
+    flat = np.zeros(values.shape[:2], bool)
+    flat[:-1, :-1] = ((np.abs(values[:-1, 1:] - corner).max(-1) <= FLAT)
+                      & (np.abs(values[1:, :-1] - corner).max(-1) <= FLAT))
+    return flat
+
+
+def _likeness(blank: np.ndarray, near: np.ndarray, pixels: np.ndarray) -> float:
+    """LabelCoder.likeness of an image's pixels of no class, pixels in class colours and values."""
+    if min(blank.shape) < REGION:
+        return 1.0
+    if blank.mean() > 0.5:
+        return 0.0
+    flat = _flat(pixels) & ~blank
+    return float((flat & near).sum() / flat.sum()) if flat.any() else 0.0  # no flat area at all: noise, a photo

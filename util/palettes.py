@@ -29,6 +29,14 @@ class Palette:
         """Every colour a label map of this dataset may hold, K x 3 uint8."""
         return np.array(list(self.classes.values()) + list(self.others.values()), dtype=np.uint8)
 
+    def spacing(self) -> float:
+        """How far apart neighbouring colours of the label maps are: the median, over the colours, of the RGB distance
+        to the nearest other one (facades 79, cityscapes 49)."""
+        colours = self.all_colours().astype(np.float64)
+        distances = np.sqrt(((colours[:, None] - colours[None]) ** 2).sum(-1))
+        np.fill_diagonal(distances, np.inf)
+        return float(np.median(distances.min(1)))
+
     def snap(self, image: np.ndarray) -> np.ndarray:
         """An HxWx3 uint8 image with every pixel set to the nearest colour of this dataset's label maps."""
         return snap_to_colours(image, self.all_colours())
