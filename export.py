@@ -64,9 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+TEST_ONLY = ("results_dir", "num_test", "n_samples", "aspect_ratio", "batch_size")  # test.py's flags export ignores
+
+
 def check_flags(opt) -> None:
-    """One-line errors, before anything is loaded, for flags that cannot work together: an --out that is not the
-    --format's file type, an --opset the exporter does not write, --train_mode_bn where test.py runs in eval mode."""
+    """One-line errors, before anything is loaded, for flags that cannot work (together): test.py's flags that
+    export.py has no use for, a --dataroot/--phase without images, an --out that is not the --format's file type, an
+    --opset the exporter does not write, --train_mode_bn where test.py runs in eval mode."""
+    unused = [flag for flag in TEST_ONLY if flag in opt.explicit]
+    if unused:
+        raise UserError(f"--{unused[0]} is test.py's: export.py writes one file and checks it on one image (and a "
+                        f"batch of 2 with --dynamic); leave it out")
+    if {"dataroot", "phase"} & set(opt.explicit) and not (Path(opt.dataroot) / opt.phase).is_dir():
+        raise UserError(f"--dataroot {opt.dataroot} has no {opt.phase}/ folder of images to check the file on: pass "
+                        f"the dataset folder (and --phase), or leave them out (default: the checkpoint's dataset)")
     suffix = exporting.file_suffix(opt.format)
     if opt.out and Path(opt.out).suffix != suffix:
         others = [f for f in exporting.FORMATS if exporting.file_suffix(f) == Path(opt.out).suffix]

@@ -14,6 +14,7 @@ from PIL import Image
 from data import create_dataset
 from models import exporting
 from options.test_options import TestOptions
+from util.outputs import MANIFEST
 
 TINY_SPADE = [*TINY, "--model", "spade", "--netG", "spade", "--ngf", "8", "--label_nc", "12", "--n_layers_D", "2",
               "--num_D", "1", "--lambda_perceptual", "0", "--gpu_ids", "-1"]
@@ -57,7 +58,7 @@ def test_exported_file_translates_as_test_py_does(trained, tmp_path, name, fmt):
     proc = run_cli("export.py", "--name", name, "--checkpoints_dir", ckpt, "--format", fmt, "--out", out,
                    "--dynamic", "--runs", "2", check=True)
     assert re.search(r"max abs difference from PyTorch \S+", proc.stdout) and "MiB" in proc.stdout
-    assert "latency" in proc.stdout and not list(tmp_path.glob(".*"))
+    assert "latency" in proc.stdout and [p.name for p in tmp_path.glob(".*")] == [MANIFEST]  # no temporary file
     run_cli("test.py", "--dataroot", data, "--name", name, "--checkpoints_dir", ckpt, "--results_dir", tmp_path,
             "--eval", "--amp", "off", "--num_test", "1", check=True)
     real_A, image_id = first_input(data, ckpt, name)
@@ -117,7 +118,7 @@ def test_disagreement_is_an_error_and_keeps_no_file(trained, tmp_path, monkeypat
         export.main(["--name", "resnet", "--checkpoints_dir", str(ckpt), "--out", str(tmp_path / "g.onnx")])
     assert exit_info.value.code == 2
     assert re.search(r"differs from PyTorch by up to 1\.00e-02 .*not kept", capsys.readouterr().err)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name != MANIFEST] == []  # the output guard's record may stay
 
 
 def test_export_mistakes_are_one_line_errors(trained, tmp_path):
@@ -142,6 +143,9 @@ def test_export_mistakes_are_one_line_errors(trained, tmp_path):
     ("spade", ["--opset", "8"], "g.onnx", "--opset 8: the ONNX exporter cannot write this generator (Unsupported: "
                                           "ONNX export of operator upsample_nearest2d"),
     ("spade", ["--opset", "9"], "g.onnx", "onnxruntime cannot run the exported file (upsamplebase.h"),
+    ("resnet", ["--num_test", "5"], "g.onnx", "--num_test is test.py's: export.py writes one file"),
+    ("resnet", ["--batch_size", "4"], "g.onnx", "--batch_size is test.py's"),
+    ("resnet", ["--dataroot", "nowhere"], "g.onnx", "--dataroot nowhere has no test/ folder of images to check"),
 ])
 def test_export_flags_that_cannot_work_are_one_line_errors_and_write_nothing(trained, tmp_path, name, flags, out,
                                                                              expect):
