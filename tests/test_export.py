@@ -153,7 +153,7 @@ def test_export_flags_that_cannot_work_are_one_line_errors_and_write_nothing(tra
     line = one_line_error(run_cli("export.py", "--name", name, "--checkpoints_dir", ckpt, *flags, "--out",
                                   tmp_path / out, "--runs", "1"))
     assert expect.format(tmp=tmp_path) in line
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name != MANIFEST] == []  # the output guard's record may stay
 
 
 def test_the_highest_opset_of_the_exporter_is_accepted(trained, tmp_path):
