@@ -23,7 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from data import create_dataset
-from data.image_folder import list_images, load_rgb, result_ids
+from data.image_folder import list_images, load_input, result_ids
 from data.transforms import Params, input_tensor, scaled_size
 from models import checkpoint, create_model
 from options.test_options import TestOptions
@@ -153,7 +153,7 @@ def translate_files(model, opt, guard: OutputGuard) -> int:
     labels = LabelCoder(opt) if opt.label_nc else None
     with model.generating():
         for path, image_id in zip(tqdm(paths, desc="translating", unit="image", disable=len(paths) < 2), ids):
-            img = load_rgb(path)
+            img = load_input(path, labels)
             params = Params(scaled_size(opt, *img.size), crop=None, flip=False)
             model.set_input({"A": input_tensor(img, path, params, opt, labels)[None], "A_paths": [path]})
             for k in range(1, opt.n_samples + 1):

@@ -39,6 +39,8 @@ def find_pairs(
         if not path_b.is_file():
             skipped += 1
             continue
+        if Path(name_ab).suffix.lower() == ".gif":  # GIF keeps 256 colours: an A|B photo pair is written as PNG
+            name_ab = str(Path(name_ab).with_suffix(".png"))
         pairs.append((path_a, path_b, name_ab))
         if num_imgs is not None and len(pairs) >= num_imgs:
             break

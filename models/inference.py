@@ -67,11 +67,13 @@ class Translator:
     def __call__(self, label_map: np.ndarray | Image.Image, n_samples: int = 1,
                  seed: int | None = None, keep_size: bool = False) -> list[np.ndarray]:
         """n_samples photos (HxWx3 uint8) for a label map: an HxW or HxWxC (C = 1, 3 or 4) uint8 array, or a PIL
-        image, read as the loaders read files (gray to RGB, alpha dropped); a seed makes the draws repeatable and
-        leaves the caller's random generators (torch's, numpy's, python's) as they were.
+        image, read as the loaders read files (gray to RGB, alpha dropped; for a class-input generator a PIL image
+        as stored: 16-bit and palette id maps, transparency); a seed makes the draws repeatable and leaves the
+        caller's random generators (torch's, numpy's, python's) as they were.
         The map is resized (nearest) to the generator's training size, or with keep_size translated at its own
         size (padded by reflection to what the generator needs, the photo cropped back).
         Arguments of the wrong type or shape raise a ValueError."""
+        stored = label_map if self.labels is not None and isinstance(label_map, Image.Image) else None
         label_map = as_rgb_array(label_map)
         if not (_is_integer(n_samples) and n_samples >= 1):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
@@ -79,7 +81,10 @@ class Translator:
             raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, or None, got {seed!r}")
         n_samples, seed = int(n_samples), None if seed is None else int(seed)
         self.refresh()
-        image = Image.fromarray(label_map if keep_size else resize_label_map(label_map, self.size))
+        if stored is not None:  # the classes as the file stores them, resized without mixing ids
+            image = stored if keep_size else stored.resize(self.size, Image.NEAREST)
+        else:
+            image = Image.fromarray(label_map if keep_size else resize_label_map(label_map, self.size))
         real_A = input_tensor(image, "the label map", Params(size=image.size, crop=None, flip=False), self.opt,
                               self.labels)
         self.model.set_input({"A": real_A[None], "A_paths": ["label map"]})

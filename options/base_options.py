@@ -123,7 +123,7 @@ class BaseOptions:
             return opt
         source = options_file(opt)
         if "model" not in opt.explicit and saved.get("model", opt.model) != opt.model:
-            model = _saved_value(self.parser, "model", saved["model"], source)
+            model = _saved_value(self.parser, "model", saved, source)
             opt, explicit = self.gather_options(argv, {**(defaults or {}), "model": model})
             self.resolve(opt, explicit)
         flags = {action.dest for action in self.parser._actions}  # values without a flag are set by the run too
@@ -139,7 +139,7 @@ class BaseOptions:
                 continue
             if key not in opt.explicit:
                 if not _derived(self.parser, key, saved):
-                    setattr(opt, key, _saved_value(self.parser, key, saved[key], source))
+                    setattr(opt, key, _saved_value(self.parser, key, saved, source))
             elif saved[key] != given[key]:
                 self.changed[key] = (saved[key], getattr(opt, key))
         self.inherited(opt, saved)
@@ -182,12 +182,13 @@ class BaseOptions:
         atomic_write_text(folder / "opt.json", json.dumps(options_to_dict(opt), indent=2, sort_keys=True) + "\n")
 
 
-def _saved_value(parser: OptionParser, key: str, value: Any, source: Path) -> Any:
+def _saved_value(parser: OptionParser, key: str, saved: dict[str, Any], source: Path) -> Any:
     """A checkpoint's (or a hand-written opt.json's) value of option `key`, checked as the command line's value
-    would be: a one-line error naming the file instead of a traceback later."""
-    value = from_json(value)
+    would be: a one-line error naming the file instead of a traceback later. Values a run derived (--input_nc from
+    --label_nc) are not command-line values: only those it was given, or all of a file without that list, are."""
+    value = from_json(saved[key])
     action = next((a for a in parser._actions if a.dest == key), None)
-    if action is None or value is None:
+    if action is None or value is None or ("explicit" in saved and key not in saved["explicit"]):
         return value
     fix = f"fix or delete it in {source}"
     if action.nargs == 0:  # a switch
@@ -286,8 +287,9 @@ def _label_flags(g: argparse._ArgumentGroup) -> None:
                         "class ids, e.g. Cityscapes' *_labelIds.png; stored losslessly, e.g. as PNG); auto: "
                         "cityscapes when the dataset's path says so, else facades")
     g.add_argument("--dontcare", resume=REFUSE, action="store_true",
-                   help="pixels of no class (farther than --label_threshold from every palette colour, or an id of "
-                        "--label_nc or more) form one more class, with its own input channel, instead of an error")
+                   help="pixels of no class (regions of 16x16 px or more farther than --label_threshold from every "
+                        "palette colour, an id of --label_nc or more, or transparent) form one more class, with its "
+                        "own input channel, instead of an error")
     g.add_argument("--label_threshold", resume=APPLY, type=positive_finite, default=None,
                    help="RGB distance beyond which a label-map colour is no palette class where it fills a region of "
                         "16x16 px or more (smaller specks are JPEG's smeared edges and take the nearest class); "

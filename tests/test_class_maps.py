@@ -75,8 +75,6 @@ def test_id_maps_are_read_as_ids_at_any_bit_depth_and_as_palette_indices(ids_che
     assert all(np.array_equal(image, shown["grey8"]) for image in shown.values()), sorted(shown)
 
 
-@pytest.mark.xfail(strict=True, reason="test.py --input reads images with load_rgb, which scales 16-bit ids (259 "
-                                       "becomes 1): it must read them with data.image_folder.load_input")
 def test_test_py_input_reads_16_bit_ids_as_ids(ids_checkpoint: Path, tmp_path: Path) -> None:
     wraps = IDS.copy()
     wraps[:8, :8] = 259
@@ -231,3 +229,13 @@ def test_real_label_maps_are_all_classes_and_their_photos_are_refused(root: Path
         assert coder.class_ids(label_map, path)[1] == 0, path  # no pixel of no class, with the derived threshold
         with pytest.raises(UserError, match="does not look like"):
             coder.class_ids(picture, path)
+
+
+def test_the_python_translator_reads_a_16_bit_id_map_image_as_ids(ids_checkpoint: Path, tmp_path: Path) -> None:
+    from models.inference import Translator
+    from options.test_options import TestOptions
+
+    translator = Translator(TestOptions().parse(["--name", "ids", "--checkpoints_dir", str(ids_checkpoint),
+                                                 "--dataroot", str(tmp_path), "--gpu_ids", "-1"]))
+    translator(Image.fromarray(IDS.astype(np.uint16)), keep_size=True)
+    assert np.array_equal(translator.model.real_A[0].argmax(0).numpy(), IDS)  # 16-bit levels, not scaled to 0

@@ -475,3 +475,12 @@ def test_cityscapes_label_ids_train_test_and_evaluate_end_to_end(cityscapes_tree
     run_cli("evaluate.py", "--results_dir", results / "city" / "val_latest", "--metrics", "l1,psnr", "--table",
             cityscapes_tree / "metrics.csv", check=True)
     assert "label_nc" in (cityscapes_tree / "metrics.csv").read_text().splitlines()[0]
+
+
+def test_combine_writes_gif_pairs_as_png(tmp_path: Path) -> None:
+    for side in "AB":
+        pixels = write_image(tmp_path / side / "train" / "1.png", (4, 4), seed=3 if side == "A" else 4)
+        Image.fromarray(pixels).save(tmp_path / side / "train" / "2.gif")
+    assert run_tool("combine_A_and_B.py", "--fold_A", str(tmp_path / "A"), "--fold_B", str(tmp_path / "B"),
+                    "--fold_AB", str(tmp_path / "AB")).returncode == 0
+    assert sorted(p.name for p in (tmp_path / "AB" / "train").iterdir()) == ["1.png", "2.png"]
