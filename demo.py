@@ -87,7 +87,10 @@ class LabelPainter:
             raise UserError(f"the page sent a canvas DLIM cannot read ({exc}): reload the page") from None
         n_samples = n_samples if self.translator.stochastic else 1
         start = time.perf_counter()
-        photos = self.translator(label_map, n_samples, seed, keep_size=True)  # the canvas's size
+        try:
+            photos = self.translator(label_map, n_samples, seed, keep_size=True)  # the canvas's size
+        except ValueError as exc:  # a Seed or Samples value the page let through (negative, too large)
+            raise UserError(f"{exc}: change it on the page") from None
         seconds = time.perf_counter() - start
         return photos, f"{len(photos)} photo{'s' * (len(photos) > 1)} in {seconds:.2f} s"
 

@@ -100,8 +100,10 @@ def read_table(table: Path) -> tuple[list[str], list[dict[str, str]]]:
             if not cells:  # a blank line
                 continue
             if len(cells) != len(columns):
+                comma = " (a number with a decimal comma is two cells: numbers need a decimal point)" \
+                    if len(cells) > len(columns) else ""
                 raise UserError(f"--table {table} line {reader.line_num} has {len(cells)} cells where the header has "
-                                f"{len(columns)}: fix or delete that row (the table was not changed)")
+                                f"{len(columns)}{comma}: fix or delete that row (the table was not changed)")
             rows.append(dict(zip(columns, cells)))
     except csv.Error as exc:
         raise UserError(f"--table {table} line {reader.line_num} is not valid CSV ({exc}): fix or delete that row "

@@ -186,6 +186,8 @@ def test_generate_uses_the_painted_canvas_and_k_samples(painter):
     assert not np.array_equal(painted[0], blank_photos[0])
     with pytest.raises(UserError, match="canvas is empty"):
         painter.generate(None, 1, 0)
+    with pytest.raises(UserError, match=r"seed must be an integer from 0 to 2\*\*32 - 1.*: change it on the page"):
+        painter.generate(canvas, 1, -5)  # a value the page's number box lets through
 
 
 def test_canvas_size_paints_and_translates_at_another_size(tiny_checkpoint, synth32):

@@ -240,7 +240,8 @@ def test_wandb_that_cannot_start_is_one_warning_with_the_offline_hint(tmp_path, 
 
 def test_logger_cost_script_times_every_logger_list():
     proc = subprocess.run(["bash", "scripts/experiments/logger_cost.sh", "--epochs", "1", "--size", "32"], cwd=REPO,
-                          capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable})
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert [line.split()[1] for line in lines] == ["html", "html,tensorboard", "html,wandb", "html,tensorboard,wandb"]
