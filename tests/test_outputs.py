@@ -200,3 +200,11 @@ def test_export_py_never_writes_over_a_checkpoint_or_a_file_it_did_not_make(tiny
     line = one_line_error(run_cli("export.py", "--name", "tiny", "--checkpoints_dir", other, "--format",
                                   "torchscript", "--out", tmp_path / "g.pt"))
     assert "made from" in line and "--overwrite" in line
+
+
+def test_a_command_that_writes_nothing_leaves_no_record_of_its_claims(tiny_checkpoint, tmp_path):
+    out = tmp_path / "new" / "g.onnx"  # onnxruntime's float sums differ from PyTorch's by about 1e-7
+    line = one_line_error(run_cli("export.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, "--out", out,
+                                  "--tolerance", "1e-30"))
+    assert "differs from PyTorch" in line and "not kept" in line
+    assert not (tmp_path / "new").exists()  # the folder its claim created went with the record

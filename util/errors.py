@@ -92,6 +92,10 @@ def main_guard(func: Callable[..., T]) -> Callable[..., T]:
             if exc.filename is None:  # not about a path the user chose: a bug, keep the traceback
                 raise
             _exit_with(os_error_message(exc))
+        finally:
+            from .outputs import settle  # what the command claimed to write but did not is forgotten
+
+            settle()
 
     return wrapper
 

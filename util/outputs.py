@@ -14,6 +14,7 @@ util.fileio.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -46,9 +47,12 @@ class OutputGuard:
     overwrite: bool = False
     recognise: Callable[[Path], bool] | None = None
 
-    def claim(self, paths: Iterable[str | os.PathLike], root: str | os.PathLike | None = None) -> None:
+    def claim(self, paths: Iterable[str | os.PathLike], root: str | os.PathLike | None = None,
+              for_this_process: bool = True) -> None:
         """Check every target, then record them as this command's in the manifest of `root` (the output folder
-        the user named; default: each file's own folder); a UserError naming the first refused one."""
+        the user named; default: each file's own folder); a UserError naming the first refused one. Records of
+        files this process has not written when it exits are dropped again, unless another process writes them
+        (for_this_process=False: a shell script that claims through `python -m util.outputs`)."""
         targets = [Path(os.path.abspath(p)) for p in paths]
         if root is not None and Path(root).exists() and not Path(root).is_dir():
             raise UserError(f"{self.flag} {root} is a file, not a folder: pass a folder")
@@ -59,11 +63,11 @@ class OutputGuard:
             for folder in {f.parent for f in files}:
                 self._check_inputs(folder, files)
         for folder, files in groups.items():
-            # a folder that exists may be claimed by another run at the same time: one manifest update at a time
-            lock = FolderLock(folder / f".{MANIFEST}.lock").acquire(str(folder), "", wait=True) \
-                if folder.is_dir() else contextlib.nullcontext()
-            with lock:
+            created = not folder.exists()
+            with _manifest_lock(folder):
                 self._claim_in(folder, files)
+            if for_this_process:  # when the command ends, claims it did not write (it failed, was refused) go
+                _PENDING.append((folder, files, created))
 
     def claim_folder(self, folder: str | os.PathLike, names: Iterable[str]) -> None:
         """claim() for files `names` (paths relative to `folder`) of the output folder `folder`."""
@@ -137,6 +141,48 @@ class OutputGuard:
                       and e["source"] != self.source and (folder / name).exists())
 
 
+def _manifest_lock(folder: Path) -> contextlib.AbstractContextManager:
+    """One manifest update at a time: a folder that exists may be claimed by another run at the same time."""
+    if not folder.is_dir():
+        return contextlib.nullcontext()
+    return FolderLock(folder / f".{MANIFEST}.lock").acquire(str(folder), "", wait=True)
+
+
+_PENDING: list[tuple[Path, list[Path], bool]] = []  # this process's claims: (folder, files, whether it made the folder)
+
+
+def settle() -> None:
+    """Forget this process's claims of files it did not write; entry points call it as they end (main_guard),
+    and so does the interpreter's exit."""
+    while _PENDING:
+        _forget_unwritten(*_PENDING.pop())
+
+
+atexit.register(settle)
+
+
+def _forget_unwritten(folder: Path, files: list[Path], created: bool) -> None:
+    """Drop the manifest's entries of `files` that were never written; the manifest goes when it records nothing,
+    and the folder when the claim created it and it is empty. Nothing is left of a command that wrote nothing."""
+    if not (folder / MANIFEST).is_file() or all(f.exists() for f in files):
+        return
+    try:
+        with _manifest_lock(folder):
+            manifest = read_manifest(folder)
+            entries = manifest.get("files", {})
+            for path in files:
+                if not path.exists():
+                    entries.pop(path.relative_to(folder).as_posix(), None)
+            if entries:
+                atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+            else:
+                (folder / MANIFEST).unlink()
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+    except (OSError, UserError):
+        pass  # the command is ending: a record left behind only makes the next run ask for --overwrite
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
     """The folder's manifest ({} when it has none; a damaged one is a UserError, so that nothing is guessed)."""
     path = folder / MANIFEST
@@ -188,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+")
     args = parser.parse_args(argv)
     guard = OutputGuard(tool=args.tool, flag=args.flag, source=args.source, overwrite=args.overwrite)
-    return main_guard(lambda: guard.claim(args.paths) or 0)()
+    return main_guard(lambda: guard.claim(args.paths, for_this_process=False) or 0)()
 
 
 if __name__ == "__main__":
