@@ -18,6 +18,7 @@ from options.train_options import TrainOptions
 from options.types import nonnegative_int, positive_int
 from util.errors import ArgumentParser, HelpFormatter, UserError
 from util.fileio import atomic_write_text, check_writable
+from util.outputs import OutputGuard
 from util.util import run_device
 
 from . import costs, report
@@ -86,6 +87,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--matmul_size", type=nonnegative_int, default=0,
                         help="side of the fp32 matmul that measures the device's peak; 0: 2048 on CPU, 8192 on GPU")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure to this JSON file")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write --json, --csv or --plot over a file benchmark.py did not make")
     g = parser.add_argument_group("cost curves")
     g.add_argument("--sizes", type=costs.sizes, metavar="S1,S2,...",
                    help="image sizes to measure each config at, SIDE or WIDTHxHEIGHT (e.g. 128,256,512,1024x512; "
@@ -149,6 +152,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         if path.is_dir():
             raise UserError(f"--{flag} {path} is a folder: pass a file path")
         check_writable(path.parent, f"--{flag} {path}")
+        OutputGuard(tool="benchmark.py", flag=f"--{flag}", overwrite=args.overwrite).claim([path])
     if args.plot and args.plot.suffix:
         from matplotlib.figure import Figure
 

@@ -133,3 +133,18 @@ def test_output_files_that_cannot_be_written_are_refused_before_measuring(tmp_pa
     line = one_line_error(run_cli(*TINY_BENCH, "--csv", tmp_path / "file" / "c.csv", env=ONE_THREAD))
     assert "cannot write to" in line and "--csv" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_outputs_are_never_written_over_a_file_benchmark_did_not_make(tmp_path):
+    import torch
+
+    mine = tmp_path / "opt.json"
+    mine.write_text('{"netG": "unet_256"}')
+    line = one_line_error(run_cli(*TINY_BENCH, "--json", mine, env=ONE_THREAD))
+    assert f"--json would write over {mine}, which benchmark.py did not write" in line and "--overwrite" in line
+    torch.save({"w": torch.zeros(1)}, tmp_path / "latest_checkpoint.pth")
+    line = one_line_error(run_cli(*TINY_BENCH, "--csv", tmp_path / "latest_checkpoint.pth", "--overwrite",
+                                  env=ONE_THREAD))
+    assert "a PyTorch checkpoint or weights file" in line
+    assert mine.read_text() == '{"netG": "unet_256"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest_checkpoint.pth", "opt.json"]
