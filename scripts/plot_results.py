@@ -26,6 +26,7 @@ from pathlib import Path
 from options.types import positive_int
 from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn
 from util.fileio import atomic_write_text
+from util.outputs import OutputGuard
 
 KINDS = ("batch_size", "bars", "stochastic")
 DISTANCE = ("fid", "fd_lite0")  # the first one in the table is the figure's "FID-type" metric
@@ -316,6 +317,9 @@ def save(fig, path: Path) -> Path:
     return path
 
 
+OUTPUTS = ("_scores.png", "_table.md", "_examples.png")  # what it writes into --out, after the title
+
+
 @main_guard
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="plot_results.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
@@ -326,20 +330,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results_dir", type=Path, help="test.py's results folder: also draw the example grid")
     parser.add_argument("--n_images", type=positive_int, default=4, help="test inputs in the example grid")
     parser.add_argument("--title", help="figure title (default: the --out folder's name)")
+    parser.add_argument("--overwrite", action="store_true", help="write over files in --out it did not make")
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file: pass a folder for the figures")
+    title = args.title or args.out.resolve().name
+    names = [f"{title}{suffix}" for suffix in OUTPUTS[: 3 if args.results_dir else 2]]
+    OutputGuard(tool="plot_results.py", flag="--out", inputs=(args.table,), overwrite=args.overwrite,
+                recognise=lambda path: path.name in names).claim_folder(args.out, names)
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
     rows = read_table(args.table, [s for s in (args.settings or "").split(",") if s])
-    title = args.title or args.out.resolve().name
     draw = {"batch_size": plot_batch_size, "bars": plot_bars, "stochastic": plot_stochastic}[args.kind]
-    written = [draw(rows, title, args.out / f"{title}_scores.png")]
-    written.append(args.out / f"{title}_table.md")
+    written = [draw(rows, title, args.out / names[0])]
+    written.append(args.out / names[1])
     atomic_write_text(written[-1], markdown_table(rows))
     if args.results_dir:
-        written.append(plot_examples(rows, args.results_dir, args.n_images, title, args.out / f"{title}_examples.png"))
+        written.append(plot_examples(rows, args.results_dir, args.n_images, title, args.out / names[2]))
     elif args.kind == "stochastic":
         warn("no --results_dir: no example grid")
     for path in written:

@@ -399,3 +399,31 @@ def test_plot_results_names_the_cell_of_a_decimal_comma(tmp_path, layout, expect
                                   tmp_path / "figs"))
     assert f"--table {table} {expect}" in line
     assert not (tmp_path / "figs").exists()
+
+
+def test_a_second_run_of_a_sweep_resumes_what_stopped_and_keeps_what_finished(tmp_path):
+    """One experiment folder, one run: a sweep run again into the same --out neither trains a run over an earlier
+    one nor fails on it; with a stand-in python that records its arguments (and says done: as train.py does)."""
+    log, stub = tmp_path / "calls.txt", tmp_path / "python"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {log}\ncase "$1" in train.py) echo "done: trained";; esac\n')
+    stub.chmod(0o755)
+
+    def sweep(*extra: str) -> list[list[str]]:
+        log.unlink(missing_ok=True)
+        proc = subprocess.run(["bash", str(SCRIPTS / "adversarial_losses.sh"), "--epochs", "2", "--gpu_ids", "-1",
+                               "--dataroot", "data", "--out", "out", *extra], cwd=tmp_path,
+                              env={**os.environ, "PYTHON": str(stub)}, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return [line.split() for line in log.read_text().splitlines() if line.startswith("train.py")]
+
+    assert all("--continue_train" not in t and "--overwrite" not in t for t in sweep())
+    for name in ("adv_og", "adv_ls"):  # both saved a checkpoint; adv_og stopped before it was done
+        (tmp_path / "out" / "checkpoints" / name).mkdir(parents=True)
+        (tmp_path / "out" / "checkpoints" / name / "latest_checkpoint.pth").write_bytes(b"")
+    (tmp_path / "out" / "adv_og.train.log").write_text("epoch 1\n")
+    trains = sweep()
+    assert [t[t.index("--name") + 1] for t in trains] == ["adv_og", "adv_hinge", "adv_w"]  # adv_ls is kept
+    assert "--continue_train" in trains[0] and all("--continue_train" not in t for t in trains[1:])
+    evaluates = [line for line in log.read_text().splitlines() if line.startswith("evaluate.py")]
+    assert len(evaluates) == 4  # every run tested and scored again
+    assert all("--overwrite" in t for t in sweep("--overwrite"))

@@ -20,6 +20,9 @@
 #   --wait           (no value) with slurm: wait until every job has ended, then draw the figures as a local run does
 #   --only_run NAME  train, test and evaluate only the run NAME (e.g. rgb_s1), no figures: what each SLURM job runs,
 #                    and how to redo one failed run (with --launcher slurm too)
+#   --overwrite      (no value) train every run from scratch, deleting what an earlier run of it left in --out;
+#                    without it, a run that --out holds already is resumed (train.py --continue_train) when it
+#                    stopped early, and only tested and scored again when it finished (its train log ends in done:)
 #   -- FLAGS...      more train.py flags for every setting, e.g. -- --netG unet_128 --load_size 143 --crop_size 128
 #                    (not those the script sets for each run: --dataroot, --gpu_ids, --n_epochs, --n_epochs_decay,
 #                    --checkpoints_dir, --name)
@@ -38,6 +41,7 @@ LAUNCHER=local
 SLURM_ARGS=""
 WAIT=""
 ONLY_RUN=""
+OVERWRITE=""
 STARTED=""   # set when --out is created, before the first run
 EXTRA=()
 TASK_ARGS=()  # the options a SLURM job passes on to this script (the launcher's own left out)
@@ -59,6 +63,9 @@ parse_options() {
     while [ $# -gt 0 ]; do
         if [ "$1" = "--wait" ]; then
             WAIT=1; shift; continue
+        fi
+        if [ "$1" = "--overwrite" ]; then
+            OVERWRITE=1; TASK_ARGS+=("$1"); shift; continue
         fi
         if [ "$1" != "--" ] && [ $# -lt 2 ]; then
             fail "$1 needs a value (see the header of scripts/experiments/common.sh)"
@@ -212,10 +219,20 @@ run_once() {
     shift 2
     local start=$SECONDS
     echo "== $name: $script $*"
-    # the setting's own flags come last, so that flags after -- cannot change what the experiment varies
-    "$PYTHON" "$script" --dataroot "$DATAROOT" --name "$name" --direction BtoA --gpu_ids "$GPU_IDS" \
-        --checkpoints_dir "$OUT/checkpoints" --n_epochs "$N_EPOCHS" --n_epochs_decay "$N_DECAY" \
-        --display_id 0 ${EXTRA[@]+"${EXTRA[@]}"} "$@" > "$OUT/$name.train.log"
+    local again=()  # one experiment folder, one run (train.py): an earlier run of this name is resumed or kept
+    if [ -n "$OVERWRITE" ]; then
+        again=(--overwrite)
+    elif compgen -G "$OUT/checkpoints/$name/*_checkpoint.pth" > /dev/null; then
+        again=(--continue_train)
+    fi
+    if [ "${again[*]-}" = "--continue_train" ] && grep -q "^done: " "$OUT/$name.train.log" 2> /dev/null; then
+        echo "== $name: trained by an earlier run (pass --overwrite to train it again); testing and scoring it"
+    else
+        # the setting's own flags come last, so that flags after -- cannot change what the experiment varies
+        "$PYTHON" "$script" --dataroot "$DATAROOT" --name "$name" --direction BtoA --gpu_ids "$GPU_IDS" \
+            --checkpoints_dir "$OUT/checkpoints" --n_epochs "$N_EPOCHS" --n_epochs_decay "$N_DECAY" \
+            --display_id 0 ${again[@]+"${again[@]}"} ${EXTRA[@]+"${EXTRA[@]}"} "$@" > "$OUT/$name.train.log"
+    fi
     # shellcheck disable=SC2086  # test and evaluate flags are word lists
     "$PYTHON" test.py --dataroot "$DATAROOT" --name "$name" --gpu_ids "$GPU_IDS" \
         --checkpoints_dir "$OUT/checkpoints" --results_dir "$OUT/results" --num_test "$NUM_TEST" \
