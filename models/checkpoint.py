@@ -13,7 +13,6 @@ util.weights: one that needs arbitrary unpickling is refused.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 from torch import nn
 
 from util.errors import UserError
-from util.fileio import atomic_torch_save
+from util.fileio import atomic_torch_save, read_json_object
 from util.weights import safe_load
 
 from . import networks
@@ -165,18 +164,8 @@ def options_file(opt: argparse.Namespace) -> Path:
 def upstream_options(opt: argparse.Namespace) -> dict[str, Any]:
     """The options in <checkpoints_dir>/<name>/opt.json, which say how upstream's weight files were trained (all of
     them or only some: the rest keep their defaults); {} when there is no such file."""
-    path = experiment_dir(opt) / OPTIONS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path} ({type(exc).__name__}): it should hold the options the weights beside "
-                        f"it were trained with, as a JSON object; fix or delete it") from None
-    if not isinstance(saved, dict):
-        raise UserError(f"{path} is not a JSON object of options (such as {{\"netG\": \"unet_256\"}}): fix or "
-                        f"delete it")
-    return saved
+    return read_json_object(experiment_dir(opt) / OPTIONS_FILE, "the options the weights beside it were trained "
+                            "with (such as {\"netG\": \"unet_256\"})", "fix or delete it") or {}
 
 
 def find(opt: argparse.Namespace, names: list[str]) -> Checkpoint:

@@ -144,3 +144,22 @@ def check_writable(folder: str | os.PathLike, what: str) -> None:
         os.remove(probe)
     except OSError as exc:
         raise UserError(f"cannot write to {folder} ({what}): {exc.strerror}; pick a writable folder") from None
+
+
+def read_json_object(path: str | os.PathLike, holds: str, fix: str) -> dict[str, Any] | None:
+    """The JSON object in a file DLIM reads back (None when there is no file); a UserError naming the file, what it
+    `holds` and the `fix` when it is not one."""
+    import json
+
+    from .errors import UserError
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path} ({type(exc).__name__}): it holds {holds}; {fix}") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path} is not a JSON object: it holds {holds}; {fix}")
+    return value

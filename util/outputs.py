@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, read_json_object
 from .locks import FolderLock
 
 MANIFEST = ".dlim-outputs.json"
@@ -185,16 +185,10 @@ def _forget_unwritten(folder: Path, files: list[Path], created: bool) -> None:
 
 def read_manifest(folder: Path) -> dict[str, Any]:
     """The folder's manifest ({} when it has none; a damaged one is a UserError, so that nothing is guessed)."""
-    path = folder / MANIFEST
-    if not path.is_file():
-        return {}
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path} ({type(exc).__name__}): it records which files of {folder} DLIM wrote; "
-                        f"delete it, and pass --overwrite once") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
-        raise UserError(f"{path} is not a DLIM manifest: delete it, and pass --overwrite once")
+    fix = "delete it, and pass --overwrite once"
+    manifest = read_json_object(folder / MANIFEST, f"the record of which files of {folder} DLIM wrote", fix) or {}
+    if not isinstance(manifest.get("files", {}), dict):
+        raise UserError(f"{folder / MANIFEST} is not a DLIM record of files: {fix}")
     return manifest
 
 
