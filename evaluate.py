@@ -168,7 +168,8 @@ def check_against_test_run(sets: ImageSets, info: dict) -> None:
 def _epoch(run: str, info: dict) -> dict:
     """The checkpoint label (e.g. 'latest' from test_latest), the epochs it had completed, how long they took, and
     which generator weights test.py used (ema or raw)."""
-    epoch = run.split("_", 1)[1] if info and "_" in run else ""  # test.py's <phase>_<epoch> run folders only
+    # a results folder's <phase>_<epoch> name (a --fake folder's run is its path)
+    epoch = run.split("_", 1)[1] if "_" in run and "/" not in run else ""
     progress = info.get("progress", {})
     trained = progress["epoch"] - 1 if isinstance(progress.get("epoch"), int) else ""
     seconds = progress.get("train_seconds", "")  # wall time of training (checkpoints of train.py since v2)

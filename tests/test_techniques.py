@@ -81,10 +81,10 @@ def test_test_py_translates_with_the_average_unless_told_raw(ema_run, synth32, t
         folder = tmp_path / (weights or "default")
         run_cli("test.py", "--dataroot", synth32, "--name", "run", "--checkpoints_dir", ema_run.parent,
                 "--results_dir", folder, *(["--weights", weights] if weights else []), check=True)
-        info = json.loads((folder / "run" / "test_latest" / "checkpoint.json").read_text())
+        run = "test_latest" + (f"_{weights}" if weights else "")  # not the checkpoint's default: kept apart
+        info = json.loads((folder / "run" / run / "checkpoint.json").read_text())
         first = sorted((synth32 / "test").iterdir())[0].stem
-        outputs[info["weights"]] = np.asarray(Image.open(folder / "run" / "test_latest" / "images" /
-                                                         f"{first}_fake_B.png"))
+        outputs[info["weights"]] = np.asarray(Image.open(folder / "run" / run / "images" / f"{first}_fake_B.png"))
     assert set(outputs) == {"ema", "raw"}
     assert not np.array_equal(outputs["ema"], outputs["raw"])
     proc = run_cli("evaluate.py", "--results_dir", tmp_path / "default" / "run" / "test_latest", "--metrics", "l1",
@@ -212,7 +212,8 @@ def test_validation_logs_scores_keeps_the_best_and_changes_nothing_in_training(s
     assert all(set(r["scores"]) == {"l1", "psnr"} for r in records)
     best = max(records, key=lambda r: r["scores"]["psnr"])
     saved = checkpoint(run, "best")["progress"]["best"]
-    assert saved == {"metric": "psnr", "value": pytest.approx(best["scores"]["psnr"]), "epoch": best["epoch"]}
+    assert saved == {"metric": "psnr", "phase": "val", "images": 2, "value": pytest.approx(best["scores"]["psnr"]),
+                     "epoch": best["epoch"]}
     assert "validation after epoch 1: l1" in proc.stdout and "images, " in proc.stdout  # with its cost
     assert "validation after epoch 2" in (run / "loss_log.txt").read_text()
     assert "validation: l1" in (run / "web" / "index.html").read_text()
