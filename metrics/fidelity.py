@@ -3,15 +3,14 @@ EfficientNet-Lite0 features (fd_lite0, kid_lite0), whose ImageNet weights instal
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 import torch_fidelity
-import torch_fidelity.feature_extractor_inceptionv3
-import torch_fidelity.feature_extractor_vgg16
-import torch_fidelity.utils
+import torchvision.models._api
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
@@ -73,10 +72,11 @@ class FeatureExtractorLite0(FeatureExtractorBase):
 
 if LITE0 not in FEATURE_EXTRACTORS_REGISTRY:
     torch_fidelity.register_feature_extractor(LITE0, FeatureExtractorLite0)
-# torch-fidelity reads its caches and weights with weights_only=False: from DLIM's import on, in every route
-# (evaluate.py, train.py's validation, a user's own torch_fidelity.calculate_metrics), they are read weights-only
-load_weights_only_in(torch_fidelity.utils, torch_fidelity.feature_extractor_inceptionv3,
-                     torch_fidelity.feature_extractor_vgg16)
+# torch-fidelity reads its caches and weights with weights_only=False (and its VGG16 through torchvision's download,
+# its DINOv2 with torch.hub.load): from DLIM's import on, in every route (evaluate.py, train.py's validation, a
+# user's own torch_fidelity.calculate_metrics), each of its modules reads weights only
+load_weights_only_in(*(module for name, module in list(sys.modules.items())
+                       if name == "torch_fidelity" or name.startswith("torch_fidelity.")), torchvision.models._api)
 
 
 def inception_weights_file(path: str | Path | None) -> Path:

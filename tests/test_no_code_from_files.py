@@ -145,3 +145,35 @@ def test_validation_during_training_refuses_a_planted_feature_cache(synth32, tmp
         torch.save({"mu": Payload(marker)}, file)
     line = one_line_error(run_cli(*args, "--overwrite", env=env))
     assert "refusing to load" in line and not marker.exists()
+
+
+def cached_weights_name(extractor: str) -> str:
+    """The file torch-fidelity looks for in $TORCH_HOME/hub/checkpoints/ before downloading the extractor's weights."""
+    if extractor == "vgg16":
+        return "vgg16-397923af.pth"  # torchvision's
+    from torch_fidelity.feature_extractor_clip import MODEL_METADATA
+
+    return f"{extractor}-{MODEL_METADATA[extractor]['hash']}.pt"
+
+
+@pytest.mark.parametrize("extractor", ["clip-vit-b-32", "vgg16"])
+def test_every_torch_fidelity_extractor_reads_its_cached_weights_weights_only(extractor, folders, tmp_path):
+    """After `import metrics`, torch-fidelity's other extractors too: CLIP through torch.hub, VGG16 through
+    torchvision's download (both load with weights_only=False by default)."""
+    marker = tmp_path / "pwned"
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    torch.save({"w": Payload(marker)}, hub / cached_weights_name(extractor))
+    fake, real = folders
+    proc = python(f"import metrics, torch_fidelity\ntorch_fidelity.calculate_metrics(input1={str(fake)!r}, "
+                  f"input2={str(real)!r}, fid=True, cuda=False, feature_extractor={extractor!r})",
+                  env={"TORCH_HOME": str(tmp_path / "torch"), **OFFLINE})
+    assert proc.returncode != 0 and "refusing to load" in proc.stderr and not marker.exists(), proc.stderr[-500:]
+
+
+def test_torch_hub_repositories_are_never_run_once_metrics_is_imported(folders, tmp_path):
+    fake, real = folders
+    proc = python(f"import metrics, torch_fidelity\ntorch_fidelity.calculate_metrics(input1={str(fake)!r}, "
+                  f"input2={str(real)!r}, fid=True, cuda=False, feature_extractor='dinov2-vit-s-14')",
+                  env={"TORCH_HOME": str(tmp_path / "torch"), **OFFLINE})
+    assert proc.returncode != 0 and "refusing torch.hub.load('facebookresearch/dinov2')" in proc.stderr

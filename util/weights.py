@@ -25,9 +25,36 @@ def _numpy_globals() -> list:
             *{type(np.dtype(t)) for t in (np.uint8, np.uint32, np.int64, np.float32, np.float64, np.bool_)}]
 
 
+def _refuse_hub_load(repo_or_dir: Any, *args: Any, **kwargs: Any) -> Any:
+    raise UserError(f"refusing torch.hub.load({repo_or_dir!r}): it runs the code of a repository (downloaded, or "
+                    f"cached under $TORCH_HOME/hub), which DLIM never does; use another feature extractor")
+
+
+def _weights_only_state_dict_from_url(url: str, *args: Any, **kwargs: Any) -> Any:
+    kwargs["weights_only"] = True
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):
+            return torch.hub.load_state_dict_from_url(url, *args, **kwargs)
+    except pickle.UnpicklingError as exc:
+        raise UserError(refusal(f"the weights of {url} (downloaded or cached under $TORCH_HOME/hub/checkpoints)",
+                                exc)) from None
+
+
+class _WeightsOnlyHub:
+    """torch.hub as load_weights_only_in() shows it: state dicts read weights only, repositories' code never run."""
+
+    load = staticmethod(_refuse_hub_load)
+    load_state_dict_from_url = staticmethod(_weights_only_state_dict_from_url)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch.hub, name)
+
+
 class _WeightsOnlyTorch:
     """torch as a library module sees it after load_weights_only_in(): everything as torch has it, except that
-    load reads weights only (numpy arrays allowed) whatever its caller asks."""
+    load reads weights only (numpy arrays allowed) whatever its caller asks, and so does torch.hub."""
+
+    hub = _WeightsOnlyHub()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(torch, name)
@@ -44,16 +71,11 @@ class _WeightsOnlyTorch:
             raise UserError(refusal(f, exc)) from None
 
 
-def _weights_only_state_dict_from_url(*args: Any, **kwargs: Any) -> Any:
-    kwargs["weights_only"] = True
-    with torch.serialization.safe_globals(_numpy_globals()):
-        return torch.hub.load_state_dict_from_url(*args, **kwargs)
-
-
 def load_weights_only_in(*modules: types.ModuleType) -> None:
-    """Make the torch.load and load_state_dict_from_url calls of these library modules read weights only, for
-    good: libraries that load their caches and weights with weights_only=False (torch-fidelity 0.3-0.4) would
-    otherwise run code planted in those files, whoever calls them (DLIM or a user's own script)."""
+    """Make the torch.load, torch.hub and load_state_dict_from_url calls of these library modules read weights only
+    (and never run a repository's code), for good: libraries that load their caches and weights with
+    weights_only=False (torch-fidelity 0.3-0.4, torchvision's weight download) would otherwise run code planted in
+    those files, whoever calls them (DLIM or a user's own script)."""
     for module in modules:
         if getattr(module, "torch", None) is torch:
             module.torch = _WeightsOnlyTorch()
