@@ -124,9 +124,10 @@ def check_outputs(json_path: Path | None, table: Path | None, args: argparse.Nam
     if json_path:
         if json_path.is_dir():
             raise UserError(f"--json {json_path} is a folder: pass the path of a file")
-        check_writable(json_path.parent, f"--json {args.json}" if args.json else "the results folder")
-        OutputGuard(tool="evaluate.py", flag="--json", source=source, reads=reads, overwrite=args.overwrite,
+        # reports of several experiments may share a folder: each says what it scored, and merges only its own
+        OutputGuard(tool="evaluate.py", flag="--json", reads=reads, overwrite=args.overwrite,
                     recognise=is_report).claim([json_path])
+        check_writable(json_path.parent, f"--json {args.json}" if args.json else "the results folder")
     if table:
         check_table(table)
         # a table accumulates rows of many sources; read_table has refused a file that is not an evaluate.py table

@@ -12,9 +12,11 @@ The architecture is read from the checkpoint, so training flags such as --netG n
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +97,12 @@ def results_run(opt, found: checkpoint.Checkpoint, weights: str) -> str:
 
 
 def results_guard(opt, found: checkpoint.Checkpoint, weights: str, flag: str, reads: Path) -> OutputGuard:
-    """The output guard of this run: its results come from the checkpoint's file and weights."""
-    return OutputGuard(tool="test.py", flag=flag, source=f"{found.path.resolve()} ({weights} weights)",
-                       reads=(reads,), overwrite=opt.overwrite, recognise=is_earlier_result)
+    """The output guard of this run: its results come from the checkpoint's file and weights, and for --input
+    (whose folder gathers results of several runs) from its state of training too: a checkpoint trained further,
+    or another run's under the same path, is another source."""
+    source = f"{found.path.resolve()} ({weights} weights" + (f", {checkpoint.trained(found)})" if opt.input else ")")
+    return OutputGuard(tool="test.py", flag=flag, source=source, reads=(reads,), overwrite=opt.overwrite,
+                       recognise=is_earlier_result)
 
 
 def is_earlier_result(path: Path) -> bool:
@@ -148,8 +153,40 @@ def translate_files(model, opt, guard: OutputGuard) -> int:
     root = source.parent if source.is_file() else source
     output = Path(opt.output)
     ids = result_ids(paths, root)
-    guard.claim_folder(output, [f"{i}_{k}.png" if opt.n_samples > 1 else f"{i}.png"
-                                for i in ids for k in range(1, opt.n_samples + 1)])
+    names = [f"{i}_{k}.png" if opt.n_samples > 1 else f"{i}.png" for i in ids for k in range(1, opt.n_samples + 1)]
+    with output_of_this_run(output, guard, names):
+        translate_each(model, opt, paths, ids, output)
+    print(f"translated {len(paths)} image(s) into {output}")
+    return 0
+
+
+@contextlib.contextmanager
+def output_of_this_run(output: Path, guard: OutputGuard, names: list[str]) -> Iterator[None]:
+    """--output for this run alone while it writes: a second test.py into it stops with the first's pid (it may
+    not mix results of another checkpoint in with --overwrite); a run that stops part-way leaves the mark of an
+    unfinished folder, as a results folder does; a refused one leaves nothing."""
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is a file, not a folder: pass a folder")
+    created = not output.exists()
+    lock = FolderLock(output / IN_PROGRESS).acquire(str(output), "wait until that test.py finishes, or pass "
+                                                                  "another --output")
+    try:
+        guard.claim_folder(output, names)
+    except UserError:
+        lock.release()
+        if created and not any(output.iterdir()):
+            output.rmdir()
+        raise
+    try:
+        yield
+    except BaseException:
+        lock.release(remove=False)
+        raise
+    lock.release()
+
+
+def translate_each(model, opt, paths: list[str], ids: list[str], output: Path) -> None:
+    """Translate each image of `paths` into output/<id>.png (--n_samples K: <id>_<k>.png), as large as its input."""
     labels = LabelCoder(opt) if opt.label_nc else None
     with model.generating():
         for path, image_id in zip(tqdm(paths, desc="translating", unit="image", disable=len(paths) < 2), ids):
@@ -163,8 +200,6 @@ def translate_files(model, opt, guard: OutputGuard) -> int:
                     photo = photo.resize(img.size, Image.BICUBIC)
                 name = f"{image_id}_{k}.png" if opt.n_samples > 1 else f"{image_id}.png"
                 save_image(np.asarray(photo), output / name)
-    print(f"translated {len(paths)} image(s) into {output}")
-    return 0
 
 
 def clear_earlier_run(web_dir: Path) -> None:

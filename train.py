@@ -256,7 +256,8 @@ def warn_about_resuming(opt, epoch: int, changed: dict) -> None:
                    if p.name.split("_")[0].isdecimal() and int(p.name.split("_")[0]) >= epoch)
     if later:
         warn(f"checkpoints of later epochs ({', '.join(map(str, later))}) are from the run that went on from this "
-             f"checkpoint: this run overwrites them as it reaches those epochs (copy them elsewhere to keep them)")
+             f"checkpoint: this run overwrites them as it reaches those epochs (copy them elsewhere to keep them); "
+             f"its best checkpoint, iter_ snapshots and logged history stay until this run replaces them")
 
 
 def start_logging(opt, options: TrainOptions, trainer: Trainer, data: DataPipeline, world: distributed.World,

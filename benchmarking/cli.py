@@ -110,7 +110,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         raise UserError("--compare_compile adds a config to --compare: pass both")
     if args.plot and not args.csv:
         raise UserError("--plot draws the figure from the --csv file: pass --csv PATH too")
-    check_outputs(args)
+    check_outputs(args, dataroot(unknown + argv[cut + 1:]))
     points = {w * h * b for w, h in (args.sizes or [(1, 1)]) for b in args.batch_sizes}
     if args.predict and len(points) < 2:
         raise UserError(f"--predict reads a line fitted through the measured runs, and --batch_sizes "
@@ -142,7 +142,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, flags
 
 
-def check_outputs(args: argparse.Namespace) -> None:
+def check_outputs(args: argparse.Namespace, data: str | None) -> None:
     """Before anything is measured: the --json, --csv and --plot files can be written, and --plot's extension is
     a format matplotlib draws."""
     for flag in ("json", "csv", "plot"):
@@ -151,8 +151,9 @@ def check_outputs(args: argparse.Namespace) -> None:
             continue
         if path.is_dir():
             raise UserError(f"--{flag} {path} is a folder: pass a file path")
+        reads = (Path(data),) if data else ()  # the dataset whose batches it times
+        OutputGuard(tool="benchmark.py", flag=f"--{flag}", reads=reads, overwrite=args.overwrite).claim([path])
         check_writable(path.parent, f"--{flag} {path}")
-        OutputGuard(tool="benchmark.py", flag=f"--{flag}", overwrite=args.overwrite).claim([path])
     if args.plot and args.plot.suffix:
         from matplotlib.figure import Figure
 

@@ -193,10 +193,13 @@ def calculate_metrics(input1: str | Path, input2: str | Path | None = None, *, m
     chosen = [k for k, on in flags.items() if on] + ([metrics] if metrics else [])
     if not chosen:
         raise ValueError("calculate_metrics: choose metrics, e.g. fid=True or metrics='fd_lite0,pixel'")
-    if "device" not in kwargs:  # like torch-fidelity: the GPU when there is one
-        import torch
+    import torch
 
+    if "device" not in kwargs:  # like torch-fidelity: the GPU when there is one
         kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+    elif kwargs["device"] == "cuda" and not torch.cuda.is_available():
+        raise ValueError("calculate_metrics: device='cuda' (or cuda=True), but this machine has no CUDA device: "
+                         "pass device='cpu'")
     with python_api():
         names = parse_metrics(",".join(chosen))
         sets = image_sets(input1, input2, ("input1", "input1", "input2"))

@@ -116,6 +116,9 @@ def plain_folders(fake: str | Path, real: str | Path, labels: tuple[str, str] = 
             raise UserError(f"{label} {path} holds no images ({', '.join(image_io.IMG_EXTENSIONS)}){hint}")
         folders.append(_only_results(files, keep, label, path))
     fakes, reals = folders
+    if {p.resolve() for p in fakes} == {p.resolve() for p in reals}:
+        raise UserError(f"{labels[0]} {fake} and {labels[1]} {real} are the same images: the scores would compare them "
+                        f"with themselves; pass the generated images and the real ones")
     _warn_if_side_by_side(reals[0], real, labels[1])
     by_stem = {_stem(p): p for p in reals}
     stems = {_stem(p) for p in fakes}

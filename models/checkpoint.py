@@ -143,6 +143,15 @@ class Checkpoint:
         return read(self.upstream[name]), self.upstream[name]
 
 
+def trained(found: Checkpoint) -> str:
+    """How far the checkpoint's networks were trained ('trained on N images'), or for upstream's weight files the
+    file's size and time, so that a checkpoint trained further under the same name is told apart."""
+    if found.state is not None:
+        return f"trained on {found.progress.get('total_iters', 0)} images"
+    stat = found.path.stat()
+    return f"{stat.st_size} bytes of {stat.st_mtime_ns}"
+
+
 def saved_options(opt: argparse.Namespace) -> dict[str, Any] | None:
     """The training options of the checkpoint that opt names: those in our full checkpoint, else for upstream's
     <label>_net_G.pth those of the opt.json beside it (None when there is neither)."""

@@ -83,6 +83,7 @@ class Translator:
         self.refresh()
         if stored is not None:  # the classes as the file stores them, resized without mixing ids
             image = stored if keep_size else stored.resize(self.size, Image.NEAREST)
+            image.format = stored.format  # how it was stored (a JPEG id map is refused)
         else:
             image = Image.fromarray(label_map if keep_size else resize_label_map(label_map, self.size))
         real_A = input_tensor(image, "the label map", Params(size=image.size, crop=None, flip=False), self.opt,
@@ -119,7 +120,8 @@ def as_rgb_array(label_map: Any) -> np.ndarray:
                          f"got {type(label_map).__name__}")
     if label_map.dtype != np.uint8:
         raise ValueError(f"label_map must hold uint8 values 0..255, got dtype {label_map.dtype}: convert it, e.g. "
-                         f"np.round(x * 255).astype(np.uint8) for values in 0..1")
+                         f"np.round(x * 255).astype(np.uint8) for colours in 0..1, or pass class ids of any integer "
+                         f"type as a PIL image, Image.fromarray(ids)")
     shape = label_map.shape
     if not (label_map.ndim == 2 or (label_map.ndim == 3 and shape[2] in (1, 3, 4))) or 0 in shape:
         raise ValueError(f"label_map must be HxW or HxWxC with C = 1, 3 or 4 channels, got shape {shape}")

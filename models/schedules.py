@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -35,10 +36,12 @@ def get_scheduler(optimizer: torch.optim.Optimizer, opt: argparse.Namespace) -> 
 
 def step(scheduler: Any, metric: float) -> None:
     """One epoch's step (the plateau policy needs the epoch's monitored loss)."""
-    if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
-        scheduler.step(metric)
-    else:
-        scheduler.step()
+    with warnings.catch_warnings():  # a run resumed at the very end of an epoch steps no optimizer before this
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+        if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(metric)
+        else:
+            scheduler.step()
 
 
 def resume(scheduler: Any, saved: dict[str, Any], lr_ratio: float) -> None:

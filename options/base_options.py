@@ -188,9 +188,13 @@ def _saved_value(parser: OptionParser, key: str, saved: dict[str, Any], source: 
     --label_nc) are not command-line values: only those it was given, or all of a file without that list, are."""
     value = from_json(saved[key])
     action = next((a for a in parser._actions if a.dest == key), None)
-    if action is None or value is None or ("explicit" in saved and key not in saved["explicit"]):
+    if action is None or ("explicit" in saved and key not in saved["explicit"]):
         return value
     fix = f"fix or delete it in {source}"
+    if value is None:  # JSON's null: only where the option itself may be unset
+        if parser.get_default(key) is None:
+            return value
+        raise UserError(f"{source}: {key} is null, not a valid --{key}: {fix}")
     if action.nargs == 0:  # a switch
         if not isinstance(value, bool):
             raise UserError(f"{source}: {key} is {value!r}, not true or false: {fix}")

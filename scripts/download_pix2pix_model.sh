@@ -162,6 +162,10 @@ if [[ -e "$WEIGHTS" ]]; then
     exit 0
 fi
 
+run=$(compgen -G "$TARGET/*_checkpoint.pth" | head -n 1) || true
+[[ -z "$run" ]] || die "$TARGET holds a train.py run ($(basename "$run")): one folder holds one run; install into \
+another CHECKPOINTS_DIR"
+
 PYTHON="${PYTHON:-python}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 command -v "$PYTHON" >/dev/null 2>&1 || die "python with PyTorch is needed to check $SOURCE: set PYTHON to it"

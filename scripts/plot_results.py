@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     title = args.title or args.out.resolve().name
     names = [f"{title}{suffix}" for suffix in OUTPUTS[: 3 if args.results_dir else 2]]
     OutputGuard(tool="plot_results.py", flag="--out", inputs=(args.table,), overwrite=args.overwrite,
+                reads=tuple(args.results_dir.glob("*/*/images")) if args.results_dir else (),  # the examples' images
                 recognise=lambda path: path.name in names).claim_folder(args.out, names)
     import matplotlib
 

@@ -239,3 +239,14 @@ def test_the_python_translator_reads_a_16_bit_id_map_image_as_ids(ids_checkpoint
                                                  "--dataroot", str(tmp_path), "--gpu_ids", "-1"]))
     translator(Image.fromarray(IDS.astype(np.uint16)), keep_size=True)
     assert np.array_equal(translator.model.real_A[0].argmax(0).numpy(), IDS)  # 16-bit levels, not scaled to 0
+
+
+def test_the_python_translator_refuses_a_jpeg_id_map_image(ids_checkpoint: Path, tmp_path: Path) -> None:
+    from models.inference import Translator
+    from options.test_options import TestOptions
+
+    Image.fromarray(IDS.astype(np.uint8)).save(tmp_path / "ids.jpg", quality=90)
+    translator = Translator(TestOptions().parse(["--name", "ids", "--checkpoints_dir", str(ids_checkpoint),
+                                                 "--dataroot", str(tmp_path), "--gpu_ids", "-1"]))
+    with pytest.raises(UserError, match="stored as JPEG, whose compression turns the class ids"):
+        translator(Image.open(tmp_path / "ids.jpg"))

@@ -427,3 +427,7 @@ def test_a_second_run_of_a_sweep_resumes_what_stopped_and_keeps_what_finished(tm
     evaluates = [line for line in log.read_text().splitlines() if line.startswith("evaluate.py")]
     assert len(evaluates) == 4  # every run tested and scored again
     assert all("--overwrite" in t for t in sweep("--overwrite"))
+    proc = subprocess.run(["bash", str(SCRIPTS / "adversarial_losses.sh"), "--epochs", "2", "--gpu_ids", "-1",
+                           "--dataroot", "data", "--out", "out", "--", "--ngf", "16"], cwd=tmp_path,
+                          env={**os.environ, "PYTHON": str(stub)}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "holds a run adv_og trained with other flags" in proc.stderr  # not reused

@@ -104,3 +104,15 @@ def test_dropping_the_average_or_a_kl_weight_without_vae_is_said(synth32, tmp_pa
     assert "--ema 0: this run keeps no moving average of G" in proc.stderr
     assert "--lambda_kld 1.0 weighs the KL term of --use_vae's style code" in proc.stderr
     assert "G_ema" not in torch.load(tmp_path / "r" / "latest_checkpoint.pth", weights_only=True)["nets"]
+
+
+def test_the_metrics_api_refuses_cuda_on_a_machine_without_it(tmp_path):
+    from metrics import calculate_metrics
+
+    for folder in ("fake", "real"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (8, 8), (len(folder), 0, 0)).save(tmp_path / folder / "0.png")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="no CUDA device: pass device='cpu'"):
+        calculate_metrics(tmp_path / "fake", tmp_path / "real", psnr=True, cuda=True)

@@ -208,3 +208,75 @@ def test_a_command_that_writes_nothing_leaves_no_record_of_its_claims(tiny_check
                                   "--tolerance", "1e-30"))
     assert "differs from PyTorch" in line and "not kept" in line
     assert not (tmp_path / "new").exists()  # the folder its claim created went with the record
+
+
+@pytest.mark.parametrize("entries", [{"x.png": "test.py"}, {"../victim.png": {"tool": "tool", "source": "A"}},
+                                     {"/tmp/victim.png": {"tool": "tool", "source": "A"}}])
+def test_a_hand_edited_record_is_refused_and_never_leads_outside_its_folder(entries, tmp_path):
+    (tmp_path / "out").mkdir()
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"mine")
+    (tmp_path / "out" / MANIFEST).write_text(json.dumps({"files": entries}))
+    with pytest.raises(UserError, match="is not a DLIM record of files"):
+        OutputGuard(tool="tool", flag="--out", source="B", overwrite=True).claim([tmp_path / "out" / "1.png"])
+    assert victim.read_bytes() == b"mine"
+
+
+def test_a_refused_or_failed_command_leaves_no_folder_it_made(folders_with_images, tmp_path):
+    fake, real = folders_with_images
+    line = one_line_error(run_cli("evaluate.py", "--fake", fake, "--real", real, "--metrics", "fid", "--json",
+                                  tmp_path / "new" / "sub" / "m.json", "--no_table",
+                                  env={"TORCH_HOME": str(tmp_path / "torch"), "https_proxy": "http://127.0.0.1:9"}))
+    assert "Inception" in line and not (tmp_path / "new").exists()
+
+
+@pytest.fixture
+def folders_with_images(tmp_path) -> tuple[Path, Path]:
+    for folder in ("fake", "real"):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            Image.new("RGB", (16, 16), (40 * i + (folder == "fake"), 0, 0)).save(tmp_path / folder / f"{i}.png")
+    return tmp_path / "fake", tmp_path / "real"
+
+
+def test_evaluate_py_refuses_a_folder_compared_with_itself(folders_with_images):
+    fake, _ = folders_with_images
+    line = one_line_error(run_cli("evaluate.py", "--fake", fake, "--real", fake, "--metrics", "l1", "--no_table"))
+    assert "are the same images: the scores would compare them with themselves" in line
+
+
+def test_test_py_input_tells_a_checkpoint_trained_further_from_the_one_that_wrote_the_folder(synth32, tmp_path):
+    args = ["train.py", "--dataroot", synth32, *TINY, "--name", "r", "--checkpoints_dir", tmp_path,
+            "--n_epochs_decay", "0", "--batch_size", "4"]
+    run_cli(*args, "--n_epochs", "1", check=True)
+    photo = label_map(tmp_path / "in" / "x.png", synth32)
+    translate = ["test.py", "--name", "r", "--checkpoints_dir", tmp_path, "--input", photo, "--output",
+                 tmp_path / "out"]
+    run_cli(*translate, check=True)
+    run_cli(*args, "--n_epochs", "2", "--continue_train", check=True)  # the same path, trained further
+    line = one_line_error(run_cli(*translate))
+    assert "made from" in line and "trained on 8 images" in line and "not" in line and "trained on 16 images" in line
+
+
+def test_two_test_py_into_one_output_do_not_mix(tiny_checkpoint, synth32, tmp_path):
+    from util.locks import FolderLock
+    from util.results import IN_PROGRESS
+
+    photo = label_map(tmp_path / "in" / "x.png", synth32)
+    (tmp_path / "out").mkdir()
+    with FolderLock(tmp_path / "out" / IN_PROGRESS).acquire("out", ""):  # another test.py is writing there
+        line = one_line_error(run_cli("test.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, "--input",
+                                      photo, "--output", tmp_path / "out", "--overwrite"))
+    assert f"{tmp_path / 'out'} is in use by pid" in line and not (tmp_path / "out" / "x.png").exists()
+
+
+def test_benchmark_and_plots_never_write_into_the_images_they_read(synth32, tmp_path):
+    line = one_line_error(run_cli("scripts/benchmark.py", "--steps", "1", "--warmup", "0", "--json",
+                                  synth32 / "train" / "bench.json", "--", "--dataroot", synth32, *TINY[:8]))
+    assert "--json puts files into" in line and "where benchmark.py reads its inputs" in line
+    images = tmp_path / "res" / "e" / "test_latest" / "images"
+    images.mkdir(parents=True)
+    (tmp_path / "table.csv").write_text("experiment,run\ne,test_latest\n")
+    line = one_line_error(run_cli("scripts/plot_results.py", "--table", tmp_path / "table.csv", "--kind", "bars",
+                                  "--results_dir", tmp_path / "res", "--out", images))
+    assert "where plot_results.py reads its inputs" in line

@@ -176,3 +176,13 @@ def test_the_install_never_writes_over_an_opt_json_it_did_not_make(mirror, tmp_p
     proc = install("facades_label2photo", tmp_path / "ck", "--overwrite", env={"PIX2PIX_MODELS_URL": mirror.as_uri()})
     assert proc.returncode == 0, proc.stderr
     assert '"netG": "unet_256"' in (folder / "opt.json").read_text()
+
+
+def test_the_install_refuses_a_folder_that_holds_a_train_py_run(mirror, tmp_path):
+    folder = tmp_path / "ck" / "facades_label2photo_pretrained"
+    folder.mkdir(parents=True)
+    torch.save({"format": "dlim-checkpoint-v2"}, folder / "latest_checkpoint.pth")
+    proc = install("facades_label2photo", tmp_path / "ck", "--overwrite", env={"PIX2PIX_MODELS_URL": mirror.as_uri()})
+    assert proc.returncode == 2 and "holds a train.py run (latest_checkpoint.pth): one folder holds one run" \
+        in proc.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["latest_checkpoint.pth"]

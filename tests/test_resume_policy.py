@@ -242,6 +242,7 @@ def upstream_experiment(folder, options: dict):
     ({"netG": "resnet_6blocks", "ngf": "8x"}, "ngf '8x' is not a valid --ngf"),
     ({"netG": "resnet_6blocks", "ngf": 8, "norm": "batchnorm"}, "norm is 'batchnorm', not one of batch"),
     ({"netG": "resnet_6blocks", "ngf": 8, "no_dropout": "yes"}, "no_dropout is 'yes', not true or false"),
+    ({"netG": "resnet_6blocks", "ngf": 8, "crop_size": None}, "crop_size is null, not a valid --crop_size"),
 ])
 def test_a_hand_written_opt_json_is_checked_as_the_command_line_is(options, expect, synth32, tmp_path):
     line = one_line_error(run_cli(*upstream_experiment(tmp_path, options), "--dataroot", synth32))

@@ -63,7 +63,7 @@ class OutputGuard:
             for folder in {f.parent for f in files}:
                 self._check_inputs(folder, files)
         for folder, files in groups.items():
-            created = not folder.exists()
+            created = _first_missing(folder)
             with _manifest_lock(folder):
                 self._claim_in(folder, files)
             if for_this_process:  # when the command ends, claims it did not write (it failed, was refused) go
@@ -109,7 +109,8 @@ class OutputGuard:
                                 f"{source}, not {self.source}: pass another {self.flag} to keep them apart, or "
                                 f"--overwrite to replace them")
             for name in others:
-                (folder / name).unlink(missing_ok=True)
+                if not (folder / name).is_symlink():  # a link's target is not this tool's to delete
+                    (folder / name).unlink(missing_ok=True)
                 del entries[name]
             print(f"removed {len(others)} file(s) of {folder} made from another source (--overwrite)", flush=True)
         for name in names.values():
@@ -148,7 +149,17 @@ def _manifest_lock(folder: Path) -> contextlib.AbstractContextManager:
     return FolderLock(folder / f".{MANIFEST}.lock").acquire(str(folder), "", wait=True)
 
 
-_PENDING: list[tuple[Path, list[Path], bool]] = []  # this process's claims: (folder, files, whether it made the folder)
+# this process's claims: (folder, files, the outermost folder the claim made, if any)
+_PENDING: list[tuple[Path, list[Path], Path | None]] = []
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of `folder` and its parents that does not exist yet (None when the folder exists)."""
+    if folder.exists():
+        return None
+    while not folder.parent.exists():
+        folder = folder.parent
+    return folder
 
 
 def settle() -> None:
@@ -161,9 +172,10 @@ def settle() -> None:
 atexit.register(settle)
 
 
-def _forget_unwritten(folder: Path, files: list[Path], created: bool) -> None:
+def _forget_unwritten(folder: Path, files: list[Path], created: Path | None) -> None:
     """Drop the manifest's entries of `files` that were never written; the manifest goes when it records nothing,
-    and the folder when the claim created it and it is empty. Nothing is left of a command that wrote nothing."""
+    and so do the empty folders the claim created (up to `created`). Nothing is left of a command that wrote
+    nothing."""
     if not (folder / MANIFEST).is_file() or all(f.exists() for f in files):
         return
     try:
@@ -177,8 +189,11 @@ def _forget_unwritten(folder: Path, files: list[Path], created: bool) -> None:
                 atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
             else:
                 (folder / MANIFEST).unlink()
-        if created and not any(folder.iterdir()):
+        while created is not None and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
+            if folder == created:
+                break
+            folder = folder.parent
     except (OSError, UserError):
         pass  # the command is ending: a record left behind only makes the next run ask for --overwrite
 
@@ -187,9 +202,18 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     """The folder's manifest ({} when it has none; a damaged one is a UserError, so that nothing is guessed)."""
     fix = "delete it, and pass --overwrite once"
     manifest = read_json_object(folder / MANIFEST, f"the record of which files of {folder} DLIM wrote", fix) or {}
-    if not isinstance(manifest.get("files", {}), dict):
+    entries = manifest.get("files", {})
+    if not (isinstance(entries, dict) and all(_is_entry(name, entry) for name, entry in entries.items())):
         raise UserError(f"{folder / MANIFEST} is not a DLIM record of files: {fix}")
     return manifest
+
+
+def _is_entry(name: Any, entry: Any) -> bool:
+    """A record's entry: a path inside its folder (relative, no '..') -> {'tool': str, 'source': str}."""
+    path = Path(name) if isinstance(name, str) else None
+    return (path is not None and name != "" and not path.is_absolute() and ".." not in path.parts
+            and isinstance(entry, dict) and isinstance(entry.get("tool"), str)
+            and isinstance(entry.get("source"), str))
 
 
 def is_pytorch_file(path: Path) -> bool:

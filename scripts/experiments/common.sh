@@ -22,7 +22,8 @@
 #                    and how to redo one failed run (with --launcher slurm too)
 #   --overwrite      (no value) train every run from scratch, deleting what an earlier run of it left in --out;
 #                    without it, a run that --out holds already is resumed (train.py --continue_train) when it
-#                    stopped early, and only tested and scored again when it finished (its train log ends in done:)
+#                    stopped early, and only tested and scored again when it finished with the same flags
+#                    (<run>.train.command; other flags are a one-line error)
 #   -- FLAGS...      more train.py flags for every setting, e.g. -- --netG unet_128 --load_size 143 --crop_size 128
 #                    (not those the script sets for each run: --dataroot, --gpu_ids, --n_epochs, --n_epochs_decay,
 #                    --checkpoints_dir, --name)
@@ -225,13 +226,19 @@ run_once() {
     elif compgen -G "$OUT/checkpoints/$name/*_checkpoint.pth" > /dev/null; then
         again=(--continue_train)
     fi
+    # the setting's own flags come last, so that flags after -- cannot change what the experiment varies
+    local train=("$script" --dataroot "$DATAROOT" --name "$name" --direction BtoA --gpu_ids "$GPU_IDS"
+                 --checkpoints_dir "$OUT/checkpoints" --n_epochs "$N_EPOCHS" --n_epochs_decay "$N_DECAY"
+                 --display_id 0 ${EXTRA[@]+"${EXTRA[@]}"} "$@")
+    local command
+    command=$(printf '%q ' "${train[@]}")
     if [ "${again[*]-}" = "--continue_train" ] && grep -q "^done: " "$OUT/$name.train.log" 2> /dev/null; then
-        echo "== $name: trained by an earlier run (pass --overwrite to train it again); testing and scoring it"
+        [ "$(cat "$OUT/$name.train.command" 2> /dev/null)" = "$command" ] || fail "$OUT holds a run $name trained \
+with other flags (see $OUT/$name.train.command): pass --overwrite to train it again, or another --out"
+        echo "== $name: trained by an earlier run with these flags (pass --overwrite to train it again); testing it"
     else
-        # the setting's own flags come last, so that flags after -- cannot change what the experiment varies
-        "$PYTHON" "$script" --dataroot "$DATAROOT" --name "$name" --direction BtoA --gpu_ids "$GPU_IDS" \
-            --checkpoints_dir "$OUT/checkpoints" --n_epochs "$N_EPOCHS" --n_epochs_decay "$N_DECAY" \
-            --display_id 0 ${again[@]+"${again[@]}"} ${EXTRA[@]+"${EXTRA[@]}"} "$@" > "$OUT/$name.train.log"
+        printf '%s\n' "$command" > "$OUT/$name.train.command"
+        "$PYTHON" "${train[@]}" ${again[@]+"${again[@]}"} > "$OUT/$name.train.log"
     fi
     # shellcheck disable=SC2086  # test and evaluate flags are word lists
     "$PYTHON" test.py --dataroot "$DATAROOT" --name "$name" --gpu_ids "$GPU_IDS" \
