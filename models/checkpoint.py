@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,17 @@ AVERAGED_G = "G_ema"  # the moving average of G's weights (--ema), a network lik
 WEIGHTS = ("ema", "raw")  # values of --weights: the averaged generator or the trained one
 OPTIONS_FILE = "opt.json"  # the experiment's options; for upstream's weight files, the only record of them
 CHECKPOINT_PATTERNS = ("*_checkpoint.pth", "*_net_*.pth")  # a folder with one of these holds a run
-# what else a training run writes into its folder (its logs, pages, validation, trackers) and export.py beside it
-RUN_FILES = ("opt.txt", OPTIONS_FILE, "networks.txt", "loss_log.txt", "loss_log.jsonl", "validation.jsonl",
-             "wandb_run_id.txt", "*_net_G.onnx", "*_net_G.torchscript.pt")
-RUN_FOLDERS = ("web", "val", "tensorboard", "wandb")
 
 
 def checkpoint_label(opt: argparse.Namespace) -> str:
     """The checkpoint chosen by --load_iter (iter_<N>) or else --epoch (latest, 5, ...)."""
     return f"iter_{opt.load_iter}" if opt.load_iter > 0 else str(opt.epoch)
+
+
+def saved_epochs(folder: Path) -> list[int]:
+    """The epochs whose <epoch>_checkpoint.pth the folder holds, in order."""
+    labels = (p.name[: -len("_checkpoint.pth")] for p in folder.glob("*_checkpoint.pth"))
+    return sorted(int(label) for label in labels if label.isdecimal())
 
 
 def experiment_dir(opt: argparse.Namespace) -> Path:
@@ -58,27 +59,6 @@ def checkpoint_file(opt: argparse.Namespace, label: str | None = None) -> Path:
 def upstream_file(opt: argparse.Namespace, net: str, label: str | None = None) -> Path:
     """<checkpoints_dir>/<name>/<label>_net_<net>.pth, as upstream pix2pix names its weight files."""
     return experiment_dir(opt) / f"{label or checkpoint_label(opt)}_net_{net}.pth"
-
-
-def start_new_run(folder: Path, overwrite: bool) -> None:
-    """One experiment folder, one run: a run from scratch refuses a folder holding another run's checkpoints
-    (unless overwrite), then removes what an earlier run left (checkpoints, logs, pages, validation, trackers), so
-    that nothing of it (the best checkpoint, the averaged generator, the loss and validation history) is taken for
-    this run's. Files that DLIM does not write are left alone."""
-    checkpoints = sorted(p.name for pattern in CHECKPOINT_PATTERNS for p in folder.glob(pattern))
-    if checkpoints and not overwrite:
-        shown = ", ".join(checkpoints[:3]) + (f" and {len(checkpoints) - 3} more" if len(checkpoints) > 3 else "")
-        raise UserError(f"{folder} holds another run ({shown}): resume it with --continue_train, give this run "
-                        f"another --name, or pass --overwrite to delete that run and start again")
-    files = sorted(p for pattern in CHECKPOINT_PATTERNS + RUN_FILES for p in folder.glob(pattern) if p.is_file())
-    folders = [folder / name for name in RUN_FOLDERS if (folder / name).is_dir()]
-    for path in files:
-        path.unlink()
-    for path in folders:
-        shutil.rmtree(path)
-    if files or folders:
-        print(f"removed the earlier run of {folder}: {len(checkpoints)} checkpoint(s), "
-              f"{len(files) - len(checkpoints)} other file(s), {len(folders)} folder(s)", flush=True)
 
 
 _last_read: tuple[tuple, Any] | None = None  # the last file read, so that a run reads its checkpoint once

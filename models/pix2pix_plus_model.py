@@ -1,7 +1,7 @@
 """pix2pix with the training techniques of current systems, for better images at the same compute (a preset).
 
 --model pix2pix_plus is --model pix2pix with these defaults (each can be given another value, or turned off):
-- --ema 0.999: test.py and the demo translate with a moving average of G's weights (models/ema.py);
+- --ema 0.999: test.py and the demo translate with a moving average of G's weights (training/ema.py);
 - --diffaug color,translation,cutout: D judges augmented pairs (DiffAugment; models/networks/diffaug.py);
 - --upsample resize: G upsamples by nearest-neighbour resize + convolution, free of checkerboard artifacts.
 Everything else is pix2pix's (the loss, the PatchGAN, L1 x 100, Adam, the schedule). pix2pixHD's multiscale D with

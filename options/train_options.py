@@ -6,13 +6,13 @@ from pathlib import Path
 
 from models import acceleration, networks
 from models.networks import GAN_MODES
-from models.schedules import LR_POLICIES
+from training.schedules import LR_POLICIES
 from util import distributed
 from util.errors import UserError, warn
 from util.loggers import LOGGERS, parse_loggers
 
 from .base_options import BaseOptions
-from .parser import APPLY, REFUSE, RUN_ALWAYS, Options, check_resume
+from .parser import APPLY, REFUSE, RUN_ALWAYS, check_resume
 from .types import (
     beta,
     count_or_inf,
@@ -132,7 +132,7 @@ class TrainOptions(BaseOptions):
 
 
 def _validation_flags(g: argparse._ArgumentGroup) -> None:
-    """Validation during training (models/validation.py)."""
+    """Validation during training (training/validation.py)."""
     g.add_argument("--val_freq", resume=APPLY, type=nonnegative_int, default=0,
                    help="every N epochs (and after the last), translate and score the --val_phase images, log the "
                         "scores and keep the best checkpoint as best_checkpoint.pth (test.py --epoch best); 0: never")
@@ -184,16 +184,6 @@ def _inception_weights_cached() -> bool:
     from util.backbones import torch_hub_checkpoints
 
     return (torch_hub_checkpoints() / Path(URL_INCEPTION_V3).name).is_file()
-
-
-def validation_options(opt: Options) -> Options:
-    """The options of the validation data: --val_phase read as test.py reads its images by default (resized to
-    --crop_size: no flip, no random crop, in order), the first --val_num of them."""
-    val = Options(**{k: v for k, v in vars(opt).items() if not k.startswith("_")})
-    val.phase, val.is_train, val.serial_batches, val.no_flip = opt.val_phase, False, True, True
-    val.max_dataset_size, val.num_threads, val.cache_dataset = opt.val_num, 0, "off"
-    val.load_size = opt.crop_size
-    return val.freeze()
 
 
 def _logging_flags(g: argparse._ArgumentGroup) -> None:

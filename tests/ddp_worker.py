@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from conftest import REPO, load_script
 
-from models.trainer import Trainer
+from training.trainer import Trainer
 
 train = load_script(REPO / "train.py")
 

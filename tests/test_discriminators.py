@@ -23,8 +23,8 @@ from models.networks import (
     min_input_side,
     receptive_fields,
 )
-from models.trainer import Trainer
 from options.train_options import TrainOptions
+from training.trainer import Trainer
 
 
 def options(**kw) -> Namespace:

@@ -8,8 +8,8 @@ from torch.utils.checkpoint import checkpoint
 
 from models import create_model
 from models.networks import checkpointing
-from models.trainer import Trainer
 from options.train_options import TrainOptions
+from training.trainer import Trainer
 
 
 def one_step(flags: tuple[str, ...], side: int, grad_checkpoint: bool) -> dict[str, torch.Tensor]:

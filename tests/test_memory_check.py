@@ -1,13 +1,14 @@
-"""The predicted-peak check before the first GPU step (models/memory.py): the probe leaves no trace, the prediction
+"""The predicted-peak check before the first GPU step (training/memory.py): the probe leaves no trace, the prediction
 is the measured line plus Adam's moments, and a run that will not fit gets one warning with the flags that help.
 There is no GPU here: the memory counters are a fake; the probe itself runs the real model on the CPU."""
 from __future__ import annotations
 
 import torch
 
-from models import create_model, memory
-from models.trainer import Trainer
+from models import create_model
 from options.train_options import TrainOptions
+from training import memory
+from training.trainer import Trainer
 from util.seeding import seed_everything
 
 GiB = memory.GiB

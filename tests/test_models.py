@@ -9,8 +9,8 @@ from conftest import TINY, run_cli
 from data import create_dataset
 from models import create_model
 from models.networks import GANLoss
-from models.trainer import Trainer
 from options.train_options import TrainOptions
+from training.trainer import Trainer
 
 
 def train_options(*extra: str):

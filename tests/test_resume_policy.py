@@ -13,9 +13,9 @@ from conftest import TINY, one_line_error, run_cli
 import data
 import models
 from models import checkpoint, create_model
-from models.trainer import Trainer
 from options.parser import APPLY, REFUSE, RUN_ALWAYS, OptionParser
 from options.train_options import TrainOptions
+from training.trainer import Trainer
 from util.errors import UserError
 
 # values the generic rule below would get wrong: they must fit the checkpoint's other options (TINY: load 32)

@@ -130,7 +130,7 @@ def _with(opt, **values):
 
 def test_spade_recipe_trains_with_ttur_and_adam_0_09(synth32: Path) -> None:
     from models import create_model
-    from models.trainer import Trainer
+    from training.trainer import Trainer
 
     opt = train_options(synth32, *SPADE, "--ngf", "4", "--batch_size", "2")  # 32 px: a 1x1 grid, 2 images a batch
     assert (opt.netD, opt.gan_mode, opt.lambda_feat, opt.lambda_L1, opt.norm) == ("multiscale", "hinge", 10, 0,

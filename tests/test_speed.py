@@ -54,7 +54,7 @@ def test_kernels_torch_uses_torchs_adam_and_convolutions():
     from torch.profiler import profile
 
     from models import create_model
-    from models.trainer import Trainer
+    from training.trainer import Trainer
 
     for kernels, fused in (("auto", True), ("torch", None)):
         opt = train_options("--kernels", kernels, "--netG", "unet_128", "--ngf", "8")
@@ -305,7 +305,7 @@ def test_benchmark_compares_the_plain_and_the_fast_path_and_profiles_a_step(synt
 def test_generated_images_follow_every_optimizer_step():
     """test() after a (fused, in-place) Adam step uses the new weights, with and without model.generating()."""
     from models import create_model
-    from models.trainer import Trainer
+    from training.trainer import Trainer
 
     flags = ["--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--amp", "bf16"]
     trainer = Trainer(create_model(train_options(*flags)), train_options(*flags))

@@ -15,10 +15,10 @@ from conftest import REPO, TINY, load_script, one_line_error, run_cli
 from PIL import Image
 from torch import nn
 
-from models.ema import GeneratorAverage
 from models.networks import count_parameters, define_G
 from models.networks.diffaug import PairAugment, _translate
 from models.networks.generators import upsampling_conv
+from training.ema import GeneratorAverage
 
 RUN = [*TINY, "--n_epochs", "1", "--n_epochs_decay", "1", "--batch_size", "2", "--num_threads", "0"]
 TINY48 = [f for f in TINY if f not in ("--load_size", "--crop_size", "32")] + ["--load_size", "48", "--crop_size", "48"]

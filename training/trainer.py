@@ -21,12 +21,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from models import acceleration, checkpoint
+from models.base_model import BaseModel
 from util import distributed
 from util.seeding import rng_state, set_rng_state
 from util.util import options_to_dict
 
-from . import acceleration, checkpoint, schedules
-from .base_model import BaseModel
+from . import schedules
 from .ema import GeneratorAverage
 
 

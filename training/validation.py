@@ -14,18 +14,21 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from models import networks
+from models.checkpoint import experiment_dir
+from options.parser import Options
 from util.fileio import atomic_write_text
 from util.labels import LabelCoder
 from util.seeding import preserved_rng
 from util.util import options_to_dict, save_image, tensor2im
 
-from . import networks
-from .checkpoint import experiment_dir
+if TYPE_CHECKING:
+    from .run import Progress
 
 Scores = dict[str, dict[str, Any]]  # metric -> {"value": ..., "std": ..., sizes}
 
@@ -44,7 +47,7 @@ class Validation:
         last = self.opt.n_epochs + self.opt.n_epochs_decay
         return self.opt.val_freq > 0 and (epoch % self.opt.val_freq == 0 or epoch == last)
 
-    def run(self, generator: nn.Module, amp: Callable[[], Any], progress: dict[str, Any]) -> tuple[Scores, float]:
+    def run(self, generator: nn.Module, amp: Callable[[], Any], progress: Progress) -> tuple[Scores, float]:
         """Translate and score; returns the scores and the seconds the pass took."""
         start = time.perf_counter()
         images = self.folder / "images"
@@ -53,7 +56,7 @@ class Validation:
             old.unlink()
         with preserved_rng(self.opt.gpu_ids):
             self._translate(copy.deepcopy(generator), amp, images)
-        info = {"progress": progress, "options": options_to_dict(self.opt), "translated": len(self.data),
+        info = {"progress": progress.state(), "options": options_to_dict(self.opt), "translated": len(self.data),
                 "n_samples": 1, "test_set_size": len(self.data), "weights": "ema" if self.opt.ema else "raw"}
         atomic_write_text(self.folder / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
         scores = self.score(self.folder)
@@ -73,17 +76,17 @@ class Validation:
                     for label, tensor in (("real_A", real_A), ("fake_B", fake_B), ("real_B", batch["B"])):
                         save_image(tensor2im(tensor[i]), images / f"{image_id}_{label}.png")
 
-    def improved(self, scores: Scores, progress: dict[str, Any]) -> bool:
-        """Whether `scores` beat the best so far (progress['best'], which it then records)."""
+    def improved(self, scores: Scores, progress: Progress) -> bool:
+        """Whether `scores` beat the best so far (progress.best, which it then records)."""
         value = scores.get(self.metric, {}).get("value")
         if value is None or not math.isfinite(value):
             return False
-        best, judged = progress.get("best"), self.judged_by()
+        best, judged = progress.best, self.judged_by()
         if best and all(best.get(k) == v for k, v in judged.items()):
             better = value > best["value"] if self.higher_is_better else value < best["value"]
             if not better:
                 return False
-        progress["best"] = {**judged, "value": value, "epoch": progress["epoch"] - 1}
+        progress.best = {**judged, "value": value, "epoch": progress.epoch - 1}
         return True
 
     def judged_by(self) -> dict[str, Any]:
@@ -96,3 +99,13 @@ def describe(scores: Scores) -> str:
     """'kid_lite0 0.312 ± 0.004, psnr 12.9': one line of scores."""
     return ", ".join(f"{name} {s['value']:.4g}" + (f" ± {s['std']:.2g}" if "std" in s else "")
                      for name, s in scores.items())
+
+
+def validation_options(opt: Options) -> Options:
+    """The options of the validation data: --val_phase read as test.py reads its images by default (resized to
+    --crop_size: no flip, no random crop, in order), the first --val_num of them."""
+    val = Options(**{k: v for k, v in vars(opt).items() if not k.startswith("_")})
+    val.phase, val.is_train, val.serial_batches, val.no_flip = opt.val_phase, False, True, True
+    val.max_dataset_size, val.num_threads, val.cache_dataset = opt.val_num, 0, "off"
+    val.load_size = opt.crop_size
+    return val.freeze()
