@@ -41,11 +41,13 @@ def anchors(path: Path) -> set[str]:
 
 
 def relative_links() -> list[tuple[Path, int, str]]:
-    """(page, line, target) of every relative link and image of the pages."""
+    """(page, line, target) of every relative link and image of the pages (not in code, which may span lines)."""
     found = []
     for page in PAGES:
-        for number, line in prose_lines(page):
-            line = re.sub(r"`[^`]*`", "", line)  # code spans are not links
+        prose = dict(prose_lines(page))
+        text = "\n".join(prose.get(n, "") for n in range(1, max(prose, default=0) + 1))
+        text = re.sub(r"`[^`]*`", lambda span: "\n" * span.group().count("\n"), text)
+        for number, line in enumerate(text.split("\n"), start=1):
             for target in [*LINK.findall(line), *HTML_SOURCE.findall(line)]:
                 if not EXTERNAL.match(target):
                     found.append((page, number, target))
