@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from models.inference import Translator
+from models.inference import Generator
 from options.demo_options import DemoOptions
 from util.errors import UserError, main_guard, warn
 from util.images import TooLargeImage, is_image_file, load_rgb
@@ -32,7 +32,7 @@ MAX_SAMPLES = 8
 class LabelPainter:
     """What the page does, without the page: label maps to start from, and label map -> photos."""
 
-    def __init__(self, opt: argparse.Namespace, translator: Translator):
+    def __init__(self, opt: argparse.Namespace, translator: Generator):
         self.opt = opt
         self.translator = translator
         if opt.palette not in PALETTES:
@@ -156,7 +156,7 @@ def build_page(painter: LabelPainter):
     start = painter.example(first) if first else painter.blank()
     side = painter.size[0]
     with gr.Blocks(title=f"DLIM demo: {opt.name}", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
-        gr.Markdown(f"### {html.escape(opt.name)} ({opt.netG}, checkpoint `{translator.label}`): paint a "
+        gr.Markdown(f"### {html.escape(opt.name)} ({opt.netG}, checkpoint `{translator.found.path.name}`): paint a "
                     f"{opt.palette} label map, then Generate")
         with gr.Row():
             with gr.Column():
@@ -214,7 +214,7 @@ def serve(page, opt) -> None:
 def main(argv: list[str] | None = None) -> int:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     opt = DemoOptions().parse_with_checkpoint(argv)
-    painter = LabelPainter(opt, Translator(opt))
+    painter = LabelPainter(opt, Generator(opt))
     serve(build_page(painter), opt)
     return 0
 

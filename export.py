@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from data import create_dataset
-from models import checkpoint, create_model, exporting, networks
+from models import checkpoint, exporting, networks
+from models.inference import Generator
 from options.export_options import ExportOptions
 from util.errors import UserError, main_guard, warn
 from util.fileio import atomic_path
@@ -32,15 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     opt = ExportOptions().parse_with_checkpoint(argv)
     check_flags(opt)
     seed_everything(opt.seed)
-    model = create_model(opt)
-    if opt.train_mode_bn and not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.netG.modules()):
+    generator = Generator(opt)
+    netG, found, weights = generator.model.netG, generator.found, generator.weights
+    if opt.train_mode_bn and not any(isinstance(m, torch.nn.BatchNorm2d) for m in netG.modules()):
         raise UserError(f"--train_mode_bn: this generator (--netG {opt.netG}, --norm {opt.norm}) has no batch norm: "
                         f"leave out --train_mode_bn")
-    found = checkpoint.find(opt, ["G"])
-    weights = checkpoint.load_generator(model.netG, found, opt)
     if getattr(opt, "weight_noise", 0) > 0:
         warn(f"--weight_noise {opt.weight_noise} is not exported: the file's generator has the trained weights only")
-    net = exporting.inference_network(model.netG, opt.train_mode_bn)
+    net = exporting.inference_network(netG, opt.train_mode_bn)
     inputs, source = sample_inputs(opt, net)
     write, runner, suffix = exporting.FORMATS[opt.format]
     label = checkpoint.checkpoint_label(opt)

@@ -13,32 +13,26 @@ The architecture is read from the checkpoint, so training flags such as --netG n
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
 from tqdm import tqdm
 
 from data import create_dataset
-from data.image_folder import list_images, load_input, result_ids
-from data.transforms import Params, input_tensor, scaled_size
-from models import checkpoint, create_model
+from data.image_folder import list_images, result_ids
+from models import checkpoint
+from models.inference import Generator
 from options.test_options import TestOptions
 from util.errors import UserError, main_guard, warn
-from util.fileio import atomic_write_text, remove_stale_temp_files
+from util.fileio import remove_stale_temp_files
 from util.html import HTML
 from util.images import IMG_EXTENSIONS, is_image_file
-from util.labels import LabelCoder
 from util.locks import FolderLock
 from util.outputs import OutputGuard
-from util.results import IN_PROGRESS, PAGE_FILES, REPORT_FILE, RESULT_NAME, is_result_file
+from util.results import IN_PROGRESS, PAGE_FILES, REPORT_FILE, RESULT_NAME, is_result_file, save_visuals, write_record
 from util.seeding import seed_everything
-from util.util import save_image, tensor2im
+from util.util import save_image
 
 
 @main_guard
@@ -46,24 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     opt = TestOptions().parse_with_checkpoint(argv)
     seed_everything(opt.seed)
     data = None if opt.input else create_dataset(opt)
-    model = create_model(opt)
-    found = checkpoint.find(opt, ["G"])
-    weights = checkpoint.load_generator(model.netG, found, opt)
-    model.setup()
-    if opt.eval:
-        model.eval()
-    else:
-        model.train()  # the pix2pix paper keeps dropout and batch statistics on at test time
-    if opt.n_samples > 1 and not model.is_stochastic():
+    generator = Generator(opt)
+    found, weights = generator.found, generator.weights
+    if opt.n_samples > 1 and not generator.stochastic:
         warn(f"--n_samples {opt.n_samples}: this generator is deterministic here (no active dropout, no "
              f"--weight_noise), so the samples will be identical")
     if opt.input:
-        return translate_files(model, opt, results_guard(opt, found, weights, "--output", reads=Path(opt.input)))
+        return translate_files(generator, opt, results_guard(opt, found, weights, "--output", reads=Path(opt.input)))
 
     web_dir = Path(opt.results_dir) / opt.name / results_run(opt, found, weights)
     guard = results_guard(opt, found, weights, "--results_dir", reads=Path(opt.dataroot))
-    guard.claim_folder(web_dir, [*PAGE_FILES, *(f"images/{name}" for name in
-                                               result_names(model, data.dataset.ids[: opt.num_test], opt.n_samples))])
+    guard.claim_folder(web_dir, [*PAGE_FILES, *(f"images/{name}" for name in result_names(
+        generator.model, data.dataset.ids[: opt.num_test], opt.n_samples))])
     # the mark of a run in progress: evaluate.py refuses the folder until this run has written all of it
     lock = FolderLock(web_dir / IN_PROGRESS).acquire(
         f"{web_dir}", "wait until that test.py finishes, or pass another --results_dir")
@@ -71,14 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         remove_stale_temp_files(web_dir, web_dir / "images")
         clear_earlier_run(web_dir)
         page = HTML(web_dir, f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}")
-        translate(model, data, page, opt)
+        translate(generator, data, page, opt)
         index = page.save()
         # for evaluate.py: the options the generator was trained with (none for upstream files), how long, and
         # what this run wrote
         done = len(ids_on_disk(page.img_dir))
         info = {"checkpoint": str(found.path), "weights": weights, "progress": found.progress,
                 "options": found.options, "translated": done, "n_samples": opt.n_samples, "test_set_size": len(data)}
-        atomic_write_text(web_dir / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
+        write_record(web_dir, info)
     except BaseException:
         lock.release(remove=False)  # the mark stays: the folder is incomplete
         raise
@@ -118,27 +106,22 @@ def result_names(model, ids: list[str], n_samples: int) -> list[str]:
     return [f"{image_id}_{label}.png" for image_id in ids for label in labels]
 
 
-def translate(model, data, page: HTML, opt) -> None:
+def translate(generator: Generator, data, page: HTML, opt) -> None:
     """Translate the first --num_test inputs, writing <id>_<visual>.png and a row of the page for each."""
     done = 0
-    with model.generating():
+    with generator.generating():
         for batch in data:
             if done >= opt.num_test:
                 break
-            model.set_input(batch)
-            visuals = sample_visuals(model, opt.n_samples)
+            visuals = generator.visuals(batch, opt.n_samples)
             for i, image_id in enumerate(batch["id"][: opt.num_test - done]):
-                names = []
-                for label, tensor in visuals.items():
-                    name = f"{image_id}_{label}.png"
-                    save_image(tensor2im(tensor[i], keep_gray=True), page.img_dir / name, opt.aspect_ratio)
-                    names.append(name)
+                names = save_visuals(page.img_dir, image_id, {k: v[i] for k, v in visuals.items()}, opt.aspect_ratio)
                 page.add_header(image_id)
                 page.add_images(names, list(visuals), width=opt.display_winsize)
                 done += 1
 
 
-def translate_files(model, opt, guard: OutputGuard) -> int:
+def translate_files(generator: Generator, opt, guard: OutputGuard) -> int:
     """test.py --input: translate an image, or each image of a folder, into --output/<id>.png, as large as the input
     (with --n_samples K: <id>_<k>.png)."""
     source = Path(opt.input)
@@ -155,7 +138,7 @@ def translate_files(model, opt, guard: OutputGuard) -> int:
     ids = result_ids(paths, root)
     names = [f"{i}_{k}.png" if opt.n_samples > 1 else f"{i}.png" for i in ids for k in range(1, opt.n_samples + 1)]
     with output_of_this_run(output, guard, names):
-        translate_each(model, opt, paths, ids, output)
+        translate_each(generator, opt, paths, ids, output)
     print(f"translated {len(paths)} image(s) into {output}")
     return 0
 
@@ -185,21 +168,13 @@ def output_of_this_run(output: Path, guard: OutputGuard, names: list[str]) -> It
     lock.release()
 
 
-def translate_each(model, opt, paths: list[str], ids: list[str], output: Path) -> None:
+def translate_each(generator: Generator, opt, paths: list[str], ids: list[str], output: Path) -> None:
     """Translate each image of `paths` into output/<id>.png (--n_samples K: <id>_<k>.png), as large as its input."""
-    labels = LabelCoder(opt) if opt.label_nc else None
-    with model.generating():
+    with generator.generating():
         for path, image_id in zip(tqdm(paths, desc="translating", unit="image", disable=len(paths) < 2), ids):
-            img = load_input(path, labels)
-            params = Params(scaled_size(opt, *img.size), crop=None, flip=False)
-            model.set_input({"A": input_tensor(img, path, params, opt, labels)[None], "A_paths": [path]})
-            for k in range(1, opt.n_samples + 1):
-                model.test()
-                photo = Image.fromarray(tensor2im(model.fake_B, keep_gray=True))
-                if photo.size != img.size:  # --preprocess resized it: back to the input's size
-                    photo = photo.resize(img.size, Image.BICUBIC)
-                name = f"{image_id}_{k}.png" if opt.n_samples > 1 else f"{image_id}.png"
-                save_image(np.asarray(photo), output / name)
+            outputs = generator.translate_file(path, opt.n_samples, keep_gray=True)
+            for k, photo in enumerate(outputs, start=1):
+                save_image(photo, output / (f"{image_id}_{k}.png" if opt.n_samples > 1 else f"{image_id}.png"))
 
 
 def clear_earlier_run(web_dir: Path) -> None:
@@ -218,21 +193,6 @@ def ids_on_disk(folder: Path) -> set[str]:
     """The ids that have a generated image in the folder."""
     matches = (RESULT_NAME.match(p.stem) for p in folder.glob("*_fake_B*"))
     return {m["id"] for m in matches if m and m["label"] == "fake_B"}
-
-
-def sample_visuals(model, n_samples: int) -> OrderedDict[str, torch.Tensor]:
-    """The model's visuals for the current input; with n_samples > 1, each output as <name>_1 .. <name>_K."""
-    samples = []
-    for _ in range(n_samples):
-        model.test()
-        samples.append(model.get_current_visuals())
-    visuals = OrderedDict()
-    for name, tensor in samples[0].items():
-        if n_samples > 1 and name in model.output_names:
-            visuals.update((f"{name}_{k}", sample[name]) for k, sample in enumerate(samples, start=1))
-        else:
-            visuals[name] = tensor
-    return visuals
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Images of any size at test time: reflection padding to the generator's multiple, test.py --input, Translator
+"""Images of any size at test time: reflection padding to the generator's multiple, test.py --input, Generator
 keep_size, and 1-channel outputs saved as 1-channel PNGs."""
 from __future__ import annotations
 
@@ -131,11 +131,11 @@ def test_input_mistakes_are_one_line_errors(unet, tmp_path, args, expect):
 
 
 def test_translator_keep_size_translates_at_the_maps_own_size(unet):
-    from models.inference import Translator
+    from models.inference import Generator
     from options.demo_options import DemoOptions
 
     _, ckpt = unet
-    translator = Translator(DemoOptions().parse_with_checkpoint(["--name", "rgb", "--checkpoints_dir", str(ckpt)]))
+    translator = Generator(DemoOptions().parse_with_checkpoint(["--name", "rgb", "--checkpoints_dir", str(ckpt)]))
     label_map = np.zeros((50, 70, 3), np.uint8)
     assert translator(label_map)[0].shape == (128, 128, 3)  # the training size, as the demo's canvas
     assert translator(label_map, keep_size=True)[0].shape == (50, 70, 3)

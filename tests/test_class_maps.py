@@ -145,10 +145,10 @@ def test_a_photo_given_as_label_map_is_refused_even_with_dontcare(synth32: Path,
     run_cli("test.py", "--input", maps, "--output", tmp_path / "out", *common, check=True)  # the label map side
     assert (tmp_path / "out" / "map.png").is_file()
 
-    from models.inference import Translator
+    from models.inference import Generator
     from options.demo_options import DemoOptions
 
-    translate = Translator(DemoOptions().parse([str(arg) for arg in common]))
+    translate = Generator(DemoOptions().parse([str(arg) for arg in common]))
     assert translate(np.asarray(ab.crop((32, 0, 64, 32))))[0].shape == (32, 32, 3)
     with pytest.raises(UserError, match="does not look like a facades label map"):
         translate(np.asarray(ab.crop((0, 0, 32, 32))))
@@ -232,21 +232,21 @@ def test_real_label_maps_are_all_classes_and_their_photos_are_refused(root: Path
 
 
 def test_the_python_translator_reads_a_16_bit_id_map_image_as_ids(ids_checkpoint: Path, tmp_path: Path) -> None:
-    from models.inference import Translator
+    from models.inference import Generator
     from options.test_options import TestOptions
 
-    translator = Translator(TestOptions().parse(["--name", "ids", "--checkpoints_dir", str(ids_checkpoint),
+    translator = Generator(TestOptions().parse(["--name", "ids", "--checkpoints_dir", str(ids_checkpoint),
                                                  "--dataroot", str(tmp_path), "--gpu_ids", "-1"]))
     translator(Image.fromarray(IDS.astype(np.uint16)), keep_size=True)
     assert np.array_equal(translator.model.real_A[0].argmax(0).numpy(), IDS)  # 16-bit levels, not scaled to 0
 
 
 def test_the_python_translator_refuses_a_jpeg_id_map_image(ids_checkpoint: Path, tmp_path: Path) -> None:
-    from models.inference import Translator
+    from models.inference import Generator
     from options.test_options import TestOptions
 
     Image.fromarray(IDS.astype(np.uint8)).save(tmp_path / "ids.jpg", quality=90)
-    translator = Translator(TestOptions().parse(["--name", "ids", "--checkpoints_dir", str(ids_checkpoint),
+    translator = Generator(TestOptions().parse(["--name", "ids", "--checkpoints_dir", str(ids_checkpoint),
                                                  "--dataroot", str(tmp_path), "--gpu_ids", "-1"]))
     with pytest.raises(UserError, match="stored as JPEG, whose compression turns the class ids"):
         translator(Image.open(tmp_path / "ids.jpg"))

@@ -10,7 +10,7 @@ from conftest import one_line_error, run_cli
 from PIL import Image
 
 import demo
-from models.inference import Translator
+from models.inference import Generator
 from options.demo_options import DemoOptions
 from util.errors import UserError
 from util.palettes import CITYSCAPES_PALETTE, FACADES_PALETTE, PALETTES, guess_palette, snap_to_colours
@@ -19,9 +19,9 @@ FACADES = PALETTES["facades"]
 BACKGROUND, FACADE, WINDOW = (np.array(FACADES_PALETTE[k], np.uint8) for k in ("background", "facade", "window"))
 
 
-def translator(ckpt, *flags: str) -> Translator:
+def translator(ckpt, *flags: str) -> Generator:
     """The generator of experiment 'tiny' in ckpt, with demo.py's options."""
-    return Translator(DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir", str(ckpt), *flags]))
+    return Generator(DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir", str(ckpt), *flags]))
 
 
 def label_half(dataroot, name: str = "1.jpg") -> np.ndarray:
@@ -135,7 +135,7 @@ def test_translator_reloads_a_rewritten_checkpoint_and_reports_a_missing_one(tin
 @pytest.fixture(scope="module")
 def painter(tiny_checkpoint):
     opt = DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint)])
-    return demo.LabelPainter(opt, Translator(opt))
+    return demo.LabelPainter(opt, Generator(opt))
 
 
 def test_canvas_starts_from_the_label_half_of_the_training_datasets_test_images(painter, synth32):
@@ -154,7 +154,7 @@ def test_a_cityscapes_dataroot_gives_the_cityscapes_palette_and_its_label_maps(t
     Image.fromarray(ab).save(tmp_path / "cityscapes" / "val" / "frankfurt_000000_000294.png")
     opt = DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint),
                                                "--dataroot", str(tmp_path / "cityscapes"), "--phase", "val"])
-    city = demo.LabelPainter(opt, Translator(opt))
+    city = demo.LabelPainter(opt, Generator(opt))
     assert opt.palette == "cityscapes" and city.palette is PALETTES["cityscapes"]
     label_map = city.example("frankfurt_000000_000294.png")
     assert (label_map[:16] == CITYSCAPES_PALETTE["sky"]).all() and (label_map[16:] == CITYSCAPES_PALETTE["road"]).all()
@@ -193,7 +193,7 @@ def test_generate_uses_the_painted_canvas_and_k_samples(painter):
 def test_canvas_size_paints_and_translates_at_another_size(tiny_checkpoint, synth32):
     opt = DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint),
                                                "--canvas_size", "70x45"])
-    wide = demo.LabelPainter(opt, Translator(opt))  # the generator was trained on 32x32 crops
+    wide = demo.LabelPainter(opt, Generator(opt))  # the generator was trained on 32x32 crops
     assert wide.blank().shape == (45, 70, 3) and wide.example("2.jpg").shape == (45, 70, 3)
     canvas = {"background": np.dstack([wide.example("2.jpg"), np.full((45, 70), 255, np.uint8)]), "layers": []}
     photos, _ = wide.generate(canvas, 1, 0)

@@ -64,9 +64,9 @@ def test_export_py_refuses_a_planted_checkpoint(tiny_checkpoint, tmp_path):
 def test_the_python_translator_refuses_a_planted_checkpoint(tiny_checkpoint, synth32, tmp_path):
     marker = tmp_path / "pwned"
     ckpt = planted_checkpoint(tiny_checkpoint, tmp_path / "ckpt", marker)
-    proc = python("from models.inference import Translator\n"
+    proc = python("from models.inference import Generator\n"
                   "from options.test_options import TestOptions\n"
-                  f"Translator(TestOptions().parse(['--name', 'tiny', '--checkpoints_dir', {str(ckpt)!r}, "
+                  f"Generator(TestOptions().parse(['--name', 'tiny', '--checkpoints_dir', {str(ckpt)!r}, "
                   f"'--dataroot', {str(synth32)!r}, '--gpu_ids', '-1']))\n")
     assert proc.returncode != 0 and "refusing to load" in proc.stderr and not marker.exists()
 

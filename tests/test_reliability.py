@@ -464,10 +464,10 @@ def test_evaluate_never_overwrites_a_hand_edited_table_it_cannot_read(tmp_path):
 
 
 def test_translator_accepts_what_the_loaders_read_and_names_its_arguments(tiny_checkpoint):
-    from models.inference import Translator
+    from models.inference import Generator
     from options.demo_options import DemoOptions
 
-    translator = Translator(DemoOptions().parse_with_checkpoint(
+    translator = Generator(DemoOptions().parse_with_checkpoint(
         ["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint), "--eval"]))
     rgb = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     reference = translator(rgb)[0]
@@ -627,10 +627,10 @@ def test_evaluate_on_results_without_ground_truth_points_to_fake_and_real(tmp_pa
 
 
 def test_translator_takes_numpy_integers_and_refuses_unreadable_images(tiny_checkpoint):
-    from models.inference import Translator
+    from models.inference import Generator
     from options.demo_options import DemoOptions
 
-    translator = Translator(DemoOptions().parse_with_checkpoint(
+    translator = Generator(DemoOptions().parse_with_checkpoint(
         ["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint)]))
     rgb = np.zeros((32, 32, 3), np.uint8)
     assert len(translator(rgb, n_samples=np.int64(2), seed=np.int32(3))) == 2

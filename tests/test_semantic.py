@@ -184,11 +184,11 @@ def test_test_py_refuses_other_classes_than_the_checkpoints(synth32: Path, spade
 
 def test_demo_paints_classes_and_samples_styles(synth32: Path, spade_vae: Path) -> None:
     from demo import LabelPainter
-    from models.inference import Translator
+    from models.inference import Generator
     from options.demo_options import DemoOptions
 
     opt = DemoOptions().parse(["--name", "spade", "--checkpoints_dir", str(spade_vae), "--gpu_ids", "-1"])
-    painter = LabelPainter(opt, Translator(opt))
+    painter = LabelPainter(opt, Generator(opt))
     canvas = painter.blank()
     stroke = np.zeros((*canvas.shape[:2], 4), np.uint8)
     stroke[8:24, 8:24] = (*FACADES[2], 255)  # a window

@@ -1,6 +1,6 @@
 """Settings that cannot work are one-line errors before the work starts, and seeded draws leave the caller's random
 state alone: SPADE's starting grid (--num_upsampling_layers, --crop_size, --batch_size, --use_vae --image_aspect)
-and the Python Translator's seed."""
+and the Python Generator's seed."""
 from __future__ import annotations
 
 import random
@@ -77,7 +77,7 @@ def test_an_epochs_last_batch_of_one_image_on_a_1x1_grid_is_a_one_line_error(syn
     assert "a batch of 1 image of 32x32 px" in line and "--batch_size" in line and "--crop_size 64 or more" in line
 
 
-# ---- Translator(seed=...) ----------------------------------------------------------------------------------------
+# ---- Generator(seed=...) ----------------------------------------------------------------------------------------
 
 def global_draws() -> tuple:
     """One draw from each of the process's global generators."""
@@ -91,10 +91,10 @@ def seed_caller() -> None:
 
 
 def test_a_seeded_translation_repeats_and_leaves_the_callers_random_state_alone(tiny_checkpoint, synth32):
-    from models.inference import Translator
+    from models.inference import Generator
     from options.demo_options import DemoOptions
 
-    translate = Translator(DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir",
+    translate = Generator(DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir",
                                                                 str(tiny_checkpoint)]))
     assert translate.stochastic  # dropout on at test time, as test.py: the seed decides the photo
     label_map = np.asarray(Image.open(synth32 / "test" / "1.jpg").convert("RGB"))[:, 32:]

@@ -129,8 +129,8 @@ def evaluate(trainer: Trainer, validation: Validation | None, log, progress: Pro
     epoch = progress.epoch - 1  # the epoch just trained
     if validation is None or not validation.due(epoch):
         return False
-    generator = trainer.averaged_generator() or trainer.model.netG
-    scores, seconds = validation.run(generator, trainer.model.autocast, progress)
+    averaged = trainer.averaged_generator()
+    scores, seconds = validation.run(averaged or trainer.model.netG, "ema" if averaged else "raw", progress)
     improved = validation.improved(scores, progress)
     line = f"validation after epoch {epoch}: {describe(scores)} ({len(validation.data)} images, {seconds:.1f} s)" \
            f"{'; best so far' if improved else ''}"

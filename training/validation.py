@@ -8,8 +8,6 @@ what is trained, and the generator itself is not touched (its batch-norm statist
 """
 from __future__ import annotations
 
-import copy
-import json
 import math
 import time
 from collections.abc import Callable
@@ -21,11 +19,11 @@ from torch import nn
 
 from models import networks
 from models.checkpoint import experiment_dir
+from models.inference import Generator
 from options.parser import Options
-from util.fileio import atomic_write_text
-from util.labels import LabelCoder
+from util.results import save_visuals, write_record
 from util.seeding import preserved_rng
-from util.util import options_to_dict, save_image, tensor2im
+from util.util import options_to_dict
 
 if TYPE_CHECKING:
     from .run import Progress
@@ -40,41 +38,38 @@ class Validation:
         self.opt, self.data, self.score = opt, data, score
         self.metric, self.higher_is_better = opt.val_metric, higher_is_better
         self.folder = experiment_dir(opt) / "val"
-        self.labels = LabelCoder(opt) if opt.label_nc else None  # class inputs are saved in their colours
+        with preserved_rng(opt.gpu_ids):  # building it draws initial weights: the run's random streams stay
+            self.generator = Generator.of_run(validation_options(opt))  # test.py's path, with the run's weights
 
     def due(self, epoch: int) -> bool:
         """Whether the end of `epoch` is a validation point (every --val_freq epochs, and the last epoch)."""
         last = self.opt.n_epochs + self.opt.n_epochs_decay
         return self.opt.val_freq > 0 and (epoch % self.opt.val_freq == 0 or epoch == last)
 
-    def run(self, generator: nn.Module, amp: Callable[[], Any], progress: Progress) -> tuple[Scores, float]:
-        """Translate and score; returns the scores and the seconds the pass took."""
+    def run(self, net: nn.Module, weights: str, progress: Progress) -> tuple[Scores, float]:
+        """Translate with `net`'s weights ('ema' or 'raw') and score; returns the scores and the seconds it took."""
         start = time.perf_counter()
         images = self.folder / "images"
         images.mkdir(parents=True, exist_ok=True)
         for old in images.glob("*.png"):
             old.unlink()
+        self.generator.use_weights(net, weights)
         with preserved_rng(self.opt.gpu_ids):
-            self._translate(copy.deepcopy(generator), amp, images)
-        info = {"progress": progress.state(), "options": options_to_dict(self.opt), "translated": len(self.data),
-                "n_samples": 1, "test_set_size": len(self.data), "weights": "ema" if self.opt.ema else "raw"}
-        atomic_write_text(self.folder / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
+            self._translate(images)
+        write_record(self.folder, {"progress": progress.state(), "options": options_to_dict(self.opt),
+                                   "translated": len(self.data), "n_samples": 1, "test_set_size": len(self.data),
+                                   "weights": weights})
         scores = self.score(self.folder)
         return scores, time.perf_counter() - start
 
-    def _translate(self, net: nn.Module, amp: Callable[[], Any], images: Path) -> None:
-        """test.py's pass: the network in training mode (the pix2pix paper's test time) unless --eval or SPADE."""
-        net.train(not networks.evaluates_at_test(self.opt))
-        device = next(net.parameters()).device
-        torch.manual_seed(self.opt.seed)  # the same dropout draws at every validation
-        with torch.no_grad(), amp():
+    def _translate(self, images: Path) -> None:
+        """test.py's pass over the validation images, the same dropout draws at every validation."""
+        torch.manual_seed(self.opt.seed)
+        with self.generator.generating():
             for batch in self.data:
-                real_A, box = networks.fit_input(net, batch["A"].to(device))  # --preprocess none: any size
-                fake_B = networks.crop_box(net(real_A), box).float()
-                real_A = batch["A"] if self.labels is None else self.labels.colorize(batch["A"])
+                visuals = self.generator.visuals(batch)
                 for i, image_id in enumerate(batch["id"]):
-                    for label, tensor in (("real_A", real_A), ("fake_B", fake_B), ("real_B", batch["B"])):
-                        save_image(tensor2im(tensor[i]), images / f"{image_id}_{label}.png")
+                    save_visuals(images, image_id, {label: tensor[i] for label, tensor in visuals.items()})
 
     def improved(self, scores: Scores, progress: Progress) -> bool:
         """Whether `scores` beat the best so far (progress.best, which it then records)."""
@@ -102,10 +97,11 @@ def describe(scores: Scores) -> str:
 
 
 def validation_options(opt: Options) -> Options:
-    """The options of the validation data: --val_phase read as test.py reads its images by default (resized to
-    --crop_size: no flip, no random crop, in order), the first --val_num of them."""
+    """The options of the validation: --val_phase read as test.py reads its images by default (resized to
+    --crop_size: no flip, no random crop, in order), the first --val_num of them, translated as test.py does (in
+    eval mode with --eval or for SPADE)."""
     val = Options(**{k: v for k, v in vars(opt).items() if not k.startswith("_")})
     val.phase, val.is_train, val.serial_batches, val.no_flip = opt.val_phase, False, True, True
     val.max_dataset_size, val.num_threads, val.cache_dataset = opt.val_num, 0, "off"
-    val.load_size = opt.crop_size
+    val.load_size, val.eval = opt.crop_size, networks.evaluates_at_test(opt)
     return val.freeze()

@@ -99,7 +99,7 @@ class LabelCoder:
         UserError naming the file). A UserError too: an image that does not look like a label map (likeness below
         MIN_LIKENESS), and with --palette ids a `path` (the file the image comes from) stored lossily."""
         lossy = None if self.colours is not None else lossy_encoding(path) if os.path.isfile(path) else \
-            "JPEG" if image.format in ("JPEG", "MPO") else None  # an image opened by the caller (the Translator)
+            "JPEG" if image.format in ("JPEG", "MPO") else None  # an image opened by the caller (the Generator API)
         if lossy:
             raise UserError(f"{path} is stored as {lossy}, whose compression turns the class ids of --palette ids "
                             f"into other ids: save id maps as PNG (lossless), e.g. prepare_cityscapes_dataset.py "

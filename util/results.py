@@ -9,11 +9,15 @@
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
+from .fileio import atomic_write_text
 from .locks import describe_holder, is_locked, read_holder
+from .util import save_image, tensor2im
 
 RESULT_NAME = re.compile(r"^(?P<id>.+)_(?P<label>fake_B|real_B|real_A)(?:_(?P<k>\d+))?$")
 PAGE_FILES = ("index.html", "checkpoint.json")  # what test.py writes beside images/
@@ -37,3 +41,18 @@ def check_finished(folder: Path) -> None:
         raise UserError(f"{folder} is being written by test.py ({describe_holder(info)}): wait until it finishes")
     raise UserError(f"{folder} is incomplete: test.py ({describe_holder(info)}) stopped before it finished, so its "
                     f"images may mix two runs; run it again: python {command}")
+
+
+def save_visuals(images: Path, image_id: str, visuals: dict[str, Any], aspect_ratio: float = 1.0) -> list[str]:
+    """Write one input's visuals (label -> CxHxW tensor in [-1, 1]) as <id>_<label>.png; their file names."""
+    names = []
+    for label, tensor in visuals.items():
+        names.append(f"{image_id}_{label}.png")
+        save_image(tensor2im(tensor, keep_gray=True), images / names[-1], aspect_ratio)
+    return names
+
+
+def write_record(folder: Path, info: dict[str, Any]) -> None:
+    """checkpoint.json: what the folder's images come from (checkpoint, weights, progress, options) and how many
+    were written, for evaluate.py."""
+    atomic_write_text(folder / "checkpoint.json", json.dumps(info, indent=2, default=str) + "\n")
