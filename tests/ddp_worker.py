@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 from conftest import REPO, load_script
 
-from training.trainer import Trainer
+sys.path.insert(0, str(REPO))  # this checkout's packages, whatever an editable install points at
+from training.trainer import Trainer  # noqa: E402
 
 train = load_script(REPO / "train.py")
 

@@ -115,7 +115,10 @@ class OutputGuard:
             print(f"removed {len(others)} file(s) of {folder} made from another source (--overwrite)", flush=True)
         for name in names.values():
             entries[name] = {"tool": self.tool, "source": self.source}
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError, PermissionError) as exc:  # a file on the way, no permission
+            raise UserError(f"cannot write to {folder} ({self.flag}): {exc.strerror}; pick a writable folder") from None
         atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
     def _check_target(self, path: Path, entry: dict[str, Any] | None) -> None:
