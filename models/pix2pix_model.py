@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from options.parser import APPLY, RUN_ALWAYS
+from options.parser import APPLY
 from options.types import augmentation_policy, nonnegative_float, probability
 from util.errors import UserError, warn
 from util.image_pool import ImagePool
 from util.labels import LabelCoder
+from util.registry import add_options, describe
 
 from . import networks
 from .acceleration import to_float
@@ -43,11 +44,12 @@ class Pix2PixModel(BaseModel):
                             "pass; the value is relative to each layer's weight spread (0.05 = 5%%)")
         if not is_train:
             return parser
-        parser.set_defaults(pool_size=0, gan_mode="vanilla")
         g.add_argument("--weight_noise_in_training", resume=APPLY, action="store_true",
                        help="apply --weight_noise during training too, so that G learns to work with it")
         g = parser.add_argument_group("losses")
-        g.add_argument("--lambda_L1", resume=APPLY, type=nonnegative_float, default=100.0, help="weight of the L1 loss")
+        g.add_argument("--gan_mode", resume=APPLY, default="lsgan", choices=list(networks.GAN_MODES),
+                       help=f"adversarial loss: {describe(networks.GAN_LOSSES, networks.GAN_MODE_ALIASES)}")
+        add_options(g, networks.GAN_LOSSES, networks.RECONSTRUCTION_LOSSES)
         g.add_argument("--lambda_feat", resume=APPLY, type=nonnegative_float, nargs="?", const=10.0, default=0.0,
                        help="weight of the discriminator feature-matching loss of pix2pixHD; the flag alone means "
                             "10, pix2pixHD's value")
@@ -55,14 +57,6 @@ class Pix2PixModel(BaseModel):
                        help="weight of G's adversarial loss; 0 trains without a discriminator, like --netD none")
         g.add_argument("--lambda_kld", resume=APPLY, type=nonnegative_float, default=0.05,
                        help="weight of the KL term of --use_vae's style code (SPADE's 0.05)")
-        g.add_argument("--lambda_perceptual", resume=APPLY, type=nonnegative_float, default=0.0,
-                       help="weight of the perceptual (deep-feature) loss; --model perceptual sets 10")
-        g.add_argument("--perceptual_net", resume=APPLY, default="vgg19", choices=sorted(networks.PERCEPTUAL_NETS),
-                       help="ImageNet network of the perceptual loss: vgg19 (SPADE's; downloads its weights once) "
-                            "or efficientnet_lite0 (weights come with its pip package, works offline)")
-        g.add_argument("--vgg_weights", default=None, metavar="PATH", run=RUN_ALWAYS,
-                       help="local copy of torchvision's vgg19-dcbb9e9d.pth (default: $TORCH_HOME/hub/checkpoints/, "
-                            "downloaded there when missing)")
         g = parser.add_argument_group("discriminator augmentation (DiffAugment)")
         g.add_argument("--diffaug", resume=APPLY, type=augmentation_policy, default="", metavar="POLICY",
                        help="augment what D sees, real and generated alike, in D's and G's steps: a comma-separated "
@@ -70,6 +64,7 @@ class Pix2PixModel(BaseModel):
                             "cutout move the label map and the photo together; colour changes only the photo")
         g.add_argument("--diffaug_p", resume=APPLY, type=probability, default=1.0,
                        help="probability that each augmentation is applied to each sample")
+        parser.set_defaults(pool_size=0, gan_mode="vanilla")  # upstream pix2pix's
         return parser
 
     def __init__(self, opt: argparse.Namespace):
@@ -89,14 +84,13 @@ class Pix2PixModel(BaseModel):
         """G's reconstruction losses (each on when its weight is positive) and, when there is one, D."""
         self.use_D = opt.netD != networks.NO_DISCRIMINATOR and opt.lambda_GAN > 0
         self.use_feat = self.use_D and opt.lambda_feat > 0
-        l1 = nn.L1Loss()
-        self.perceptual = perceptual = self._perceptual_loss(opt)  # a frozen network: neither trained nor saved
-        # name -> (weight, loss of fake_B against real_B): adding a reconstruction loss is one entry here
+        if opt.vgg_weights and not (opt.lambda_perceptual > 0 and opt.perceptual_net == "vgg19"):
+            warn("--vgg_weights is unused: it is for the perceptual loss with --perceptual_net vgg19")
+        self.loss_networks: dict[str, nn.Module] = {}  # the reconstruction losses' modules, by name
+        # G_<name> -> (weight, loss of fake_B against real_B), for the registry's losses of positive weight
         self.reconstruction: dict[str, tuple[float, Callable[[], torch.Tensor]]] = {
-            "G_L1": (opt.lambda_L1, lambda: l1(self.fake_B, self.real_B)),
-            "G_perceptual": (opt.lambda_perceptual, lambda: self._autocast_loss(perceptual)),
-        }
-        self.reconstruction = {name: term for name, term in self.reconstruction.items() if term[0] > 0}
+            f"G_{name}": (getattr(opt, loss.weight), self._reconstruction_term(name, loss))
+            for name, loss in networks.RECONSTRUCTION_LOSSES.items() if getattr(opt, loss.weight) > 0}
         if self.use_vae and opt.lambda_kld > 0:  # SPADE's style encoder: keep its codes near N(0, I)
             self.reconstruction["G_KL"] = (opt.lambda_kld, lambda: self.kld.float())
         if not self.use_D and not self.reconstruction:
@@ -111,15 +105,18 @@ class Pix2PixModel(BaseModel):
             warn("--weight_noise_in_training does nothing with --weight_noise 0: give the noise level, e.g. "
                  "--weight_noise 0.05")
 
-    def _perceptual_loss(self, opt: argparse.Namespace) -> nn.Module | None:
-        if opt.vgg_weights and not (opt.lambda_perceptual > 0 and opt.perceptual_net == "vgg19"):
-            warn("--vgg_weights is unused: it is for the perceptual loss with --perceptual_net vgg19")
-        if opt.lambda_perceptual <= 0:
-            return None
-        loss = networks.define_perceptual_loss(opt).to(self.device, memory_format=self.memory_format)
-        print(f"[perceptual loss] {opt.perceptual_net}: {networks.count_parameters(loss) / 1e6:.3f} M frozen "
-              f"parameters")
-        return loss
+    def _reconstruction_term(self, name: str, loss: networks.ReconstructionLoss) -> Callable[[], torch.Tensor]:
+        """The loss of fake_B against real_B, built once (a frozen network of it is neither trained nor saved)."""
+        module = loss.build(self.opt).to(self.device, memory_format=self.memory_format)
+        self.loss_networks[name] = module
+        frozen = networks.count_parameters(module)
+        if frozen:
+            print(f"[{name} loss] {frozen / 1e6:.3f} M frozen parameters")
+
+        def term() -> torch.Tensor:
+            with self.autocast() if loss.autocast else contextlib.nullcontext():
+                return module(self.fake_B, self.real_B)
+        return term
 
     def _setup_discriminator(self, opt: argparse.Namespace) -> None:
         self.netD = networks.define_D(opt).to(self.device)
@@ -204,10 +201,6 @@ class Pix2PixModel(BaseModel):
         if self.labels is not None and "real_A" in visuals:
             visuals["real_A"] = self.labels.colorize(visuals["real_A"])
         return visuals
-
-    def _autocast_loss(self, loss: nn.Module) -> torch.Tensor:
-        with self.autocast():
-            return loss(self.fake_B, self.real_B)
 
     def discriminate(self, AB: torch.Tensor, net: nn.Module | None = None, **kwargs) -> Prediction:
         """D's judgement of stacked (A, B) images, computed under --amp and returned in float32."""

@@ -5,7 +5,6 @@ import argparse
 from pathlib import Path
 
 from models import acceleration, networks
-from models.networks import GAN_MODES
 from training.schedules import LR_POLICIES
 from util import distributed
 from util.errors import UserError, warn
@@ -17,7 +16,6 @@ from .types import (
     beta,
     count_or_inf,
     logger_names,
-    nonnegative_float,
     nonnegative_int,
     port,
     positive_finite,
@@ -66,11 +64,6 @@ class TrainOptions(BaseOptions):
                        help="D's initial learning rate (default: --lr, or --lr x 2 with --ttur)")
         g.add_argument("--ttur", resume=APPLY, action="store_true",
                        help="two time-scale update rule as SPADE: G learns at --lr / 2, D at --lr x 2")
-        g.add_argument("--gan_mode", resume=APPLY, default="lsgan", choices=list(GAN_MODES),
-                       help="adversarial loss: original (= vanilla) cross-entropy GAN, ls (= lsgan) least squares, "
-                            "hinge, w (Wasserstein critic, unconstrained), wgangp (w plus a gradient penalty)")
-        g.add_argument("--lambda_gp", resume=APPLY, type=nonnegative_float, default=None,
-                       help="weight of the WGAN-GP gradient penalty on D (default: 10 with --gan_mode wgangp, else 0)")
         g.add_argument("--grad_checkpoint", action="store_true", run=RUN_ALWAYS,
                        help="activation checkpointing: G's and D's blocks keep only their inputs and recompute their "
                             "activations in the backward pass, for the memory of activations at high resolution "
@@ -91,7 +84,7 @@ class TrainOptions(BaseOptions):
 
     def complete(self, opt: argparse.Namespace) -> None:
         super().complete(opt)
-        if opt.lambda_gp is None:
+        if getattr(opt, "lambda_gp", 0) is None:  # the models with a GAN loss (--gan_mode)
             opt.lambda_gp = 10.0 if opt.gan_mode == "wgangp" else 0.0
         if opt.lr_G is None:
             opt.lr_G = opt.lr / 2 if opt.ttur else opt.lr
@@ -123,7 +116,7 @@ class TrainOptions(BaseOptions):
         if opt.dataset_mode == "single":
             raise UserError("--dataset_mode single has no target images to learn from: train with aligned A|B "
                             "pairs (single is for test.py)")
-        if opt.sync_bn and opt.lambda_gp > 0 and networks.discriminator_uses_batch_norm(opt):
+        if opt.sync_bn and getattr(opt, "lambda_gp", 0) > 0 and networks.discriminator_uses_batch_norm(opt):
             raise UserError("--sync_bn with a gradient penalty (--lambda_gp, wgangp) cannot work: SyncBatchNorm has no "
                             "second derivative; use --norm instance, or leave out --sync_bn")
         if opt.sync_bn and not (distributed.world_from_env().distributed and opt.gpu_ids):

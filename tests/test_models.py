@@ -126,7 +126,7 @@ def test_perceptual_preset_trains_g_and_d_only_and_keeps_the_loss_network_frozen
     assert set(model.nets()) == {"G", "D"}
     optimised = {id(p) for group in trainer.optimizers["G"].param_groups for p in group["params"]}
     assert optimised == {id(p) for p in model.netG.parameters()}
-    loss_net = model.perceptual
+    loss_net = model.loss_networks["perceptual"]
     frozen = [p.clone() for p in loss_net.parameters()]
     model.train()
     assert not any(m.training for m in loss_net.modules())

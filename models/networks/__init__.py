@@ -7,6 +7,8 @@ from typing import Callable
 
 from torch import nn
 
+from util.registry import OptionsAdder
+
 from .checkpointing import set_grad_checkpoint
 from .conv import frozen_weights, use_matrix_products
 from .diffaug import PairAugment
@@ -16,26 +18,40 @@ from .discriminators import (
     PixelDiscriminator,
     SesameDiscriminator,
     min_input_side,
+    patch_options,
     receptive_field,
     receptive_fields,
+    scales_options,
 )
 from .generators import UPSAMPLING, ResnetGenerator, UnetGenerator
-from .losses import GAN_MODES, GANLoss, feature_matching_loss, gradient_penalty
+from .losses import (
+    GAN_LOSSES,
+    GAN_MODE_ALIASES,
+    GAN_MODES,
+    RECONSTRUCTION_LOSSES,
+    GANLoss,
+    ReconstructionLoss,
+    feature_matching_loss,
+    gradient_penalty,
+)
 from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
 from .padding import crop_box, fit_input, next_multiple, pad_to_multiple
 from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
-from .spade import SPADE_DEPTHS, SPADEGenerator, check_trainable
+from .spade import SPADE_DEPTHS, SPADEGenerator, check_trainable, spade_options
 from .summary import count_parameters, describe, print_summary, write_summary
 
 
 @dataclass(frozen=True)
 class Network:
-    """A registered network: how to build it from the options, and which options shape its weights (so that a
-    checkpoint loads only into a network built with the same values)."""
+    """A registered network: what it is (one line, for --help), how to build it from the options, which options
+    shape its weights (so that a checkpoint loads only into a network built with the same values), and the flags
+    it owns (util.registry)."""
 
+    description: str
     build: Callable[[Namespace], nn.Module]
     shape: tuple[str, ...]
+    options: OptionsAdder | None = None
 
 
 def _dropout(opt: Namespace) -> float | None:
@@ -47,13 +63,15 @@ def _upsample(opt: Namespace) -> str:
 
 
 def _unet(num_downs: int) -> Network:
-    return Network(lambda opt: UnetGenerator(opt.input_nc, opt.output_nc, num_downs, ngf=opt.ngf, norm=opt.norm,
+    return Network(f"pix2pix's U-Net, {num_downs} levels (sides: multiples of {2 ** num_downs})",
+                   lambda opt: UnetGenerator(opt.input_nc, opt.output_nc, num_downs, ngf=opt.ngf, norm=opt.norm,
                                              dropout=_dropout(opt), upsample=_upsample(opt)),
                    shape=("ngf", "norm", "upsample", "no_dropout"))
 
 
 def _resnet(n_blocks: int) -> Network:
-    return Network(lambda opt: ResnetGenerator(opt.input_nc, opt.output_nc, n_blocks, ngf=opt.ngf, norm=opt.norm,
+    return Network(f"Johnson et al.'s ResNet, {n_blocks} residual blocks between two down- and upsamplings",
+                   lambda opt: ResnetGenerator(opt.input_nc, opt.output_nc, n_blocks, ngf=opt.ngf, norm=opt.norm,
                                                dropout=_dropout(opt), upsample=_upsample(opt)),
                    shape=("ngf", "norm", "upsample", "no_dropout"))
 
@@ -76,23 +94,28 @@ GENERATORS: dict[str, Network] = {
     "resnet_6blocks": _resnet(6),
     "resnet_9blocks": _resnet(9),
     # SPADE's normalisation is parameter-free batch norm whatever --norm says (--norm shapes D)
-    "spade": Network(_spade, shape=("ngf", "num_upsampling_layers", "use_vae", "z_dim")),
+    "spade": Network("SPADE's generator: the class map modulates every normalisation (--label_nc)", _spade,
+                     shape=("ngf", "num_upsampling_layers", "use_vae", "z_dim"), options=spade_options),
 }
 DISCRIMINATORS: dict[str, Network] = {
-    "basic": Network(lambda opt: NLayerDiscriminator(_pair_nc(opt), opt.ndf, n_layers=3, norm=opt.norm),
-                     shape=("ndf", "norm")),
-    "n_layers": Network(lambda opt: NLayerDiscriminator(_pair_nc(opt), opt.ndf, n_layers=opt.n_layers_D,
-                                                        norm=opt.norm), shape=("ndf", "n_layers_D", "norm")),
-    "pixel": Network(lambda opt: PixelDiscriminator(_pair_nc(opt), opt.ndf, norm=opt.norm), shape=("ndf", "norm")),
-    "multiscale": Network(lambda opt: MultiscaleDiscriminator(
-        lambda: NLayerDiscriminator(_pair_nc(opt), opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm), opt.num_D),
-        shape=("ndf", "n_layers_D", "num_D", "norm")),
+    "basic": Network("the 70x70 PatchGAN", lambda opt: NLayerDiscriminator(_pair_nc(opt), opt.ndf, n_layers=3,
+                                                                           norm=opt.norm), shape=("ndf", "norm")),
+    "n_layers": Network("a PatchGAN of --n_layers_D layers", lambda opt: NLayerDiscriminator(
+        _pair_nc(opt), opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm), shape=("ndf", "n_layers_D", "norm"),
+        options=(patch_options,)),
+    "pixel": Network("judges single pixels (1x1 PatchGAN)", lambda opt: PixelDiscriminator(
+        _pair_nc(opt), opt.ndf, norm=opt.norm), shape=("ndf", "norm")),
+    "multiscale": Network("pix2pixHD's: --num_D PatchGANs of --n_layers_D layers, each at half the last's scale",
+                          lambda opt: MultiscaleDiscriminator(lambda: NLayerDiscriminator(
+                              _pair_nc(opt), opt.ndf, n_layers=opt.n_layers_D, norm=opt.norm), opt.num_D),
+                          shape=("ndf", "n_layers_D", "num_D", "norm"), options=(patch_options, scales_options)),
     # SESAME's discriminator has no normalisation layers (spectral norm instead): --norm does not shape it
-    "sesame": Network(lambda opt: MultiscaleDiscriminator(
-        lambda: SesameDiscriminator(opt.input_nc, opt.output_nc, opt.ndf, n_layers=opt.n_layers_D), opt.num_D),
-        shape=("ndf", "n_layers_D", "num_D")),
+    "sesame": Network("SESAME's semantic-aware multiscale discriminator (spectral norm)",
+                      lambda opt: MultiscaleDiscriminator(lambda: SesameDiscriminator(
+                          opt.input_nc, opt.output_nc, opt.ndf, n_layers=opt.n_layers_D), opt.num_D),
+                      shape=("ndf", "n_layers_D", "num_D"), options=(patch_options, scales_options)),
 }
-DISCRIMINATOR_ALIASES = {"sesam": "sesame"}  # the seed's spelling
+DISCRIMINATOR_ALIASES = {"sesam": "sesame"}  # the original DLIM project's spelling
 NO_DISCRIMINATOR = "none"  # --netD none: train G on its reconstruction losses only
 DISCRIMINATOR_CHOICES = [*sorted(DISCRIMINATORS), *DISCRIMINATOR_ALIASES, NO_DISCRIMINATOR]  # values of --netD
 
@@ -134,11 +157,12 @@ def discriminator_uses_batch_norm(opt: Namespace) -> bool:
 
 
 __all__ = [
-    "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_MODES", "GENERATORS", "INIT_TYPES",
-    "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "SPADE_DEPTHS", "UPSAMPLING",
-    "GANLoss", "Network", "PairAugment", "PerceptualLoss", "SPADEGenerator", "count_parameters", "define_D", "define_G",
-    "define_perceptual_loss",
-    "describe", "discriminator_uses_batch_norm", "evaluates_at_test", "print_summary", "shape_options", "write_summary",
+    "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_LOSSES", "GAN_MODE_ALIASES",
+    "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "RECONSTRUCTION_LOSSES",
+    "SPADE_DEPTHS", "UPSAMPLING",
+    "GANLoss", "Network", "PairAugment", "PerceptualLoss", "ReconstructionLoss", "SPADEGenerator",
+    "count_parameters", "define_D", "define_G", "define_perceptual_loss", "describe", "discriminator_uses_batch_norm",
+    "evaluates_at_test", "print_summary", "shape_options", "write_summary",
     "frozen_weights", "set_grad_checkpoint", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",
     "receptive_field", "receptive_fields", "crop_box", "fit_input", "next_multiple", "pad_to_multiple",

@@ -6,12 +6,16 @@ gives a list over scales of [intermediate features..., prediction map], which th
 """
 from __future__ import annotations
 
+import argparse
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from options.parser import REFUSE
+from options.types import positive_int
 
 from .checkpointing import checkpointed
 from .norms import conv_bias, get_norm_layer
@@ -193,3 +197,15 @@ def min_input_side(net: nn.Module) -> int:
 
 
 DISCRIMINATOR_TYPES = (NLayerDiscriminator, PixelDiscriminator, SesameDiscriminator, MultiscaleDiscriminator)
+
+
+def patch_options(g: argparse._ArgumentGroup) -> None:
+    """The PatchGANs' depth (--netD n_layers, multiscale, sesame)."""
+    g.add_argument("--n_layers_D", resume=REFUSE, type=positive_int, default=3,
+                   help="layers of the n_layers, multiscale and sesame discriminators (3: 70x70 patches)")
+
+
+def scales_options(g: argparse._ArgumentGroup) -> None:
+    """How many scales a multiscale discriminator judges (--netD multiscale, sesame)."""
+    g.add_argument("--num_D", resume=REFUSE, type=positive_int, default=2,
+                   help="scales of the multiscale and sesame discriminators (each half the size of the last)")

@@ -5,11 +5,19 @@ features whose last entry is the prediction; losses are averaged over the scales
 """
 from __future__ import annotations
 
+import argparse
+from dataclasses import dataclass
 from typing import Callable, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from options.parser import APPLY, RUN_ALWAYS
+from options.types import nonnegative_float
+from util.registry import OptionsAdder
+
+from .perceptual import PERCEPTUAL_NETS, define_perceptual_loss
 
 Prediction = Union[torch.Tensor, list]
 
@@ -36,16 +44,31 @@ def _wasserstein(pred: torch.Tensor, real: bool, for_discriminator: bool) -> tor
     return -pred.mean() if real or not for_discriminator else pred.mean()
 
 
-# name -> loss(prediction, target_is_real, for_discriminator); vanilla and lsgan are upstream pix2pix's names
-GAN_MODES: dict[str, Callable[[torch.Tensor, bool, bool], torch.Tensor]] = {
-    "original": _original,
-    "vanilla": _original,
-    "ls": _least_squares,
-    "lsgan": _least_squares,
-    "hinge": _hinge,
-    "w": _wasserstein,
-    "wgangp": _wasserstein,  # with a gradient penalty, see --lambda_gp
+@dataclass(frozen=True)
+class GANMode:
+    """A --gan_mode: what it is (for --help), its loss(prediction, target_is_real, for_discriminator), its flags."""
+
+    description: str
+    loss: Callable[[torch.Tensor, bool, bool], torch.Tensor]
+    options: OptionsAdder | None = None
+
+
+def gradient_penalty_options(g: argparse._ArgumentGroup) -> None:
+    """The gradient penalty's weight (--gan_mode wgangp sets its default)."""
+    g.add_argument("--lambda_gp", resume=APPLY, type=nonnegative_float, default=None,
+                   help="weight of the WGAN-GP gradient penalty on D (default: 10 with --gan_mode wgangp, else 0)")
+
+
+GAN_LOSSES: dict[str, GANMode] = {
+    "vanilla": GANMode("the original cross-entropy GAN (upstream pix2pix's default)", _original),
+    "lsgan": GANMode("least squares", _least_squares),
+    "hinge": GANMode("hinge loss (SPADE's)", _hinge),
+    "w": GANMode("Wasserstein critic, unconstrained", _wasserstein),
+    "wgangp": GANMode("Wasserstein critic with a gradient penalty on D (--lambda_gp)", _wasserstein,
+                      gradient_penalty_options),
 }
+GAN_MODE_ALIASES = {"original": "vanilla", "ls": "lsgan"}  # the original DLIM project's names
+GAN_MODES = {**GAN_LOSSES, **{alias: GAN_LOSSES[name] for alias, name in GAN_MODE_ALIASES.items()}}  # --gan_mode
 
 
 def final_outputs(prediction: Prediction) -> list[torch.Tensor]:
@@ -63,7 +86,7 @@ class GANLoss(nn.Module):
         if mode not in GAN_MODES:
             raise ValueError(f"unknown gan_mode {mode!r}; choose from {', '.join(GAN_MODES)}")
         self.mode = mode
-        self.loss = GAN_MODES[mode]
+        self.loss = GAN_MODES[mode].loss
 
     def forward(self, prediction: Prediction, target_is_real: bool, for_discriminator: bool = True) -> torch.Tensor:
         """Mean loss over each output map, averaged over the discriminator's scales."""
@@ -95,3 +118,42 @@ def feature_matching_loss(fake: list, real: list) -> torch.Tensor:
         for f, r in zip(fake_scale[:-1], real_scale[:-1]):  # the last entry is the prediction map
             total = total + F.l1_loss(f, r.detach())
     return total / len(fake)
+
+
+@dataclass(frozen=True)
+class ReconstructionLoss:
+    """A loss of G's output against the target photo: what it is (for --help), the option that weighs it (0: off,
+    the loss is not even built), how to build it from the options (a module called as loss(fake_B, real_B)),
+    whether it runs under --amp, and its flags. The model adds each one whose weight is positive, as G_<name>."""
+
+    description: str
+    weight: str
+    build: Callable[[argparse.Namespace], nn.Module]
+    autocast: bool = False
+    options: OptionsAdder | None = None
+
+
+def l1_options(g: argparse._ArgumentGroup) -> None:
+    """The L1 loss's weight."""
+    g.add_argument("--lambda_L1", resume=APPLY, type=nonnegative_float, default=100.0, help="weight of the L1 loss")
+
+
+def perceptual_options(g: argparse._ArgumentGroup) -> None:
+    """The perceptual loss's weight and network."""
+    g.add_argument("--lambda_perceptual", resume=APPLY, type=nonnegative_float, default=0.0,
+                   help="weight of the perceptual (deep-feature) loss; --model perceptual sets 10")
+    g.add_argument("--perceptual_net", resume=APPLY, default="vgg19", choices=sorted(PERCEPTUAL_NETS),
+                   help="ImageNet network of the perceptual loss: vgg19 (SPADE's; downloads its weights once) "
+                        "or efficientnet_lite0 (weights come with its pip package, works offline)")
+    g.add_argument("--vgg_weights", default=None, metavar="PATH", run=RUN_ALWAYS,
+                   help="local copy of torchvision's vgg19-dcbb9e9d.pth (default: $TORCH_HOME/hub/checkpoints/, "
+                        "downloaded there when missing)")
+
+
+RECONSTRUCTION_LOSSES: dict[str, ReconstructionLoss] = {
+    "L1": ReconstructionLoss("mean absolute difference to the target (pix2pix's)", "lambda_L1",
+                             lambda opt: nn.L1Loss(), options=l1_options),
+    "perceptual": ReconstructionLoss("L1 between a frozen ImageNet network's features of output and target "
+                                     "(--perceptual_net)", "lambda_perceptual", define_perceptual_loss,
+                                     autocast=True, options=perceptual_options),
+}

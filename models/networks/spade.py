@@ -9,6 +9,7 @@ parameter counts are the same for the same settings; --sync_bn makes the batch n
 """
 from __future__ import annotations
 
+import argparse
 import itertools
 
 import torch
@@ -16,6 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from options.parser import REFUSE
+from options.types import positive_finite, positive_int
 from util.errors import UserError
 
 from .checkpointing import checkpointed
@@ -198,3 +201,18 @@ class SPADEGenerator(nn.Module):
                         f"batch holds one image when the training images are one more than a multiple of "
                         f"--batch_size): pass another --batch_size, or --crop_size "
                         f"{smallest_crop(self.depth, 1, self.aspect, self.encoder is not None)} or more")
+
+
+def spade_options(g: argparse._ArgumentGroup) -> None:
+    """SPADE's generator (--netG spade): its upsampling depth and its optional style encoder."""
+    g.add_argument("--num_upsampling_layers", resume=REFUSE, default="normal", choices=list(SPADE_DEPTHS),
+                   help="--netG spade upsamples 5 times from a grid of side/32 (normal), 6 from side/64 (more: one "
+                        "more between its middle blocks), or 7 (most: one more block at the end)")
+    g.add_argument("--use_vae", resume=REFUSE, action="store_true",
+                   help="--netG spade with SPADE's image encoder: in training G's style code comes from the target "
+                        "photo (plus a KL term, --lambda_kld), at test time it is drawn at random, so that test.py "
+                        "--n_samples K gives K different photos of a label map")
+    g.add_argument("--z_dim", resume=REFUSE, type=positive_int, default=256, help="size of the style code of --use_vae")
+    g.add_argument("--image_aspect", resume=REFUSE, type=positive_finite, default=1.0,
+                   help="width/height of the training crops, which fixes --use_vae's starting grid (2 for "
+                        "cityscapes at 256x128)")
