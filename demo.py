@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from models.inference import Generator
-from options.demo_options import DemoOptions
+from models.options import DemoOptions
 from util.errors import UserError, main_guard, warn
 from util.images import TooLargeImage, is_image_file, load_rgb
 from util.palettes import PALETTES, resize_label_map

@@ -20,7 +20,7 @@ import torch
 from data import create_dataset
 from models import checkpoint, exporting, networks
 from models.inference import Generator
-from options.export_options import ExportOptions
+from models.options import ExportOptions
 from util.errors import UserError, main_guard, warn
 from util.fileio import atomic_path
 from util.labels import LabelCoder

@@ -23,7 +23,7 @@ from data import create_dataset
 from data.image_folder import list_images, result_ids
 from models import checkpoint
 from models.inference import Generator
-from options.test_options import TestOptions
+from models.options import TestOptions
 from util.errors import UserError, main_guard, warn
 from util.fileio import remove_stale_temp_files
 from util.html import HTML

@@ -13,10 +13,10 @@ import sys
 
 from data import create_dataset
 from models import checkpoint, create_model
-from options.train_options import TrainOptions
 from training import memory
 from training.ema import STATISTICS_IMAGES
 from training.loop import evaluate, logging, resume, start_validation, train_one_epoch
+from training.options import TrainOptions
 from training.run import Progress, Saver, StopRequest, out_of_memory_advice, run_folder
 from training.trainer import Trainer
 from util import distributed

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from options.train_options import TrainOptions
 from options.types import nonnegative_int, positive_int
+from training.options import TrainOptions
 from util.errors import ArgumentParser, HelpFormatter, UserError
 from util.fileio import atomic_write_text, check_writable
 from util.outputs import OutputGuard

@@ -20,7 +20,7 @@ from torch.utils.benchmark import Timer
 
 from data import DataPipeline, create_dataset
 from models import acceleration, create_model, networks
-from options.train_options import TrainOptions
+from training.options import TrainOptions
 from training.trainer import Trainer
 from util.errors import UserError
 from util.seeding import seed_everything

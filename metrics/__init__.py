@@ -6,6 +6,8 @@
 
 Metrics are computed by groups that share one pass over the images (all torch-fidelity metrics of one feature
 extractor see each image once); a group's function returns {metric: score}, and per-image values when it has them.
+Each group's module is imported when first used: `import metrics.fidelity` (which evaluate.py's torch-fidelity
+metrics do) registers `efficientnet-lite0` in torch-fidelity and makes its loads read weights only.
 """
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ from typing import Any, Callable
 
 from util.errors import UserError, option, python_api, warn
 
-from . import fidelity  # noqa: F401 (registers the EfficientNet-Lite0 extractor in torch-fidelity on import)
 from .folders import ImageSets, content_digest, plain_folders, results_folder
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from options.parser import RUN_ALWAYS
 from util.allocator import keep_freed_memory, reuse_supported
 from util.errors import warn
 from util.util import run_device
@@ -174,3 +175,22 @@ class CompiledOrEager(nn.Module):
         except Exception as exc:  # a compiler failure (no C++ compiler, unsupported op, ...): a real error in the
             self._fall_back(exc)  # network shows again, unchanged, in the eager run below
             return self.net(*args, **kwargs)
+
+
+def speed_options(g: argparse._ArgumentGroup) -> None:
+    """speed (auto: the fastest safe choice for the device, see docs/speed.md): the fast path."""
+    g.add_argument("--amp", nargs="?", const="on", default="auto", choices=AMP_MODES, run=RUN_ALWAYS,
+                   help="mixed precision: bf16 autocast, or fp16 with a gradient scaler (GPUs without bf16); the "
+                        "flag alone picks the dtype; auto: on for GPUs and for CPUs with native bf16")
+    g.add_argument("--channels_last", nargs="?", const="on", default="auto", choices=SWITCHES,
+                   run=RUN_ALWAYS, help="keep images and weights in the NHWC layout; auto: on together with --amp")
+    g.add_argument("--compile", nargs="?", const="on", default="auto", choices=SWITCHES, run=RUN_ALWAYS,
+                   help="torch.compile the networks (the first steps compile for a while; falls back to eager with "
+                        "a warning where compiling fails); auto: off")
+    g.add_argument("--kernels", default="auto", choices=KERNELS, run=RUN_ALWAYS,
+                   help="auto: DLIM's faster kernels (Adam's fused update; on CPUs, the U-Net's convolutions of "
+                        "inputs up to 8x8 as matrix products); torch: PyTorch's own, as upstream pix2pix")
+    g.add_argument("--allocator", default="auto", choices=ALLOCATORS, run=RUN_ALWAYS,
+                   help="reuse: the C allocator keeps freed memory for the next step instead of returning it to the "
+                        "system (each step's large tensors then need no fresh pages; Linux's glibc only); system: "
+                        "its defaults; auto: reuse on CPUs")

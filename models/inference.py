@@ -62,7 +62,7 @@ class Generator:
     def load(cls, name: str, checkpoints_dir: str | Path = "./checkpoints", **options: Any) -> Generator:
         """The generator of experiment `name`; other test.py options as keywords (epoch="best", weights="raw",
         eval=True, gpu_ids="-1", ...). Bad arguments raise a ValueError."""
-        from options.test_options import TestOptions
+        from models.options import TestOptions
 
         argv = ["--name", str(name), "--checkpoints_dir", str(checkpoints_dir), "--dataroot", ""]
         for key, value in options.items():

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from options.parser import APPLY
-from options.types import augmentation_policy, nonnegative_float, probability
+from options.types import nonnegative_float, probability
 from util.errors import UserError, warn
 from util.image_pool import ImagePool
 from util.labels import LabelCoder
@@ -58,7 +58,7 @@ class Pix2PixModel(BaseModel):
         g.add_argument("--lambda_kld", resume=APPLY, type=nonnegative_float, default=0.05,
                        help="weight of the KL term of --use_vae's style code (SPADE's 0.05)")
         g = parser.add_argument_group("discriminator augmentation (DiffAugment)")
-        g.add_argument("--diffaug", resume=APPLY, type=augmentation_policy, default="", metavar="POLICY",
+        g.add_argument("--diffaug", resume=APPLY, type=networks.augmentation_policy, default="", metavar="POLICY",
                        help="augment what D sees, real and generated alike, in D's and G's steps: a comma-separated "
                             "list of color, translation, cutout (DiffAugment's policy: all three). Translation and "
                             "cutout move the label map and the photo together; colour changes only the photo")

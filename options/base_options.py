@@ -1,7 +1,10 @@
-"""Options shared by training and testing, with upstream pix2pix's names and defaults.
+"""Options shared by training and testing, with upstream pix2pix's names and defaults, and their parsing.
 
-parse() is the one place where options are parsed, resolved (the device and its speed defaults, the name's
-suffix, the checkpoint's options for what is not given again) and then frozen.
+parse() is the one place where options are parsed, resolved (the device, the name's suffix, the checkpoint's
+options for what is not given again) and then frozen. This layer knows argparse and util only: the flags of the
+models, networks, data and training are declared where those live (models/options.py, data/options.py,
+training/options.py), which subclass BaseOptions through its hooks (add_flags, add_chosen_flags, resolve_more,
+saved_options).
 """
 from __future__ import annotations
 
@@ -12,9 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import data
-import models
-from models import acceleration, networks
 from util import distributed, labels
 from util.errors import HelpFormatter, UserError, warn
 from util.fileio import atomic_write_text
@@ -32,7 +32,7 @@ from .parser import (
     from_json,
     parse_gpu_ids,
 )
-from .types import count_or_inf, dropout_probability, nonnegative_int, positive_finite, positive_int, seed, workers
+from .types import nonnegative_int, positive_finite, positive_int, seed
 
 _GIVEN = object()  # marks options that the user did not give on the command line
 
@@ -44,11 +44,26 @@ class BaseOptions:
     description = ""
 
     def initialize(self, parser: OptionParser) -> OptionParser:
-        """Add the options common to training and testing."""
-        for add in (_experiment_flags, _model_flags, _spade_flags, _data_flags, _label_flags, _speed_flags,
-                    _display_flags):
-            add(parser.add_argument_group(add.__doc__.split(":")[0]))
+        """Add the options common to training and testing, and those of the layers above (add_flags)."""
+        _experiment_flags(parser.add_argument_group("experiment"))
+        self.add_flags(parser)
+        _label_flags(parser.add_argument_group("class inputs"))
+        _display_flags(parser.add_argument_group("display"))
         return parser
+
+    def add_flags(self, parser: OptionParser) -> None:
+        """The flags of the model, the data and the run (subclasses, in the layers that own them)."""
+
+    def add_chosen_flags(self, parser: OptionParser, argv: list[str], defaults: dict[str, Any]) -> None:
+        """The flags of what the command line chooses (a model, a dataset mode), with `defaults` winning over
+        theirs (subclasses)."""
+
+    def resolve_more(self, opt: Options) -> None:
+        """What follows from the options in the layers above (subclasses): the device's speed defaults, say."""
+
+    def saved_options(self, opt: Options) -> tuple[dict[str, Any] | None, Path | None]:
+        """The options of the checkpoint opt names, and the file they come from ((None, None): none)."""
+        return None, None
 
     def _parser(self) -> OptionParser:
         parser = OptionParser(
@@ -63,12 +78,7 @@ class BaseOptions:
         """Parse argv, letting the chosen model and dataset add their own flags; `defaults` win over theirs."""
         parser = self._parser()
         parser.set_defaults(**defaults)
-        known, _ = parser.parse_known_args(argv)
-        models.find_model(known.model).modify_commandline_options(parser, self.is_train)
-        parser.set_defaults(**defaults)
-        known, _ = parser.parse_known_args(argv)
-        data.find_dataset(known.dataset_mode).modify_commandline_options(parser, self.is_train)
-        parser.set_defaults(**defaults)
+        self.add_chosen_flags(parser, argv, defaults)
         parser.add_argument("-h", "--help", action="help", help="show this message and exit")
         opt = parser.parse_args(argv, namespace=Options())
         if opt.dataroot is None and self.needs_dataroot(opt):  # checked here, so that --help works without it
@@ -92,16 +102,15 @@ class BaseOptions:
         return opt.freeze()
 
     def resolve(self, opt: Options, explicit: set[str]) -> None:
-        """What the run will use: the device (under torchrun, this process's GPU), its loader workers and speed
-        defaults, the discriminator's canonical name and the suffixed experiment name."""
+        """What the run will use: the device (under torchrun, this process's GPU), its loader workers, what the
+        layers above resolve (resolve_more) and the suffixed experiment name."""
         opt.is_train = self.is_train
         opt.explicit = sorted(explicit)
-        opt.netD = networks.DISCRIMINATOR_ALIASES.get(opt.netD, opt.netD)
         world = distributed.world_from_env()
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids, world.local_rank if world.distributed else None)
-        if opt.num_threads < 0:
+        if getattr(opt, "num_threads", 0) < 0:
             opt.num_threads = auto_num_workers(opt.gpu_ids)
-        acceleration.resolve_speed_options(opt)
+        self.resolve_more(opt)
         if opt.suffix:
             opt.name = f"{opt.name}_{format_suffix(opt.suffix, opt.values())}"
 
@@ -116,12 +125,9 @@ class BaseOptions:
     def inherit_from_checkpoint(self, opt: Options, argv: list[str], defaults: dict[str, Any] | None) -> Options:
         """Take the options of the checkpoint that opt names for every option not given on the command line
         (run options excepted); record in self.changed those given with another value than the checkpoint's."""
-        from models.checkpoint import options_file, saved_options
-
-        saved = saved_options(opt)
+        saved, source = self.saved_options(opt)
         if saved is None:
             return opt
-        source = options_file(opt)
         if "model" not in opt.explicit and saved.get("model", opt.model) != opt.model:
             model = _saved_value(self.parser, "model", saved, source)
             opt, explicit = self.gather_options(argv, {**(defaults or {}), "model": model})
@@ -227,58 +233,6 @@ def _experiment_flags(g: argparse._ArgumentGroup) -> None:
                    help="random seed for weights, data order, augmentation and dropout")
 
 
-def _model_flags(g: argparse._ArgumentGroup) -> None:
-    """model: the networks and their shapes."""
-    g.add_argument("--model", resume=REFUSE, default="pix2pix", choices=sorted(models.MODELS), help="which model")
-    g.add_argument("--input_nc", resume=REFUSE, type=int, default=3, choices=[1, 3],
-                   help="channels of the input image (1 gray, 3 RGB)")
-    g.add_argument("--output_nc", resume=REFUSE, type=int, default=3, choices=[1, 3],
-                   help="channels of the output image")
-    g.add_argument("--ngf", resume=REFUSE, type=positive_int, default=64,
-                   help="generator filters in the last conv layer")
-    g.add_argument("--ndf", resume=REFUSE, type=positive_int, default=64,
-                   help="discriminator filters in the first conv layer")
-    g.add_argument("--netD", resume=REFUSE, default="basic", choices=networks.DISCRIMINATOR_CHOICES,
-                   help="discriminator: basic is the 70x70 PatchGAN, n_layers uses --n_layers_D, pixel judges single "
-                        "pixels, multiscale is pix2pixHD's (--num_D PatchGANs of --n_layers_D layers), sesame (or "
-                        "sesam) is SESAME's semantic-aware multiscale one; none trains the generator on its "
-                        "reconstruction loss only")
-    g.add_argument("--netG", resume=REFUSE, default="resnet_9blocks", choices=sorted(networks.GENERATORS),
-                   help="generator architecture")
-    g.add_argument("--upsample", resume=REFUSE, default="transpose", choices=networks.UPSAMPLING,
-                   help="how the generator doubles the resolution: transpose (upstream's transposed convolutions), "
-                        "resize (nearest-neighbour resize + 3x3 convolution, free of checkerboard artifacts) or "
-                        "bilinear (bilinear resize + 3x3 convolution)")
-    g.add_argument("--n_layers_D", resume=REFUSE, type=positive_int, default=3,
-                   help="layers of the n_layers, multiscale and sesame discriminators (3: 70x70 patches)")
-    g.add_argument("--num_D", resume=REFUSE, type=positive_int, default=2,
-                   help="scales of the multiscale and sesame discriminators (each half the size of the last)")
-    g.add_argument("--norm", resume=REFUSE, default="instance", choices=sorted(networks.NORMS), help="normalization")
-    g.add_argument("--init_type", resume=REFUSE, default="normal", choices=sorted(networks.INIT_TYPES),
-                   help="weight initialization")
-    g.add_argument("--init_gain", resume=REFUSE, type=positive_finite, default=0.02,
-                   help="scale for normal/xavier/orthogonal")
-    g.add_argument("--no_dropout", resume=REFUSE, action="store_true", help="no dropout layers in the generator")
-    g.add_argument("--dropout_rate", resume=APPLY, type=dropout_probability, default=0.5,
-                   help="rate of the generator's dropout layers, in training and at test time (the seed's "
-                        "stochastic experiment used 0.95)")
-
-
-def _spade_flags(g: argparse._ArgumentGroup) -> None:
-    """SPADE generator (--netG spade): its upsampling depth and its optional style encoder."""
-    g.add_argument("--num_upsampling_layers", resume=REFUSE, default="normal", choices=networks.SPADE_DEPTHS,
-                   help="--netG spade upsamples 5 times from a grid of side/32 (normal), 6 from side/64 (more: one "
-                        "more between its middle blocks), or 7 (most: one more block at the end)")
-    g.add_argument("--use_vae", resume=REFUSE, action="store_true",
-                   help="--netG spade with SPADE's image encoder: in training G's style code comes from the target "
-                        "photo (plus a KL term, --lambda_kld), at test time it is drawn at random, so that test.py "
-                        "--n_samples K gives K different photos of a label map")
-    g.add_argument("--z_dim", resume=REFUSE, type=positive_int, default=256, help="size of the style code of --use_vae")
-    g.add_argument("--image_aspect", resume=REFUSE, type=positive_finite, default=1.0,
-                   help="width/height of the training crops, which fixes --use_vae's starting grid (2 for "
-                        "cityscapes at 256x128)")
-
-
 def _label_flags(g: argparse._ArgumentGroup) -> None:
     """class inputs (util/labels.py): label maps read as one channel per class, as SPADE and pix2pixHD do."""
     g.add_argument("--label_nc", resume=REFUSE, type=nonnegative_int, default=0,
@@ -313,48 +267,6 @@ def _resolve_labels(opt: Options) -> None:
     if channels > 256:
         raise UserError(f"--label_nc {opt.label_nc}: class ids are kept in one byte, at most 256 classes")
     opt.input_nc = channels
-
-
-def _data_flags(g: argparse._ArgumentGroup) -> None:
-    """data: which images, in which direction, loaded how."""
-    g.add_argument("--dataset_mode", resume=REFUSE, default="aligned", choices=sorted(data.DATASETS),
-                   help="aligned: A|B pairs side by side; single: A images only")
-    g.add_argument("--direction", resume=REFUSE, default="AtoB", choices=["AtoB", "BtoA"],
-                   help="AtoB translates the left half into the right half; BtoA the reverse")
-    g.add_argument("--serial_batches", resume=APPLY, action="store_true", run=RUN_AT_TEST,
-                   help="take images in order, no shuffling")
-    g.add_argument("--num_threads", type=workers, default=-1, run=RUN_ALWAYS,
-                   help="data-loading workers; -1 picks a number that does not oversubscribe the CPU")
-    g.add_argument("--batch_size", resume=APPLY, type=positive_int, default=1, run=RUN_AT_TEST, help="input batch size")
-    g.add_argument("--load_size", resume=APPLY, type=positive_int, default=286, run=RUN_AT_TEST,
-                   help="scale images to this size")
-    g.add_argument("--crop_size", resume=APPLY, type=positive_int, default=256, help="then crop to this size")
-    g.add_argument("--max_dataset_size", resume=APPLY, type=count_or_inf, default=float("inf"), run=RUN_AT_TEST,
-                   help="use at most this many images of the folder")
-    g.add_argument("--preprocess", resume=APPLY, default="resize_and_crop", choices=data.PREPROCESS_MODES,
-                   help="scaling and cropping of images at load time; none: each image at its own size (training "
-                        "rounds its sides to multiples of 4; testing pads them by reflection up to what the "
-                        "generator needs and crops the result back)")
-    g.add_argument("--no_flip", resume=APPLY, action="store_true", run=RUN_AT_TEST, help="no random horizontal flip")
-
-
-def _speed_flags(g: argparse._ArgumentGroup) -> None:
-    """speed (auto: the fastest safe choice for the device, see README 'Speed'): the fast path."""
-    g.add_argument("--amp", nargs="?", const="on", default="auto", choices=acceleration.AMP_MODES, run=RUN_ALWAYS,
-                   help="mixed precision: bf16 autocast, or fp16 with a gradient scaler (GPUs without bf16); the "
-                        "flag alone picks the dtype; auto: on for GPUs and for CPUs with native bf16")
-    g.add_argument("--channels_last", nargs="?", const="on", default="auto", choices=acceleration.SWITCHES,
-                   run=RUN_ALWAYS, help="keep images and weights in the NHWC layout; auto: on together with --amp")
-    g.add_argument("--compile", nargs="?", const="on", default="auto", choices=acceleration.SWITCHES, run=RUN_ALWAYS,
-                   help="torch.compile the networks (the first steps compile for a while; falls back to eager with "
-                        "a warning where compiling fails); auto: off")
-    g.add_argument("--kernels", default="auto", choices=acceleration.KERNELS, run=RUN_ALWAYS,
-                   help="auto: DLIM's faster kernels (Adam's fused update; on CPUs, the U-Net's convolutions of "
-                        "inputs up to 8x8 as matrix products); torch: PyTorch's own, as upstream pix2pix")
-    g.add_argument("--allocator", default="auto", choices=acceleration.ALLOCATORS, run=RUN_ALWAYS,
-                   help="reuse: the C allocator keeps freed memory for the next step instead of returning it to the "
-                        "system (each step's large tensors then need no fresh pages; Linux's glibc only); system: "
-                        "its defaults; auto: reuse on CPUs")
 
 
 def _display_flags(g: argparse._ArgumentGroup) -> None:

@@ -111,16 +111,6 @@ def probability(text: str) -> float:
     return value
 
 
-def augmentation_policy(text: str) -> str:
-    """argparse type: DiffAugment's comma-separated policy (color, translation, cutout), normalised."""
-    from models.networks.diffaug import parse_policy
-
-    try:
-        return ",".join(parse_policy(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def logger_names(text: str) -> str:
     """argparse type: a comma list of --logger names (util/loggers.py), normalised to the registry's order."""
     from util.loggers import parse_loggers

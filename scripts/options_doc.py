@@ -45,7 +45,7 @@ each command wrote is recorded in `.dlim-outputs.json` in the output folder.
 
 def train_parsers() -> list[tuple[str, argparse.ArgumentParser]]:
     """train.py's parser once per model (each model adds flags of its own), in registry order."""
-    from options.train_options import TrainOptions
+    from training.options import TrainOptions
 
     parsers = []
     for model in models.MODELS:
@@ -96,9 +96,7 @@ def row(action: argparse.Action, with_resume: bool) -> str:
 def document() -> str:
     from benchmarking.cli import build_parser as benchmark_parser
     from evaluate import build_parser as evaluate_parser
-    from options.demo_options import DemoOptions
-    from options.export_options import ExportOptions
-    from options.test_options import TestOptions
+    from models.options import DemoOptions, ExportOptions, TestOptions
 
     parts = [HEADER, "## train.py\n", "| flag | default | on --continue_train | what it does |", "|---|---|---|---|"]
     seen: set[str] = set()

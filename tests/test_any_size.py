@@ -132,7 +132,7 @@ def test_input_mistakes_are_one_line_errors(unet, tmp_path, args, expect):
 
 def test_translator_keep_size_translates_at_the_maps_own_size(unet):
     from models.inference import Generator
-    from options.demo_options import DemoOptions
+    from models.options import DemoOptions
 
     _, ckpt = unet
     translator = Generator(DemoOptions().parse_with_checkpoint(["--name", "rgb", "--checkpoints_dir", str(ckpt)]))

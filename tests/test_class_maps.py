@@ -146,7 +146,7 @@ def test_a_photo_given_as_label_map_is_refused_even_with_dontcare(synth32: Path,
     assert (tmp_path / "out" / "map.png").is_file()
 
     from models.inference import Generator
-    from options.demo_options import DemoOptions
+    from models.options import DemoOptions
 
     translate = Generator(DemoOptions().parse([str(arg) for arg in common]))
     assert translate(np.asarray(ab.crop((32, 0, 64, 32))))[0].shape == (32, 32, 3)
@@ -233,7 +233,7 @@ def test_real_label_maps_are_all_classes_and_their_photos_are_refused(root: Path
 
 def test_the_python_translator_reads_a_16_bit_id_map_image_as_ids(ids_checkpoint: Path, tmp_path: Path) -> None:
     from models.inference import Generator
-    from options.test_options import TestOptions
+    from models.options import TestOptions
 
     translator = Generator(TestOptions().parse(["--name", "ids", "--checkpoints_dir", str(ids_checkpoint),
                                                  "--dataroot", str(tmp_path), "--gpu_ids", "-1"]))
@@ -243,7 +243,7 @@ def test_the_python_translator_reads_a_16_bit_id_map_image_as_ids(ids_checkpoint
 
 def test_the_python_translator_refuses_a_jpeg_id_map_image(ids_checkpoint: Path, tmp_path: Path) -> None:
     from models.inference import Generator
-    from options.test_options import TestOptions
+    from models.options import TestOptions
 
     Image.fromarray(IDS.astype(np.uint8)).save(tmp_path / "ids.jpg", quality=90)
     translator = Generator(TestOptions().parse(["--name", "ids", "--checkpoints_dir", str(ids_checkpoint),

@@ -11,7 +11,7 @@ from PIL import Image
 
 import demo
 from models.inference import Generator
-from options.demo_options import DemoOptions
+from models.options import DemoOptions
 from util.errors import UserError
 from util.palettes import CITYSCAPES_PALETTE, FACADES_PALETTE, PALETTES, guess_palette, snap_to_colours
 

@@ -23,7 +23,7 @@ from models.networks import (
     min_input_side,
     receptive_fields,
 )
-from options.train_options import TrainOptions
+from training.options import TrainOptions
 from training.trainer import Trainer
 
 

@@ -107,20 +107,20 @@ def parse(script: str, args: list[str]) -> None:
         return
     args = [*args, "--gpu_ids", "-1"]  # the last --gpu_ids wins: the commands parse on a machine without CUDA
     if script in ("train.py", "trainSesame.py"):
-        from options.train_options import TrainOptions
+        from training.options import TrainOptions
         from trainSesame import SESAME_DEFAULTS
 
         TrainOptions().parse(args, SESAME_DEFAULTS if script == "trainSesame.py" else None)
     elif script == "test.py":
-        from options.test_options import TestOptions
+        from models.options import TestOptions
 
         TestOptions().parse(args)
     elif script == "export.py":
-        from options.export_options import ExportOptions
+        from models.options import ExportOptions
 
         ExportOptions().parse(args)
     else:
-        from options.demo_options import DemoOptions
+        from models.options import DemoOptions
 
         DemoOptions().parse(args)
 

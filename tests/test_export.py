@@ -13,7 +13,7 @@ from PIL import Image
 
 from data import create_dataset
 from models import exporting
-from options.test_options import TestOptions
+from models.options import TestOptions
 from util.outputs import MANIFEST
 
 TINY_SPADE = [*TINY, "--model", "spade", "--netG", "spade", "--ngf", "8", "--label_nc", "12", "--n_layers_D", "2",

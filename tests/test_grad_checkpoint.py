@@ -8,7 +8,7 @@ from torch.utils.checkpoint import checkpoint
 
 from models import create_model
 from models.networks import checkpointing
-from options.train_options import TrainOptions
+from training.options import TrainOptions
 from training.trainer import Trainer
 
 

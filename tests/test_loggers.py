@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TINY, load_script
 
-from options.train_options import TrainOptions
+from training.options import TrainOptions
 from util.loggers import LOGGERS
 from util.visualizer import Visualizer
 

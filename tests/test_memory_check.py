@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from models import create_model
-from options.train_options import TrainOptions
 from training import memory
+from training.options import TrainOptions
 from training.trainer import Trainer
 from util.seeding import seed_everything
 

@@ -9,7 +9,7 @@ from conftest import TINY, run_cli
 from data import create_dataset
 from models import create_model
 from models.networks import GANLoss
-from options.train_options import TrainOptions
+from training.options import TrainOptions
 from training.trainer import Trainer
 
 
@@ -165,7 +165,7 @@ def test_weight_noise_in_training_draws_fresh_noise_and_still_trains_the_weights
 
 
 def test_stochastic_eval_keeps_dropout_but_uses_running_batch_norm_statistics():
-    from options.test_options import TestOptions
+    from models.options import TestOptions
 
     opt = TestOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--model", "stochastic", "--netG",
                                "unet_256", "--ngf", "4", "--dropout_rate", "0.95"])

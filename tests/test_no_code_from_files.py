@@ -65,7 +65,7 @@ def test_the_python_translator_refuses_a_planted_checkpoint(tiny_checkpoint, syn
     marker = tmp_path / "pwned"
     ckpt = planted_checkpoint(tiny_checkpoint, tmp_path / "ckpt", marker)
     proc = python("from models.inference import Generator\n"
-                  "from options.test_options import TestOptions\n"
+                  "from models.options import TestOptions\n"
                   f"Generator(TestOptions().parse(['--name', 'tiny', '--checkpoints_dir', {str(ckpt)!r}, "
                   f"'--dataroot', {str(synth32)!r}, '--gpu_ids', '-1']))\n")
     assert proc.returncode != 0 and "refusing to load" in proc.stderr and not marker.exists()
@@ -84,12 +84,12 @@ def test_the_metrics_api_refuses_a_planted_feature_cache(folders, tmp_path):
     assert proc.returncode != 0 and "refusing to load the cached features" in proc.stderr and not marker.exists()
 
 
-def test_torch_fidelity_itself_reads_weights_only_once_metrics_is_imported(folders, tmp_path):
-    """The README's route: `import metrics`, then torch-fidelity's own calculate_metrics with the Lite0 extractor
-    and a cache (torch-fidelity loads its caches and Inception weights with weights_only=False)."""
+def test_torch_fidelity_itself_reads_weights_only_once_metrics_fidelity_is_imported(folders, tmp_path):
+    """The documented route: `import metrics.fidelity`, then torch-fidelity's own calculate_metrics with the Lite0
+    extractor and a cache (torch-fidelity loads its caches and Inception weights with weights_only=False)."""
     marker = tmp_path / "pwned"
     fake, real = folders
-    script = ("import metrics, torch_fidelity\n"
+    script = ("import metrics.fidelity, torch_fidelity\n"
               f"print(torch_fidelity.calculate_metrics(input1={str(fake)!r}, input2={str(real)!r}, fid=True, "
               f"feature_extractor='efficientnet-lite0', cache_root={str(tmp_path / 'c')!r}, "
               f"input2_cache_name='real', cuda=False, verbose=False))")
@@ -101,7 +101,7 @@ def test_torch_fidelity_itself_reads_weights_only_once_metrics_is_imported(folde
     proc = python(script)
     assert proc.returncode != 0 and "refusing to load" in proc.stderr and not marker.exists()
     torch.save({"w": Payload(marker)}, tmp_path / "inception.pth")
-    proc = python(f"import metrics, torch_fidelity\ntorch_fidelity.calculate_metrics(input1={str(fake)!r}, "
+    proc = python(f"import metrics.fidelity, torch_fidelity\ntorch_fidelity.calculate_metrics(input1={str(fake)!r}, "
                   f"input2={str(real)!r}, fid=True, cuda=False, "
                   f"feature_extractor_weights_path={str(tmp_path / 'inception.pth')!r})")
     assert proc.returncode != 0 and "refusing to load" in proc.stderr and not marker.exists()
@@ -158,22 +158,22 @@ def cached_weights_name(extractor: str) -> str:
 
 @pytest.mark.parametrize("extractor", ["clip-vit-b-32", "vgg16"])
 def test_every_torch_fidelity_extractor_reads_its_cached_weights_weights_only(extractor, folders, tmp_path):
-    """After `import metrics`, torch-fidelity's other extractors too: CLIP through torch.hub, VGG16 through
+    """After `import metrics.fidelity`, torch-fidelity's other extractors too: CLIP through torch.hub, VGG16 through
     torchvision's download (both load with weights_only=False by default)."""
     marker = tmp_path / "pwned"
     hub = tmp_path / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     torch.save({"w": Payload(marker)}, hub / cached_weights_name(extractor))
     fake, real = folders
-    proc = python(f"import metrics, torch_fidelity\ntorch_fidelity.calculate_metrics(input1={str(fake)!r}, "
+    proc = python(f"import metrics.fidelity, torch_fidelity\ntorch_fidelity.calculate_metrics(input1={str(fake)!r}, "
                   f"input2={str(real)!r}, fid=True, cuda=False, feature_extractor={extractor!r})",
                   env={"TORCH_HOME": str(tmp_path / "torch"), **OFFLINE})
     assert proc.returncode != 0 and "refusing to load" in proc.stderr and not marker.exists(), proc.stderr[-500:]
 
 
-def test_torch_hub_repositories_are_never_run_once_metrics_is_imported(folders, tmp_path):
+def test_torch_hub_repositories_are_never_run_once_metrics_fidelity_is_imported(folders, tmp_path):
     fake, real = folders
-    proc = python(f"import metrics, torch_fidelity\ntorch_fidelity.calculate_metrics(input1={str(fake)!r}, "
+    proc = python(f"import metrics.fidelity, torch_fidelity\ntorch_fidelity.calculate_metrics(input1={str(fake)!r}, "
                   f"input2={str(real)!r}, fid=True, cuda=False, feature_extractor='dinov2-vit-s-14')",
                   env={"TORCH_HOME": str(tmp_path / "torch"), **OFFLINE})
     assert proc.returncode != 0 and "refusing torch.hub.load('facebookresearch/dinov2')" in proc.stderr

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from options.test_options import TestOptions
-from options.train_options import TrainOptions
+from models.options import TestOptions
+from training.options import TrainOptions
 from util.errors import UserError
 
 UPSTREAM_TRAIN_DEFAULTS = {

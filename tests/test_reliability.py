@@ -413,7 +413,7 @@ def test_an_image_above_the_decompression_bomb_limit_is_named_with_its_size(synt
                                          ("--lr", "inf"), ("--init_gain", "0"), ("--lambda_L1", "inf"),
                                          ("--num_threads", "-2"), ("--display_port", "70000")])
 def test_out_of_range_training_flags_are_argparse_errors(flag, value):
-    from options.train_options import TrainOptions
+    from training.options import TrainOptions
 
     with pytest.raises(SystemExit) as stop:
         TrainOptions().parse(["--dataroot", "x", flag, value])
@@ -465,7 +465,7 @@ def test_evaluate_never_overwrites_a_hand_edited_table_it_cannot_read(tmp_path):
 
 def test_translator_accepts_what_the_loaders_read_and_names_its_arguments(tiny_checkpoint):
     from models.inference import Generator
-    from options.demo_options import DemoOptions
+    from models.options import DemoOptions
 
     translator = Generator(DemoOptions().parse_with_checkpoint(
         ["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint), "--eval"]))
@@ -526,7 +526,7 @@ def test_a_suffix_names_options_only(synth32, suffix):
 
 @pytest.mark.parametrize("value", ["-1", str(2**32)])
 def test_a_seed_out_of_range_is_an_argparse_error(value):
-    from options.train_options import TrainOptions
+    from training.options import TrainOptions
 
     with pytest.raises(SystemExit) as stop:
         TrainOptions().parse(["--dataroot", "x", "--seed", value])
@@ -628,7 +628,7 @@ def test_evaluate_on_results_without_ground_truth_points_to_fake_and_real(tmp_pa
 
 def test_translator_takes_numpy_integers_and_refuses_unreadable_images(tiny_checkpoint):
     from models.inference import Generator
-    from options.demo_options import DemoOptions
+    from models.options import DemoOptions
 
     translator = Generator(DemoOptions().parse_with_checkpoint(
         ["--name", "tiny", "--checkpoints_dir", str(tiny_checkpoint)]))

@@ -14,7 +14,7 @@ import data
 import models
 from models import checkpoint, create_model
 from options.parser import APPLY, REFUSE, RUN_ALWAYS, OptionParser
-from options.train_options import TrainOptions
+from training.options import TrainOptions
 from training.trainer import Trainer
 from util.errors import UserError
 
@@ -238,7 +238,7 @@ def upstream_experiment(folder, options: dict):
 
 
 @pytest.mark.parametrize("options, expect", [
-    ({"netG": "resnet_6block", "ngf": 8}, "netG is 'resnet_6block', not one of resnet_6blocks"),
+    ({"netG": "resnet_6block", "ngf": 8}, "netG is 'resnet_6block', not one of unet_128, unet_256, resnet_6blocks"),
     ({"netG": "resnet_6blocks", "ngf": "8x"}, "ngf '8x' is not a valid --ngf"),
     ({"netG": "resnet_6blocks", "ngf": 8, "norm": "batchnorm"}, "norm is 'batchnorm', not one of batch"),
     ({"netG": "resnet_6blocks", "ngf": 8, "no_dropout": "yes"}, "no_dropout is 'yes', not true or false"),

@@ -96,7 +96,7 @@ def test_spade_generator_upsamples_from_the_label_map_at_any_size() -> None:
 
 
 def train_options(dataroot: Path, *flags: str):
-    from options.train_options import TrainOptions
+    from training.options import TrainOptions
 
     return TrainOptions().parse(["--dataroot", str(dataroot), *flags])
 
@@ -185,7 +185,7 @@ def test_test_py_refuses_other_classes_than_the_checkpoints(synth32: Path, spade
 def test_demo_paints_classes_and_samples_styles(synth32: Path, spade_vae: Path) -> None:
     from demo import LabelPainter
     from models.inference import Generator
-    from options.demo_options import DemoOptions
+    from models.options import DemoOptions
 
     opt = DemoOptions().parse(["--name", "spade", "--checkpoints_dir", str(spade_vae), "--gpu_ids", "-1"])
     painter = LabelPainter(opt, Generator(opt))

@@ -41,7 +41,7 @@ def test_spade_most_at_128_px_is_refused_before_training_with_what_works(synth32
 def test_spade_grids_that_cannot_train_are_refused_at_network_creation(synth32, depth, crop, batch, vae, aspect,
                                                                         expect):
     from models.networks import define_G
-    from options.train_options import TrainOptions
+    from training.options import TrainOptions
 
     opt = TrainOptions().parse(["--dataroot", str(synth32), *SPADE, "--load_size", str(crop), "--crop_size", str(crop),
                                 "--num_upsampling_layers", depth, "--batch_size", str(batch), "--image_aspect",
@@ -92,7 +92,7 @@ def seed_caller() -> None:
 
 def test_a_seeded_translation_repeats_and_leaves_the_callers_random_state_alone(tiny_checkpoint, synth32):
     from models.inference import Generator
-    from options.demo_options import DemoOptions
+    from models.options import DemoOptions
 
     translate = Generator(DemoOptions().parse_with_checkpoint(["--name", "tiny", "--checkpoints_dir",
                                                                 str(tiny_checkpoint)]))

@@ -14,8 +14,8 @@ from PIL import Image
 from data import create_dataset, image_cache
 from metrics import calculate_metrics
 from models import acceleration
-from options.test_options import TestOptions
-from options.train_options import TrainOptions
+from models.options import TestOptions
+from training.options import TrainOptions
 from util import allocator
 
 TEST_PLAIN = ["--amp", "off", "--channels_last", "off", "--compile", "off", "--kernels", "torch"]  # test.py's flags

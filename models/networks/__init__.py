@@ -11,7 +11,7 @@ from util.registry import OptionsAdder
 
 from .checkpointing import set_grad_checkpoint
 from .conv import frozen_weights, use_matrix_products
-from .diffaug import PairAugment
+from .diffaug import PairAugment, augmentation_policy
 from .discriminators import (
     MultiscaleDiscriminator,
     NLayerDiscriminator,
@@ -161,7 +161,8 @@ __all__ = [
     "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "RECONSTRUCTION_LOSSES",
     "SPADE_DEPTHS", "UPSAMPLING",
     "GANLoss", "Network", "PairAugment", "PerceptualLoss", "ReconstructionLoss", "SPADEGenerator",
-    "count_parameters", "define_D", "define_G", "define_perceptual_loss", "describe", "discriminator_uses_batch_norm",
+    "augmentation_policy", "count_parameters", "define_D", "define_G", "define_perceptual_loss", "describe",
+    "discriminator_uses_batch_norm",
     "evaluates_at_test", "print_summary", "shape_options", "write_summary",
     "frozen_weights", "set_grad_checkpoint", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",

@@ -11,6 +11,7 @@ fill), cutout (one zeroed square of half the side).
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import torch
@@ -110,3 +111,11 @@ def _cutout_mask(n: int, h: int, w: int, device: torch.device, chosen: torch.Ten
     inside_cols = (cols >= left) & (cols < left + size_w)  # n x w
     inside = inside_rows[:, None, :, None] & inside_cols[:, None, None, :]
     return 1 - inside.float() * chosen
+
+
+def augmentation_policy(text: str) -> str:
+    """argparse type: DiffAugment's comma-separated policy (color, translation, cutout), normalised."""
+    try:
+        return ",".join(parse_policy(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -1,18 +1,14 @@
-"""Training options: schedule, optimiser, checkpoints, display."""
+"""The options of train.py: the model's (models/options.py) and the run's: schedule, optimiser, validation,
+checkpoints, logging."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from models import acceleration, networks
-from training.schedules import LR_POLICIES
-from util import distributed
-from util.errors import UserError, warn
-from util.loggers import LOGGERS, parse_loggers
-
-from .base_options import BaseOptions
-from .parser import APPLY, REFUSE, RUN_ALWAYS, check_resume
-from .types import (
+from models.options import ModelOptions
+from options.parser import APPLY, REFUSE, RUN_ALWAYS, check_resume
+from options.types import (
     beta,
     count_or_inf,
     logger_names,
@@ -22,9 +18,14 @@ from .types import (
     positive_float,
     positive_int,
 )
+from util import distributed
+from util.errors import UserError, warn
+from util.loggers import LOGGERS, parse_loggers
+
+from .schedules import LR_POLICIES
 
 
-class TrainOptions(BaseOptions):
+class TrainOptions(ModelOptions):
     """Options of train.py."""
 
     is_train = True
