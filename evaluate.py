@@ -28,10 +28,11 @@ from metrics.report import (
     upsert_row,
     write_json,
 )
-from options.types import at_least_two, positive_int, seed
+from options.types import positive_int, seed
 from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn
 from util.fileio import check_writable
 from util.outputs import OutputGuard
+from util.registry import add_options, describe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,17 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--fake", help="instead of --results_dir: a folder of generated images ...")
     where.add_argument("--real", help="... and a folder of real images (paired by file name for pixel metrics)")
     what = parser.add_argument_group("metrics")
-    listing = "; ".join(f"{name}: {m.description}" for name, m in METRICS.items())
     what.add_argument("--metrics",
-                      help=f"comma-separated names or groups ({', '.join(ALIASES)}). {listing}. Without this flag: "
-                           f"{','.join(DEFAULT_METRICS)}, skipping those that do not apply")
-    what.add_argument("--inception_weights", metavar="PATH",
-                      help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth for fid/isc/kid "
-                           "(default: $TORCH_HOME/hub/checkpoints/, downloaded there when missing)")
-    what.add_argument("--kid_subsets", type=positive_int, default=100, help="random subsets KID averages over")
-    what.add_argument("--kid_subset_size", type=at_least_two,
-                      help="images per KID subset (default: half the images, at most 1000, so subsets differ)")
-    what.add_argument("--isc_splits", type=positive_int, default=10, help="splits of the Inception Score")
+                      help=f"comma-separated names or groups ({', '.join(ALIASES)}). {describe(METRICS)}. Without "
+                           f"this flag: {','.join(DEFAULT_METRICS)}, skipping those that do not apply")
+    add_options(what, METRICS)
     what.add_argument("--seed", type=seed, default=2020, help="seed of KID's subsets and IS's splits")
     run = parser.add_argument_group("run")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")

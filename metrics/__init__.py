@@ -11,6 +11,7 @@ metrics do) registers `efficientnet-lite0` in torch-fidelity and makes its loads
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import importlib
 import os
@@ -18,30 +19,65 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from options.types import at_least_two, positive_int
 from util.errors import UserError, option, python_api, warn
+from util.registry import Plugin
 
 from .folders import ImageSets, content_digest, plain_folders, results_folder
 
 
+def _inception_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--inception_weights", metavar="PATH",
+                   help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth for fid/isc/kid "
+                        "(default: $TORCH_HOME/hub/checkpoints/, downloaded there when missing)")
+
+
+def _kid_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--kid_subsets", type=positive_int, default=100, help="random subsets KID averages over")
+    g.add_argument("--kid_subset_size", type=at_least_two,
+                   help="images per KID subset (default: half the images, at most 1000, so subsets differ)")
+
+
+def _isc_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--isc_splits", type=positive_int, default=10, help="splits of the Inception Score")
+
+
 @dataclass(frozen=True)
-class Metric:
-    group: str  # metrics of a group are computed together
-    higher_is_better: bool
-    description: str
+class Metric(Plugin):
+    """A metric: its description, its flags, whether higher is better, and the function that computes it as
+    'module.function' of this package. Metrics with one function are computed together, in one pass over the
+    images: function(image sets, metric names, settings) -> {name: score}, or (scores, per-image values)."""
+
+    higher_is_better: bool = False
+    compute: str = ""
+
+    @property
+    def group(self) -> str:
+        """The metrics computed together, named after their function: 'fidelity.lite0_metrics' -> 'lite0'."""
+        return self.compute.rsplit(".", 1)[1].removesuffix("_metrics")
 
 
+_INCEPTION, _LITE0 = "fidelity.inception_metrics", "fidelity.lite0_metrics"
 METRICS: dict[str, Metric] = {
-    "fid": Metric("inception", False, "Fréchet Inception Distance (torch-fidelity's Inception-v3, 2048-d pool)"),
-    "isc": Metric("inception", True, "Inception Score of the generated images, mean ± std over splits"),
-    "kid": Metric("inception", False, "Kernel Inception Distance, mean ± std over random subsets"),
-    "fd_lite0": Metric("lite0", False, "Fréchet distance on EfficientNet-Lite0 pooled features (not FID)"),
-    "kid_lite0": Metric("lite0", False, "KID on EfficientNet-Lite0 pooled features, mean ± std over subsets"),
-    "l1": Metric("pixel", False, "mean absolute difference to the ground truth, pixel values in [0, 1]"),
-    "psnr": Metric("pixel", True, "peak signal-to-noise ratio to the ground truth in dB (capped at 100)"),
-    "ssim": Metric("pixel", True, "structural similarity to the ground truth (11x11 Gaussian window)"),
-    "diversity_l1": Metric("diversity", True, "mean pairwise L1 between the samples of one input"),
-    "diversity_lite0": Metric("diversity", True, "mean pairwise LPIPS-style EfficientNet-Lite0 distance "
-                                                 "between the samples of one input"),
+    "fid": Metric("Fréchet Inception Distance (torch-fidelity's Inception-v3, 2048-d pool)",
+                  _inception_options, False, _INCEPTION),
+    "isc": Metric("Inception Score of the generated images, mean ± std over splits",
+                  (_inception_options, _isc_options), True, _INCEPTION),
+    "kid": Metric("Kernel Inception Distance, mean ± std over random subsets",
+                  (_inception_options, _kid_options), False, _INCEPTION),
+    "fd_lite0": Metric("Fréchet distance on EfficientNet-Lite0 pooled features (not FID)", None, False, _LITE0),
+    "kid_lite0": Metric("KID on EfficientNet-Lite0 pooled features, mean ± std over subsets",
+                        _kid_options, False, _LITE0),
+    "l1": Metric("mean absolute difference to the ground truth, pixel values in [0, 1]",
+                 None, False, "pixel.pixel_metrics"),
+    "psnr": Metric("peak signal-to-noise ratio to the ground truth in dB (capped at 100)",
+                   None, True, "pixel.pixel_metrics"),
+    "ssim": Metric("structural similarity to the ground truth (11x11 Gaussian window)",
+                   None, True, "pixel.pixel_metrics"),
+    "diversity_l1": Metric("mean pairwise L1 between the samples of one input",
+                           None, True, "diversity.diversity_metrics"),
+    "diversity_lite0": Metric("mean pairwise LPIPS-style EfficientNet-Lite0 distance between the samples of one "
+                              "input", None, True, "diversity.diversity_metrics"),
 }
 # what evaluate.py computes without --metrics: everything that works offline (diversity only with samples)
 DEFAULT_METRICS = ("fd_lite0", "kid_lite0", "l1", "psnr", "ssim", "diversity_l1", "diversity_lite0")
@@ -56,20 +92,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _lazy(module: str, function: str) -> Callable[..., Any]:
-    """A group's function, imported when first used (torch-fidelity and torchmetrics are slow to import)."""
-    def compute(sets: ImageSets, names: list[str], settings: dict[str, Any]) -> Any:
-        return getattr(importlib.import_module(f".{module}", __name__), function)(sets, names, settings)
-    return compute
-
-
-# group -> function(image sets, metric names, settings) -> scores, or (scores, per-image values)
-GROUPS: dict[str, Callable[[ImageSets, list[str], dict[str, Any]], Any]] = {
-    "inception": _lazy("fidelity", "inception_metrics"),
-    "lite0": _lazy("fidelity", "lite0_metrics"),
-    "pixel": _lazy("pixel", "pixel_metrics"),
-    "diversity": _lazy("diversity", "diversity_metrics"),
-}
+def _compute(metric: Metric) -> Callable[[ImageSets, list[str], dict[str, Any]], Any]:
+    """A metric's function, imported when first used (torch-fidelity and torchmetrics are slow to import)."""
+    module, function = metric.compute.rsplit(".", 1)
+    return getattr(importlib.import_module(f".{module}", __name__), function)
 
 
 def is_default(text: str) -> bool:
@@ -112,11 +138,9 @@ def evaluate(sets: ImageSets, names: list[str], settings: dict[str, Any] | None 
         names = [n for n in applicable if not (few and METRICS[n].group in ("inception", "lite0"))]
     metrics: dict[str, dict[str, Any]] = {}
     per_image: dict[str, dict[str, float]] = {}
-    for group, compute in GROUPS.items():
-        wanted = [n for n in names if METRICS[n].group == group]
-        if not wanted:
-            continue
-        out = compute(sets, wanted, settings)
+    for compute in dict.fromkeys(METRICS[n].compute for n in names):  # one pass per function, in registry order
+        wanted = [n for n in names if METRICS[n].compute == compute]
+        out = _compute(METRICS[wanted[0]])(sets, wanted, settings)
         scores, images = out if isinstance(out, tuple) else (out, {})
         metrics.update(scores)
         for image_id, values in images.items():
@@ -213,5 +237,5 @@ def calculate_metrics(input1: str | Path, input2: str | Path | None = None, *, m
     return flat
 
 
-__all__ = ["ALIASES", "DEFAULT_METRICS", "GROUPS", "METRICS", "SETTINGS", "Metric", "calculate_metrics", "evaluate",
+__all__ = ["ALIASES", "DEFAULT_METRICS", "METRICS", "SETTINGS", "Metric", "calculate_metrics", "evaluate",
            "image_sets", "is_default", "parse_metrics"]

@@ -1,5 +1,5 @@
-"""Model registry: --model NAME -> class. Variants of the seed are presets of Pix2PixModel; template_model.py shows
-where a new model starts."""
+"""Model registry: --model NAME -> class. The original DLIM project's variants are presets of Pix2PixModel;
+template_model.py shows where a new model starts."""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,4 @@
-"""The seed's adversarial-losses model: pix2pix with SPADE's choice of GAN losses (a preset)."""
+"""The original DLIM project's adversarial-losses model: pix2pix with SPADE's choice of GAN losses (a preset)."""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,4 @@
-"""The seed's perceptual model: pix2pix with SPADE's VGG19 perceptual loss in place of L1 (a preset)."""
+"""The original DLIM project's perceptual model, pix2pix with SPADE's VGG19 perceptual loss in place of L1: a preset."""
 from __future__ import annotations
 
 import argparse

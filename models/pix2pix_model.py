@@ -1,6 +1,6 @@
 """pix2pix (Isola et al., CVPR 2017): a conditional GAN, G(A) -> B, judged by D on (A, B), plus lambda_L1 * L1.
 
-The seed's variants are options of this one model (the preset classes only change defaults):
+The original DLIM project's variants are options of this one model (the preset classes only change defaults):
 - the adversarial loss: --gan_mode original|ls|hinge|w|wgangp, --lambda_gp, --lambda_GAN;
 - the reconstruction losses: --lambda_L1 and the perceptual loss --lambda_perceptual / --perceptual_net;
 - no discriminator: --netD none or --lambda_GAN 0;
@@ -31,7 +31,7 @@ from .networks.losses import Prediction
 
 
 class Pix2PixModel(BaseModel):
-    """The conditional-GAN model; the seed's variants are presets of this class, chosen by options."""
+    """The conditional-GAN model; the original DLIM project's variants are presets of this class, chosen by options."""
 
     discriminator_loss_weight = 0.5  # pix2pix halves D's loss, so that D learns more slowly than G
 

@@ -6,7 +6,7 @@
 - --upsample resize: G upsamples by nearest-neighbour resize + convolution, free of checkerboard artifacts.
 Everything else is pix2pix's (the loss, the PatchGAN, L1 x 100, Adam, the schedule). pix2pixHD's multiscale D with
 feature matching (--gan_mode hinge --netD multiscale --lambda_feat 10) combines with it but is not part of it: on
-facades it gave no gain beyond the spread over seeds, for more compute. The README's recipe ablation
+facades it gave no gain beyond the spread over seeds, for more compute. The recipe ablation of docs/experiments.md
 (scripts/experiments/recipe.sh) measures each technique against upstream's defaults.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The seed's stochastic model: pix2pix whose generator stays random at test time (a preset).
+"""The original DLIM project's stochastic model: pix2pix whose generator stays random at test time (a preset).
 
 Dropout stays active at test time even with --eval (batch norm then uses its running statistics), at the rate
 --dropout_rate; --weight_noise adds fresh noise to the generator's weights at each forward pass instead of, or

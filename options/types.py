@@ -111,16 +111,6 @@ def probability(text: str) -> float:
     return value
 
 
-def logger_names(text: str) -> str:
-    """argparse type: a comma list of --logger names (util/loggers.py), normalised to the registry's order."""
-    from util.loggers import parse_loggers
-
-    try:
-        return ",".join(parse_loggers(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def width_by_height(text: str) -> tuple[int, int]:
     """argparse type: WIDTHxHEIGHT in pixels, each from 8 to 4096 (e.g. 512x256)."""
     parts = text.lower().split("x")

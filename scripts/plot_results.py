@@ -23,6 +23,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from metrics import METRICS
 from options.types import positive_int
 from util.errors import ArgumentParser, HelpFormatter, UserError, main_guard, warn
 from util.fileio import atomic_write_text
@@ -31,9 +32,8 @@ from util.outputs import OutputGuard
 KINDS = ("batch_size", "bars", "stochastic")
 DISTANCE = ("fid", "fd_lite0")  # the first one in the table is the figure's "FID-type" metric
 SECOND = ("isc", "kid", "kid_lite0")
-HIGHER_IS_BETTER = {"isc", "psnr", "ssim", "diversity_l1", "diversity_lite0"}
-BAR_METRICS = ("fid", "fd_lite0", "kid", "kid_lite0", "isc", "l1", "psnr", "ssim")
-SCORES = (*BAR_METRICS, "diversity_l1", "diversity_lite0", "train_seconds")  # averaged over seeds
+BAR_METRICS = tuple(name for name, metric in METRICS.items() if metric.group != "diversity")  # one image each
+SCORES = (*METRICS, "train_seconds")  # averaged over seeds
 NUMERIC = {*SCORES, "batch_size", "n_images", "n_real", "n_samples", "seed"}
 DECIMAL_COMMA = re.compile(r"[-+]?\d+(\.\d{3})*,\d+")  # 0,5 or 1.234,5: a spreadsheet's decimal comma
 
@@ -158,7 +158,7 @@ def value(row: dict[str, str], name: str) -> float:
 
 
 def label(name: str) -> str:
-    return f"{name} ({'higher' if name in HIGHER_IS_BETTER else 'lower'} is better)"
+    return f"{name} ({'higher' if name in METRICS and METRICS[name].higher_is_better else 'lower'} is better)"
 
 
 def sample_note(rows: list[dict[str, str]]) -> str:

@@ -11,7 +11,7 @@ from conftest import TINY, one_line_error, run_cli
 
 @pytest.fixture(scope="module")
 def trained(synth32, tmp_path_factory):
-    """A tiny pix2pix trained for 2 epochs with the seed's command shape."""
+    """A tiny pix2pix trained for 2 epochs with the original DLIM project's command shape."""
     ckpt = tmp_path_factory.mktemp("checkpoints")
     proc = run_cli("train.py", "--dataroot", synth32, "--model", "pix2pix", "--name", "tiny", *TINY,
                    "--checkpoints_dir", ckpt, "--n_epochs", "1", "--n_epochs_decay", "1", "--print_freq", "4",

@@ -68,12 +68,26 @@ def script_call(words: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def documented_commands() -> list[tuple[str, int, str, list[str]]]:
-    """(page, line, script, arguments) of every documented command without a shell variable."""
+def example_lines(page: Path) -> set[int]:
+    """The lines of the page's sections that add an example plug-in (docs/extending.md): their commands use flags
+    that exist once the example is added, so tests/test_extending.py parses them in a copy of the code with it."""
+    section_of, marked, section = {}, set(), 0
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
+        section += line.startswith("## ")
+        section_of[number] = section
+        if line.startswith("<!-- example-"):
+            marked.add(section)
+    return {number for number, section in section_of.items() if section in marked}
+
+
+def documented_commands(examples: bool = False) -> list[tuple[str, int, str, list[str]]]:
+    """(page, line, script, arguments) of every documented command without a shell variable; with examples=True,
+    only those of the sections that add an example plug-in (see example_lines)."""
     found = []
     for page in PAGES:
+        skip = example_lines(page)
         for number, command in fenced_commands(page):
-            if "$" not in command:
+            if "$" not in command and (number in skip) == examples:
                 found += [(str(page.relative_to(REPO)), number, *run) for run in invocations(command)]
     return found
 

@@ -1,4 +1,4 @@
-"""The seed's experiments as scripts (train, test, evaluate, plot), and plot_results.py on a hand-made table."""
+"""The original DLIM project's experiments as scripts (train, test, evaluate, plot); plot_results.py."""
 from __future__ import annotations
 
 import csv

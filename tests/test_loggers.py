@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TINY, load_script
 
+from training.loggers import LOGGERS
 from training.options import TrainOptions
-from util.loggers import LOGGERS
-from util.visualizer import Visualizer
+from training.visualizer import Visualizer
 
 train = load_script(REPO / "train.py")
 # 8 training pairs in batches of 2: losses logged and samples shown at images 4 and 8 of each epoch

@@ -1,4 +1,4 @@
-"""The seed's model variants end to end through the CLI: train.py -> test.py on tiny synthetic data."""
+"""The original DLIM project's model variants end to end through the CLI: train.py -> test.py on tiny synthetic data."""
 from __future__ import annotations
 
 import json

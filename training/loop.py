@@ -13,11 +13,11 @@ from models.acceleration import describe_speed
 from models.networks import print_summary, write_summary
 from util import distributed
 from util.errors import UserError, warn
-from util.visualizer import SilentVisualizer, Visualizer
 
 from .run import Progress, Saver, StopRequest
 from .trainer import Meter, Trainer
 from .validation import Validation, describe, validation_options
+from .visualizer import SilentVisualizer, Visualizer
 
 
 def crossed(before: int, after: int, freq: int) -> bool:

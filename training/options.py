@@ -11,17 +11,16 @@ from options.parser import APPLY, REFUSE, RUN_ALWAYS, check_resume
 from options.types import (
     beta,
     count_or_inf,
-    logger_names,
     nonnegative_int,
-    port,
     positive_finite,
     positive_float,
     positive_int,
 )
 from util import distributed
 from util.errors import UserError, warn
-from util.loggers import LOGGERS, parse_loggers
+from util.registry import add_options, describe
 
+from .loggers import LOGGERS, logger_names, parse_loggers
 from .schedules import LR_POLICIES
 
 
@@ -184,27 +183,12 @@ def _logging_flags(g: argparse._ArgumentGroup) -> None:
     """How often training shows and logs its progress (run options: a resumed run does not inherit them)."""
     g.add_argument("--display_freq", type=nonnegative_int, default=400, run=RUN_ALWAYS,
                    help="show training results every N images")
-    g.add_argument("--display_ncols", type=positive_int, default=4, run=RUN_ALWAYS, help="images per row in visdom")
-    g.add_argument("--display_id", type=int, default=1, run=RUN_ALWAYS,
-                   help="visdom window id; 0 or less turns visdom off")
-    g.add_argument("--display_server", default="http://localhost", run=RUN_ALWAYS, help="visdom server")
-    g.add_argument("--display_env", default="main", run=RUN_ALWAYS, help="visdom environment")
-    g.add_argument("--display_port", type=port, default=8097, run=RUN_ALWAYS, help="visdom port")
-    g.add_argument("--update_html_freq", type=nonnegative_int, default=1000, run=RUN_ALWAYS,
-                   help="save training results to HTML every N images")
     g.add_argument("--print_freq", type=nonnegative_int, default=100, run=RUN_ALWAYS,
                    help="log losses every N images")
-    g.add_argument("--no_html", action="store_true", run=RUN_ALWAYS, help="do not write <checkpoints_dir>/<name>/web/")
     g.add_argument("--logger", type=logger_names, default="html,visdom", run=RUN_ALWAYS, metavar="NAME[,NAME...]",
-                   help=f"where training shows its losses and samples besides loss_log.txt, a comma list of "
-                        f"{', '.join(LOGGERS)}: html the page <checkpoints_dir>/<name>/web/index.html, visdom live "
-                        f"plots when a server answers (--display_id 0 turns it off), tensorboard event files in "
-                        f"<checkpoints_dir>/<name>/tensorboard/, wandb a Weights & Biases run (WANDB_MODE=offline "
-                        f"keeps it in <checkpoints_dir>/<name>/wandb/)")
-    g.add_argument("--use_wandb", action="store_true", run=RUN_ALWAYS,
-                   help="add wandb to --logger (upstream pix2pix's flag)")
-    g.add_argument("--wandb_project", "--wandb_project_name", default="dlim", run=RUN_ALWAYS,
-                   help="the W&B project of --logger wandb")
+                   help=f"where training shows its losses and samples besides loss_log.txt, a comma list of: "
+                        f"{describe(LOGGERS)}")
+    add_options(g, LOGGERS)
 
 
 def _checkpoint_flags(g: argparse._ArgumentGroup) -> None:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's adversarial losses: original (minimax), least squares, hinge and Wasserstein, otherwise pix2pix.
+# The original DLIM project's adversarial losses: original (minimax), least squares, hinge and Wasserstein, otherwise pix2pix.
 #   bash scripts/experiments/adversarial_losses.sh [common options, see common.sh]
 source "$(dirname "$0")/common.sh"
 parse_options "$@"

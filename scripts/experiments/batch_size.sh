@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's batch-size sweep: pix2pix on facades with 1, 4, 16, 64 and 256 images per batch.
+# The original DLIM project's batch-size sweep: pix2pix on facades with 1, 4, 16, 64 and 256 images per batch.
 #   bash scripts/experiments/batch_size.sh [--batch_sizes 1,4,16,64,256] [common options, see common.sh]
 source "$(dirname "$0")/common.sh"
 BATCH_SIZES=1,4,16,64,256

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's discriminators: pix2pix's PatchGAN, pix2pixHD's multiscale, SESAME's (trainSesame.py), and none.
+# The original DLIM project's discriminators: pix2pix's PatchGAN, pix2pixHD's multiscale, SESAME's (trainSesame.py), and none.
 #   bash scripts/experiments/discriminators.sh [common options, see common.sh]
 source "$(dirname "$0")/common.sh"
 parse_options "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's perceptual-loss experiment: pix2pix's L1 loss against SPADE's VGG19 perceptual loss.
+# The original DLIM project's perceptual-loss experiment: pix2pix's L1 loss against SPADE's VGG19 perceptual loss.
 #   bash scripts/experiments/perceptual.sh [--perceptual_net vgg19|efficientnet_lite0] [common options]
 # VGG19's weights are downloaded on first use; efficientnet_lite0 works offline.
 source "$(dirname "$0")/common.sh"

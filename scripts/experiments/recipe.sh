@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The recipe ablation: upstream pix2pix's defaults, each technique of --model pix2pix_plus added alone, the seed's
-# strongest option set, and the preset itself.
+# The recipe ablation: upstream pix2pix's defaults, each technique of --model pix2pix_plus added alone, the original
+# DLIM project's strongest option set, and the preset itself.
 #   bash scripts/experiments/recipe.sh [--rows defaults,ema,...] [--seeds 0,1,2] [common options, see common.sh]
 # Rows: defaults (upstream's recipe), ema (--ema), diffaug (--diffaug color,translation,cutout), resize
 # (--upsample resize), hinge_ms_fm (--gan_mode hinge --netD multiscale --lambda_feat 10), plus (--model pix2pix_plus:
 # --ema, --diffaug color,translation,cutout and --upsample resize together).
 #
-# The CPU protocol of the README (facades label->photo at 128x128, 10 epochs, all 106 test images), in pieces that
+# The CPU protocol of docs/experiments.md (facades label->photo at 128x128, 10 epochs, all 106 test images), in pieces that
 # add their rows to the same table:
-#   P="--dataroot ../shared/data/facades --epochs 10 --gpu_ids -1 --out results/experiments/recipe"
+#   P="--dataroot ./datasets/facades --epochs 10 --gpu_ids -1 --out results/experiments/recipe"
 #   F="-- --netG unet_128 --load_size 143 --crop_size 128 --batch_size 1"
 #   bash scripts/experiments/recipe.sh $P --rows defaults,plus --seeds 0,1,2 $F
 #   bash scripts/experiments/recipe.sh $P --rows ema,diffaug,resize,hinge_ms_fm --seeds 0 $F

@@ -8,12 +8,12 @@
 # perceptual loss: vgg19 (SPADE's; downloads its weights once), efficientnet_lite0 (offline; then do not compare the
 # rows by the Lite0 metrics) or none (--lambda_perceptual 0, what the CPU protocol below uses).
 #
-# The CPU protocol of the README (facades at 128x128, 10 epochs, all 106 test images, three seeds):
-#   P="--dataroot ../shared/data/facades --epochs 10 --gpu_ids -1 --seeds 0,1,2 --perceptual none"
+# The CPU protocol of docs/experiments.md (facades at 128x128, 10 epochs, all 106 test images, three seeds):
+#   P="--dataroot ./datasets/facades --epochs 10 --gpu_ids -1 --seeds 0,1,2 --perceptual none"
 #   bash scripts/experiments/semantic.sh $P -- --netG unet_128 --load_size 143 --crop_size 128 --batch_size 1
 # Cityscapes colour label maps (19 classes + void = 20) at the pix2pix sample's 256x256 (its photos are squeezed
 # from 2:1; for 256x128, un-squeezed, pass --crop_size 128 to scale_width), validation images as the test set:
-#   bash scripts/experiments/semantic.sh --dataroot ../shared/data/cityscapes_sample --label_nc 20 --epochs 10 \
+#   bash scripts/experiments/semantic.sh --dataroot ./datasets/cityscapes --label_nc 20 --epochs 10 \
 #       --gpu_ids -1 --seeds 0,1,2 --perceptual none --test_phase val -- --netG unet_128 --preprocess scale_width \
 #       --load_size 256 --crop_size 256 --batch_size 1
 source "$(dirname "$0")/common.sh"

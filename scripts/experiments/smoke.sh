@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The smoke-scale runs behind the README's experiment figures: each of the five experiments on facades at 128x128
+# The smoke-scale runs behind the experiment figures of docs/experiments.md: each of the five experiments on facades at 128x128
 # (unet_128) for a few epochs, then its table and figures copied into imgs/experiments/<experiment>/.
 # Small and short enough for a CPU; the numbers show which way things move, not what a full run reaches.
 #   bash scripts/experiments/smoke.sh [--dataroot DIR] [--epochs N] [--gpu_ids IDS] [--only EXPERIMENT]
@@ -38,7 +38,7 @@ for experiment in $EXPERIMENTS; do
     mkdir -p "imgs/experiments/$experiment"
     cp "$OUT/$experiment/metrics.csv" "$OUT/$experiment"/*.png "$OUT/$experiment"/*_table.md \
         "imgs/experiments/$experiment/"
-    # the README's copy of the example grid in 256 colours (a third of the size); the full-colour one stays in $OUT
+    # the docs' copy of the example grid in 256 colours (a third of the size); the full-colour one stays in $OUT
     "${PYTHON:-python}" -c 'import sys; from PIL import Image
 Image.open(sys.argv[1]).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(sys.argv[1], optimize=True)' \
         "imgs/experiments/$experiment/${experiment}_examples.png"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's stochastic generator: dropout kept at test time (rate 0.5, and 0.95 as the seed tried), against
+# The original DLIM project's stochastic generator: dropout kept at test time (rate 0.5, and 0.95 as the original DLIM project tried), against
 # noise on the weights; K samples per test input give the diversity next to the quality.
 #   bash scripts/experiments/stochastic.sh [--samples K] [--weight_noise STD] [common options, see common.sh]
 source "$(dirname "$0")/common.sh"

@@ -12,14 +12,18 @@ uint8 images on the host, so a tracker adds no wait for the device. A tracker's 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .errors import warn
-from .fileio import atomic_write_text
-from .util import options_to_dict
+from options.parser import RUN_ALWAYS
+from options.types import nonnegative_int, port, positive_int
+from util.errors import warn
+from util.fileio import atomic_write_text
+from util.registry import Plugin
+from util.util import options_to_dict
 
 
 class Tracker(Protocol):
@@ -91,9 +95,43 @@ class WandbTracker:
         self.run.finish(exit_code=1 if failed else 0)
 
 
-# the names --logger takes (its help and its check); html and visdom are drawn by the visualizer itself
-LOGGERS: dict[str, type[Tracker] | None] = {
-    "html": None, "visdom": None, "tensorboard": TensorBoardTracker, "wandb": WandbTracker,
+def _html_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--update_html_freq", type=nonnegative_int, default=1000, run=RUN_ALWAYS,
+                   help="save training results to HTML every N images")
+    g.add_argument("--no_html", action="store_true", run=RUN_ALWAYS, help="do not write <checkpoints_dir>/<name>/web/")
+
+
+def _visdom_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--display_ncols", type=positive_int, default=4, run=RUN_ALWAYS, help="images per row in visdom")
+    g.add_argument("--display_id", type=int, default=1, run=RUN_ALWAYS,
+                   help="visdom window id; 0 or less turns visdom off")
+    g.add_argument("--display_server", default="http://localhost", run=RUN_ALWAYS, help="visdom server")
+    g.add_argument("--display_env", default="main", run=RUN_ALWAYS, help="visdom environment")
+    g.add_argument("--display_port", type=port, default=8097, run=RUN_ALWAYS, help="visdom port")
+
+
+def _wandb_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--use_wandb", action="store_true", run=RUN_ALWAYS,
+                   help="add wandb to --logger (upstream pix2pix's flag)")
+    g.add_argument("--wandb_project", "--wandb_project_name", default="dlim", run=RUN_ALWAYS,
+                   help="the W&B project of --logger wandb")
+
+
+@dataclass(frozen=True)
+class Logger(Plugin):
+    """A --logger entry: its description, its flags, and the Tracker class the visualizer starts (None: the
+    visualizer draws it itself)."""
+
+    tracker: type[Tracker] | None = None
+
+
+# the names --logger takes, in the order they are started
+LOGGERS: dict[str, Logger] = {
+    "html": Logger("the page <checkpoints_dir>/<name>/web/index.html", _html_options),
+    "visdom": Logger("live plots when a visdom server answers (--display_id 0 turns it off)", _visdom_options),
+    "tensorboard": Logger("event files in <checkpoints_dir>/<name>/tensorboard/", None, TensorBoardTracker),
+    "wandb": Logger("a Weights & Biases run (WANDB_MODE=offline keeps it in <checkpoints_dir>/<name>/wandb/)",
+                    _wandb_options, WandbTracker),
 }
 
 
@@ -107,12 +145,20 @@ def parse_loggers(text: str) -> tuple[str, ...]:
     return tuple(name for name in LOGGERS if name in names)
 
 
+def logger_names(text: str) -> str:
+    """argparse type of --logger: a comma list of names, normalised to the registry's order."""
+    try:
+        return ",".join(parse_loggers(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def open_trackers(opt: argparse.Namespace, folder: Path, step: int) -> list[Tracker]:
     """The trackers that --logger names, started at training image `step`; one that cannot start (its package is
     missing, the service refuses) is one warning, and training goes on with the others."""
     trackers = []
     for name in parse_loggers(opt.logger):
-        tracker = LOGGERS[name]
+        tracker = LOGGERS[name].tracker
         if tracker is None:
             continue
         try:

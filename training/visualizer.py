@@ -1,5 +1,5 @@
 """Training feedback: loss log (text + JSON lines), an HTML page of samples, visdom when it answers, and the
-trackers of --logger (TensorBoard, Weights & Biases: util/loggers.py)."""
+trackers of --logger (TensorBoard, Weights & Biases: training/loggers.py)."""
 from __future__ import annotations
 
 import argparse
@@ -11,10 +11,11 @@ from pathlib import Path
 
 import torch
 
+from util.errors import warn
+from util.html import HTML
+from util.util import save_image, tensor2im
+
 from . import loggers
-from .errors import warn
-from .html import HTML
-from .util import save_image, tensor2im
 
 # loss_log.jsonl fields that are not losses
 _LOG_FIELDS = {"epoch", "epoch_iter", "total_iters", "lr", "time_per_image", "data_time", "wall"}
