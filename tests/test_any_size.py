@@ -66,6 +66,7 @@ def test_input_folder_is_translated_at_each_images_own_size(unet, tmp_path):
     assert [p.name for p in out.glob(".*")] == [".dlim-outputs.json"]  # no temporary files left, only the record
 
 
+@pytest.mark.slow
 def test_input_matches_the_dataset_path_and_resizes_back_with_preprocess(unet, tmp_path):
     data, ckpt = unet
     label = Image.open(sorted((data / "test").iterdir())[0])
@@ -98,6 +99,7 @@ def test_dataset_with_preprocess_none_is_padded_not_refused(unet, tmp_path):
     assert Image.open(images / "1_fake_B.png").size == Image.open(images / "1_real_B.png").size == (70, 45)
 
 
+@pytest.mark.slow
 def test_one_channel_outputs_are_one_channel_pngs(unet, tmp_path):
     data, ckpt = unet
     run_cli("test.py", "--dataroot", data, "--name", "gray", "--checkpoints_dir", ckpt, "--results_dir", tmp_path,
@@ -120,6 +122,7 @@ def test_one_channel_outputs_are_one_channel_pngs(unet, tmp_path):
     (["--input", "{tmp}", "--output", "{tmp}/out"], r"--output puts files into .*out, where test.py reads its inputs"),
     (["--dataroot", "{data}", "--output", "{tmp}/out"], r"--output goes with --input"),
 ])
+@pytest.mark.slow
 def test_input_mistakes_are_one_line_errors(unet, tmp_path, args, expect):
     data, ckpt = unet
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")

@@ -75,12 +75,14 @@ def test_prints_the_command_device_and_table(bench):
     (["--configs", "a=;b=--no_such_flag"], "config 'b': unrecognized arguments: --no_such_flag"),
     (["--configs", "a=--batch_size 8"], "set batch sizes with --batch_sizes"),
 ])
+@pytest.mark.slow
 def test_user_errors_are_one_line_with_exit_code_2(args, expect, tmp_path):
     proc = run_cli(*TINY_BENCH, *args, "--json", tmp_path / "out.json", env=ONE_THREAD)
     assert expect in one_line_error(proc)
     assert not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.slow
 def test_cost_curves_fit_the_measured_points_and_predict_an_unmeasured_run(tmp_path):
     csv_path, png = tmp_path / "costs.csv", tmp_path / "costs.png"
     args = [a for a in TINY_BENCH if a not in ("--crop_size", "32")]
@@ -118,11 +120,13 @@ def test_cost_curves_fit_the_measured_points_and_predict_an_unmeasured_run(tmp_p
     (["--batch_sizes", "1,1"], "'1,1' names a batch size twice"),
     (["--sizes", "32,32x32"], "'32,32x32' names a size twice"),
 ])
+@pytest.mark.slow
 def test_cost_curve_mistakes_are_one_line_errors(args, expect):
     base = [a for a in TINY_BENCH if a not in ("--crop_size", "32")]
     assert expect in one_line_error(run_cli(*base, *args, env=ONE_THREAD))
 
 
+@pytest.mark.slow
 def test_output_files_that_cannot_be_written_are_refused_before_measuring(tmp_path):
     line = one_line_error(run_cli(*TINY_BENCH, "--json", tmp_path, env=ONE_THREAD))
     assert f"--json {tmp_path} is a folder" in line
@@ -135,6 +139,7 @@ def test_output_files_that_cannot_be_written_are_refused_before_measuring(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+@pytest.mark.slow
 def test_outputs_are_never_written_over_a_file_benchmark_did_not_make(tmp_path):
     import torch
 

@@ -40,6 +40,7 @@ def uninterrupted(synth32, tmp_path_factory):
     return ckpt / "run"
 
 
+@pytest.mark.slow
 def test_resume_mid_epoch_ends_with_identical_weights(synth32, uninterrupted, tmp_path):
     # iter_6 was written part-way through epoch 1 (8 images per epoch): resume from a copy of it
     resumed = tmp_path / "run"
@@ -51,6 +52,7 @@ def test_resume_mid_epoch_ends_with_identical_weights(synth32, uninterrupted, tm
     assert_same_weights(final_weights(uninterrupted), final_weights(resumed))
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_continue_train_matches_an_uninterrupted_run(synth32, tmp_path):
     args = [*TINY, "--n_epochs", "30", "--n_epochs_decay", "0", "--batch_size", "2", "--print_freq", "2",
             "--name", "run"]
@@ -76,6 +78,7 @@ def test_ctrl_c_saves_and_continue_train_matches_an_uninterrupted_run(synth32, t
     assert_same_weights(final_weights(straight / "run"), final_weights(broken / "run"))
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_stops_like_ctrl_c(synth32, tmp_path):
     """A cluster's time limit or scancel sends SIGTERM: the run saves `latest` and stops, ready to resume."""
     log = tmp_path / "run" / "loss_log.jsonl"
@@ -123,6 +126,7 @@ def upstream_generator(norm: str = "batch") -> torch.nn.Module:
     return define_G(opt)
 
 
+@pytest.mark.slow
 def test_upstream_format_generator_weights_load_for_testing(synth32, tmp_path):
     torch.manual_seed(1)
     net = upstream_generator()
@@ -145,6 +149,7 @@ def test_upstream_format_generator_weights_load_for_testing(synth32, tmp_path):
     assert (fake.float() - expected).abs().max() <= 1
 
 
+@pytest.mark.slow
 def test_upstream_weights_of_another_architecture_are_a_one_line_error(synth32, tmp_path):
     (tmp_path / "up").mkdir()
     torch.save(upstream_generator("instance").state_dict(), tmp_path / "up" / "latest_net_G.pth")

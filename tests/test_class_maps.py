@@ -54,6 +54,7 @@ def ids_checkpoint(tmp_path_factory) -> Path:
     return ckpt
 
 
+@pytest.mark.slow
 def test_id_maps_are_read_as_ids_at_any_bit_depth_and_as_palette_indices(ids_checkpoint: Path,
                                                                           tmp_path: Path) -> None:
     maps = tmp_path / "maps"
@@ -75,6 +76,7 @@ def test_id_maps_are_read_as_ids_at_any_bit_depth_and_as_palette_indices(ids_che
     assert all(np.array_equal(image, shown["grey8"]) for image in shown.values()), sorted(shown)
 
 
+@pytest.mark.slow
 def test_test_py_input_reads_16_bit_ids_as_ids(ids_checkpoint: Path, tmp_path: Path) -> None:
     wraps = IDS.copy()
     wraps[:8, :8] = 259
@@ -84,6 +86,7 @@ def test_test_py_input_reads_16_bit_ids_as_ids(ids_checkpoint: Path, tmp_path: P
     assert "wraps.png: 64 label-map pixels are no ids class (ids of 8 or more" in one_line_error(proc)
 
 
+@pytest.mark.slow
 def test_ids_of_label_nc_or_more_are_no_class_at_any_bit_depth(ids_checkpoint: Path, tmp_path: Path) -> None:
     wraps = IDS.copy()
     wraps[:8, :8] = 259  # 259 % 256 == 3: a uint8 cast would make it class 3
@@ -103,6 +106,7 @@ def test_ids_of_label_nc_or_more_are_no_class_at_any_bit_depth(ids_checkpoint: P
     assert "--dontcare: 256 pixels in 4 of 4 label maps are no ids class; they form class 8" in proc.stdout
 
 
+@pytest.mark.slow
 def test_lossy_id_maps_are_refused_naming_the_file(ids_checkpoint: Path, tmp_path: Path) -> None:
     maps = tmp_path / "maps"
     maps.mkdir()
@@ -128,6 +132,7 @@ def colour_checkpoint(synth32: Path, tmp_path_factory) -> Path:
     return ckpt
 
 
+@pytest.mark.slow
 def test_a_photo_given_as_label_map_is_refused_even_with_dontcare(synth32: Path, colour_checkpoint: Path,
                                                                   tmp_path: Path) -> None:
     ab = load_rgb(synth32 / "test" / "1.jpg")
@@ -154,6 +159,7 @@ def test_a_photo_given_as_label_map_is_refused_even_with_dontcare(synth32: Path,
         translate(np.asarray(ab.crop((0, 0, 32, 32))))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paint", ["white", "black", "green", "transparent"])
 def test_colours_of_no_class_in_a_label_map_name_the_file(synth128: Path, tmp_path: Path, paint: str) -> None:
     data = tmp_path / "data"

@@ -101,12 +101,14 @@ def test_results_dir_that_is_a_file_is_a_one_line_error(trained, tmp_path):
     assert "results" in line
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_is_a_one_line_error(synth32, tmp_path):
     line = one_line_error(run_cli("test.py", "--dataroot", synth32, "--name", "nothing_here",
                                   "--checkpoints_dir", tmp_path))
     assert "nothing_here" in line and "train first" in line
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_a_one_line_error(synth32, tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "latest_checkpoint.pth").write_bytes(b"PK\x03\x04 not really a zip")
@@ -127,12 +129,14 @@ def test_corrupt_checkpoint_is_a_one_line_error(synth32, tmp_path):
     (["--save_epoch_freq", "0"], "--save_epoch_freq"),
     (["--input_nc", "4"], "--input_nc"),
 ])
+@pytest.mark.slow
 def test_bad_training_input_is_a_one_line_error(synth32, tmp_path, args, expect):
     argv = ["--dataroot", synth32, *TINY, "--checkpoints_dir", tmp_path, *args]
     line = one_line_error(run_cli("train.py", *argv))
     assert expect in line
 
 
+@pytest.mark.slow
 def test_gpu_asked_without_cuda_is_a_one_line_error(synth32, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -140,6 +144,7 @@ def test_gpu_asked_without_cuda_is_a_one_line_error(synth32, tmp_path):
     assert "--gpu_ids -1" in line
 
 
+@pytest.mark.slow
 def test_generator_size_mismatch_is_a_one_line_error(synth32, tmp_path):
     line = one_line_error(run_cli("train.py", "--dataroot", synth32, "--netG", "unet_256", "--ngf", "4",
                                   "--load_size", "32", "--crop_size", "32", "--display_id", "0",
@@ -147,6 +152,7 @@ def test_generator_size_mismatch_is_a_one_line_error(synth32, tmp_path):
     assert "multiples of 256" in line
 
 
+@pytest.mark.slow
 def test_without_visdom_server_training_warns_once_and_goes_on(synth32, tmp_path):
     argv = [*TINY, "--display_id", "1", "--display_port", "9", "--n_epochs", "1", "--n_epochs_decay", "0"]
     proc = run_cli("train.py", "--dataroot", synth32, *argv, "--checkpoints_dir", tmp_path, "--max_dataset_size", "2",
@@ -156,6 +162,7 @@ def test_without_visdom_server_training_warns_once_and_goes_on(synth32, tmp_path
     assert (tmp_path / "experiment_name" / "latest_checkpoint.pth").is_file()
 
 
+@pytest.mark.slow
 def test_help_lists_the_registered_choices():
     out = run_cli("train.py", "--help", check=True).stdout
     for name in ["--lambda_L1", "unet_256", "resnet_9blocks", "pixel", "n_layers", "lsgan", "vanilla", "cosine",

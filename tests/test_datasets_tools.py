@@ -460,6 +460,7 @@ def test_cityscapes_label_ids_refuse_jpeg(cityscapes_tree: Path) -> None:
     assert "--format png" in proc.stderr and not (cityscapes_tree / "out").exists()
 
 
+@pytest.mark.slow
 def test_cityscapes_label_ids_train_test_and_evaluate_end_to_end(cityscapes_tree: Path) -> None:
     """prepare_cityscapes_dataset.py --labels ids -> train.py --palette ids --label_nc 35 -> test.py -> evaluate.py."""
     from conftest import TINY, run_cli

@@ -220,6 +220,7 @@ def test_bad_flags_are_one_line_errors(tiny_checkpoint, flags, expect):
     assert expect in one_line_error(proc)
 
 
+@pytest.mark.slow
 def test_port_in_use_is_a_one_line_error(tiny_checkpoint):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

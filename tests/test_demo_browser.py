@@ -11,7 +11,6 @@ import io
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, free_port
 from PIL import Image
+
+pytestmark = pytest.mark.slow  # end to end: run by python -m pytest -m slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 # without the background-networking flags, chromium's calls home are refused on a closed network
@@ -33,12 +34,6 @@ if not CHROMIUM.exists():
 if importlib.util.find_spec("playwright") is None:
     pytest.skip("the browser test needs playwright (pip install playwright; its browsers are not needed)",
                 allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

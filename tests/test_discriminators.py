@@ -157,6 +157,7 @@ def test_lambda_feat_flag_alone_means_pix2pixhds_10():
 # the tiny flags at 48 px: two scales of 3 layers need 47 px
 TINY48 = [f for f in TINY if f not in ("--load_size", "--crop_size", "32")] + ["--load_size", "48", "--crop_size", "48"]
 
+@pytest.mark.slow
 def test_trainsesame_runs_the_seeds_command_then_test_py(synth32, tmp_path):
     proc = run_cli("trainSesame.py", "--dataroot", synth32, "--model", "pix2pix", "--name", "classic", "--direction",
                    "BtoA", "--netD", "sesam", "--checkpoints_dir", tmp_path, *TINY48, "--n_epochs", "1",
@@ -186,6 +187,7 @@ def test_images_too_small_for_the_multiscale_discriminator_get_a_one_line_error(
     assert "--netD multiscale" in line and "47x47" in line and "--num_D" in line
 
 
+@pytest.mark.slow
 def test_resume_checks_only_the_options_that_shape_the_saved_discriminator(synth32, tmp_path):
     common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY48, "--n_epochs_decay", "0"]
     run_cli("train.py", *common, "--name", "basic", "--n_epochs", "1", check=True)

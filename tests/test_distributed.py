@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY, one_line_error, run_cli
+from conftest import REPO, TINY, free_port, one_line_error, run_cli
 
 from models import networks
 
@@ -137,7 +137,7 @@ def test_slurm_script_launches_torchrun(synth32, tmp_path):
         tool.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
            "SLURM_SUBMIT_DIR": str(REPO), "SLURM_NNODES": "1", "SLURM_JOB_ID": "42", "SLURM_JOB_NODELIST": "n1",
-           "GPUS_PER_NODE": "2", "MASTER_PORT": "29531", "OMP_NUM_THREADS": "1"}
+           "GPUS_PER_NODE": "2", "MASTER_PORT": str(free_port()), "OMP_NUM_THREADS": "1"}
     import subprocess
 
     proc = subprocess.run(["bash", str(REPO / "scripts" / "train_slurm.sbatch"), "--dataroot", str(synth32),

@@ -99,6 +99,7 @@ def inception_random_weights(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_fid_is_zero_for_identical_sets_and_grows_with_noise(tmp_path, cache, reals, inception_random_weights):
     fids = [calculate_metrics(results_with(tmp_path / str(level), reals, "noise", level), fid=True, kid=True,
                               inception_weights=inception_random_weights, **cache) for level in (0, 0.1, 0.4)]
@@ -107,6 +108,7 @@ def test_fid_is_zero_for_identical_sets_and_grows_with_noise(tmp_path, cache, re
     assert fids[0]["kid"] < fids[1]["kid"] < fids[2]["kid"] and fids[2]["kid_std"] > 0
 
 
+@pytest.mark.slow
 def test_cli_reads_inception_weights_from_torch_home(tmp_path, reals, inception_random_weights):
     checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
@@ -120,6 +122,7 @@ def test_cli_reads_inception_weights_from_torch_home(tmp_path, reals, inception_
     assert report["metrics"]["isc"] == {**report["metrics"]["isc"], "n_fake": N}
 
 
+@pytest.mark.slow
 def test_cli_says_how_to_get_inception_weights_when_offline(tmp_path, reals):
     proc = run_cli("evaluate.py", "--results_dir", results_with(tmp_path, reals, "noise", 0.1), "--metrics", "fid",
                    env={"TORCH_HOME": str(tmp_path / "torch"), **OFFLINE})
@@ -129,6 +132,7 @@ def test_cli_says_how_to_get_inception_weights_when_offline(tmp_path, reals):
     assert not list((tmp_path / "torch").rglob("*.pth*"))  # no partial download left behind
 
 
+@pytest.mark.slow
 def test_cli_rejects_a_file_that_is_not_inception_weights(tmp_path, reals, vgg19_random_weights):
     folder = results_with(tmp_path, reals, "noise", 0.1)
     garbage = tmp_path / "garbage.pth"
@@ -216,6 +220,7 @@ def test_bad_arguments_give_one_line_errors(args, expected):
     assert expected in one_line_error(run_cli("evaluate.py", *args))
 
 
+@pytest.mark.slow
 def test_plain_folders_pair_by_name_and_warn_about_side_by_side_pairs(tmp_path, cache, reals):
     fake, real, pairs = tmp_path / "fake", tmp_path / "real", tmp_path / "pairs"
     for folder in (fake, real, pairs):
@@ -240,6 +245,7 @@ def test_plain_folders_pair_by_name_and_warn_about_side_by_side_pairs(tmp_path, 
     assert "twice as wide" in proc.stderr
 
 
+@pytest.mark.slow
 def test_table_row_is_replaced_on_rerun_and_columns_merge(tmp_path, reals):
     table = tmp_path / "metrics.csv"
     a = results_with(tmp_path, reals, "noise", 0.05, name="a")
@@ -320,6 +326,7 @@ def test_tiny_and_mixed_size_folders(tmp_path, reals):
     assert metrics["kid_lite0"]["subset_size"] == 2 and np.isfinite(metrics["kid_lite0"]["value"])
 
 
+@pytest.mark.slow
 def test_relative_results_dir_and_default_metrics_flag(tmp_path, reals):
     folder = results_with(tmp_path, reals, "noise", 0.1, name="rel")
     proc = run_cli(str(Path(__file__).parents[1] / "evaluate.py"), "--results_dir", "test_latest", "--metrics",
@@ -330,6 +337,7 @@ def test_relative_results_dir_and_default_metrics_flag(tmp_path, reals):
     assert (row["experiment"], row["run"], row["epoch"]) == ("rel", "test_latest", "latest")
 
 
+@pytest.mark.slow
 def test_a_rerun_with_other_metrics_keeps_the_earlier_ones(tmp_path, reals):
     folder = results_with(tmp_path, reals, "noise", 0.1)
     run_cli("evaluate.py", "--results_dir", folder, "--metrics", "psnr", check=True)

@@ -12,6 +12,8 @@ import pytest
 from conftest import REPO, TINY, load_script, make_synthetic, one_line_error, run_cli
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # end to end: run by python -m pytest -m slow
+
 SCRIPTS = REPO / "scripts" / "experiments"
 # (script, its own options, the settings in table order, the option column that tells them apart); run end to end
 # are the scripts with something of their own (a sweep option, trainSesame.py, test.py --n_samples): what the others
@@ -36,7 +38,6 @@ def table(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name, options, settings, column", EXPERIMENTS, ids=[e[0] for e in EXPERIMENTS])
 def test_experiment_script_trains_tests_evaluates_and_plots(synth32, tmp_path, name, options, settings, column):
     out = tmp_path / name
@@ -279,7 +280,6 @@ def test_slurm_launcher_without_sbatch_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow
 def test_slurm_job_array_fills_the_same_table_and_figures_as_a_local_run(synth32, tmp_path):
     """End to end with the fake sbatch: one row per setting and seed, the same scores, the same figures."""
     env = slurm_env(tmp_path)

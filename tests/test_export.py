@@ -50,6 +50,7 @@ def as_png_values(fake_B: np.ndarray) -> np.ndarray:
     return np.round((np.clip(fake_B[0], -1, 1).transpose(1, 2, 0) + 1) / 2 * 255).astype(np.int16)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "fmt"), [("unet", "onnx"), ("unet", "torchscript"), ("resnet", "onnx"),
                                            ("resnet", "torchscript"), ("spade", "onnx"), ("spade", "torchscript")])
 def test_exported_file_translates_as_test_py_does(trained, tmp_path, name, fmt):
@@ -74,6 +75,7 @@ def test_exported_file_translates_as_test_py_does(trained, tmp_path, name, fmt):
         assert contract["labels"]["palette"] == "facades" and len(contract["labels"]["class_colours"]) == 12
 
 
+@pytest.mark.slow
 def test_train_mode_bn_matches_test_py_without_eval(trained, tmp_path):
     data, ckpt = trained
     out = tmp_path / "g.onnx"
@@ -90,6 +92,7 @@ def test_train_mode_bn_matches_test_py_without_eval(trained, tmp_path):
     assert np.abs(exporting.onnx_runner(eval_out)(real_A) - exporting.onnx_runner(out)(real_A)).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_spade_style_code_is_an_input_and_repeats(trained, tmp_path):
     _, ckpt = trained
     out = tmp_path / "vae.onnx"
@@ -121,6 +124,7 @@ def test_disagreement_is_an_error_and_keeps_no_file(trained, tmp_path, monkeypat
     assert list(tmp_path.iterdir()) == []  # nothing, not even a record of the file it did not write
 
 
+@pytest.mark.slow
 def test_export_mistakes_are_one_line_errors(trained, tmp_path):
     _, ckpt = trained
     line = one_line_error(run_cli("export.py", "--name", "resnet", "--checkpoints_dir", ckpt, "--format", "tflite"))
@@ -147,6 +151,7 @@ def test_export_mistakes_are_one_line_errors(trained, tmp_path):
     ("resnet", ["--batch_size", "4"], "g.onnx", "--batch_size is test.py's"),
     ("resnet", ["--dataroot", "nowhere"], "g.onnx", "--dataroot nowhere has no test/ folder of images to check"),
 ])
+@pytest.mark.slow
 def test_export_flags_that_cannot_work_are_one_line_errors_and_write_nothing(trained, tmp_path, name, flags, out,
                                                                              expect):
     _, ckpt = trained

@@ -69,6 +69,7 @@ def test_the_page_has_a_generator_a_loss_a_metric_and_a_logger_each_one_file_and
     assert len(files) == 4 and all(not (REPO / f).exists() for f in files)
 
 
+@pytest.mark.slow
 def test_the_commands_of_the_example_sections_parse_with_the_examples_added(extended, tmp_path):
     from test_docs_commands import documented_commands
 
@@ -83,6 +84,7 @@ def test_the_commands_of_the_example_sections_parse_with_the_examples_added(exte
         assert proc.returncode == 0, f"{page}:{line}: {proc.stderr}"
 
 
+@pytest.mark.slow
 def test_the_examples_train_resume_test_and_evaluate(extended, synth32, tmp_path):
     help_text = run(extended, "train.py", "--help").stdout
     assert "plain: a stack of 3x3 convolutions" in help_text and "--plain_layers" in help_text

@@ -10,6 +10,8 @@ import pytest
 import torch
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # end to end: run by python -m pytest -m slow
+
 
 def gpu_check(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """`bash scripts/gpu_check.sh ARGS` with this interpreter as its python (not whichever is first on PATH)."""
@@ -17,7 +19,6 @@ def gpu_check(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
                           timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable})
 
 
-@pytest.mark.slow
 def test_cpu_mode_runs_every_check_and_prints_one_table(tmp_path):
     proc = gpu_check("--cpu", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

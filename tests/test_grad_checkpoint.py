@@ -78,6 +78,7 @@ def test_inference_is_unchanged_and_keeps_no_checkpoints():
         net(x)
 
 
+@pytest.mark.slow
 def test_train_py_with_grad_checkpoint_saves_a_checkpoint_that_test_py_loads(synth32, tmp_path):
     args = ("--dataroot", synth32, "--name", "gc", "--checkpoints_dir", tmp_path, *TINY, "--n_epochs", "1",
             "--n_epochs_decay", "0", "--batch_size", "4")

@@ -30,6 +30,7 @@ def test_test_py_translates_images_smaller_than_the_generators_grid(size, tiny_c
     assert Image.open(tmp_path / "out" / "x.png").size == size
 
 
+@pytest.mark.slow
 def test_test_py_input_says_when_samples_will_be_identical_and_refuses_a_file_as_output(tiny_checkpoint, synth32,
                                                                                       tmp_path):
     photo = label_map(tmp_path / "in" / "x.png", synth32)
@@ -73,6 +74,7 @@ def test_validation_metrics_that_cannot_work_are_refused_before_training(metrics
     assert expect in line and not (tmp_path / "v").exists()
 
 
+@pytest.mark.slow
 def test_two_fake_folders_of_one_name_keep_rows_of_their_own(tmp_path):
     for run in ("runA", "runB", "real"):
         folder = tmp_path / run / "fake" if run != "real" else tmp_path / "real"
@@ -86,6 +88,7 @@ def test_two_fake_folders_of_one_name_keep_rows_of_their_own(tmp_path):
     assert len(rows) == 2 and all(",," not in row.split("fake,")[1][:1] for row in rows)
 
 
+@pytest.mark.slow
 def test_resuming_at_a_smaller_pool_or_crop_keeps_training(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *TINY, "--batch_size", "2", "--name", "r", "--checkpoints_dir",
             tmp_path, "--n_epochs_decay", "0", "--pool_size", "4"]
@@ -96,6 +99,7 @@ def test_resuming_at_a_smaller_pool_or_crop_keeps_training(synth32, tmp_path):
     assert len(state["extra"]["fake_pool"]) == 2 and state["extra"]["fake_pool"][0].shape[-1] == 24
 
 
+@pytest.mark.slow
 def test_dropping_the_average_or_a_kl_weight_without_vae_is_said(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *TINY, "--batch_size", "4", "--name", "r", "--checkpoints_dir",
             tmp_path, "--n_epochs_decay", "0"]

@@ -238,6 +238,7 @@ def test_wandb_that_cannot_start_is_one_warning_with_the_offline_hint(tmp_path, 
     log.close()
 
 
+@pytest.mark.slow
 def test_logger_cost_script_times_every_logger_list():
     proc = subprocess.run(["bash", "scripts/experiments/logger_cost.sh", "--epochs", "1", "--size", "32"], cwd=REPO,
                           capture_output=True, text=True, timeout=600,

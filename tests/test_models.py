@@ -82,6 +82,7 @@ def test_step_cosine_and_plateau_policies():
     assert plateau[0] == pytest.approx(2e-4) and plateau[-1] == pytest.approx(4e-5)
 
 
+@pytest.mark.slow
 def test_small_unet_learns_synthetic_pairs(synth128, tmp_path):
     """A few hundred steps lower the held-out L1 clearly below its value at initialization."""
     common = ["--dataroot", str(synth128), "--gpu_ids", "-1", "--display_id", "0", "--netG", "unet_128",
@@ -192,6 +193,7 @@ def test_the_losses_are_a_dict_whose_sum_g_minimises():
     assert [list(g) for g in groups] == [["D_fake"], ["D_real"]] and model.discriminator_loss_weight == 0.5
 
 
+@pytest.mark.slow
 def test_template_model_trains_through_train_py(synth32, tmp_path):
     proc = run_cli("train.py", "--dataroot", synth32, "--model", "template", *TINY, "--checkpoints_dir", tmp_path,
                    "--name", "tpl", "--n_epochs", "1", "--n_epochs_decay", "0", "--print_freq", "4",

@@ -71,6 +71,7 @@ def test_the_python_translator_refuses_a_planted_checkpoint(tiny_checkpoint, syn
     assert proc.returncode != 0 and "refusing to load" in proc.stderr and not marker.exists()
 
 
+@pytest.mark.slow
 def test_the_metrics_api_refuses_a_planted_feature_cache(folders, tmp_path):
     marker = tmp_path / "pwned"
     fake, real = folders
@@ -84,6 +85,7 @@ def test_the_metrics_api_refuses_a_planted_feature_cache(folders, tmp_path):
     assert proc.returncode != 0 and "refusing to load the cached features" in proc.stderr and not marker.exists()
 
 
+@pytest.mark.slow
 def test_torch_fidelity_itself_reads_weights_only_once_metrics_fidelity_is_imported(folders, tmp_path):
     """The documented route: `import metrics.fidelity`, then torch-fidelity's own calculate_metrics with the Lite0
     extractor and a cache (torch-fidelity loads its caches and Inception weights with weights_only=False)."""
@@ -107,6 +109,7 @@ def test_torch_fidelity_itself_reads_weights_only_once_metrics_fidelity_is_impor
     assert proc.returncode != 0 and "refusing to load" in proc.stderr and not marker.exists()
 
 
+@pytest.mark.slow
 def test_evaluate_py_refuses_planted_inception_weights_in_torch_home(folders, tmp_path):
     marker = tmp_path / "pwned"
     fake, real = folders
@@ -118,6 +121,7 @@ def test_evaluate_py_refuses_planted_inception_weights_in_torch_home(folders, tm
     assert "refusing to load" in line and not marker.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["--vgg_weights", "TORCH_HOME"])
 def test_train_py_refuses_planted_perceptual_weights(where, synth32, tmp_path):
     marker = tmp_path / "pwned"
@@ -132,6 +136,7 @@ def test_train_py_refuses_planted_perceptual_weights(where, synth32, tmp_path):
     assert "refusing to load" in line and "vgg19" in line and not marker.exists()
 
 
+@pytest.mark.slow
 def test_validation_during_training_refuses_a_planted_feature_cache(synth32, tmp_path):
     marker = tmp_path / "pwned"
     args = ["train.py", "--dataroot", synth32, *TINY, "--name", "v", "--checkpoints_dir", tmp_path / "ckpt",
@@ -156,6 +161,7 @@ def cached_weights_name(extractor: str) -> str:
     return f"{extractor}-{MODEL_METADATA[extractor]['hash']}.pt"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extractor", ["clip-vit-b-32", "vgg16"])
 def test_every_torch_fidelity_extractor_reads_its_cached_weights_weights_only(extractor, folders, tmp_path):
     """After `import metrics.fidelity`, torch-fidelity's other extractors too: CLIP through torch.hub, VGG16 through

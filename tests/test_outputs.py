@@ -103,6 +103,7 @@ def test_test_py_input_never_writes_onto_its_input_or_its_folder(tiny_checkpoint
     assert snapshot(tmp_path / "photos") == before
 
 
+@pytest.mark.slow
 def test_test_py_input_never_writes_over_an_unrelated_file(tiny_checkpoint, synth32, tmp_path):
     label_map(tmp_path / "photos" / "sub" / "a.png", synth32)
     unrelated = tmp_path / "photos" / "a.png"
@@ -118,6 +119,7 @@ def test_test_py_input_never_writes_over_an_unrelated_file(tiny_checkpoint, synt
             check=True)  # now it is test.py's own file: a second run replaces it without --overwrite
 
 
+@pytest.mark.slow
 def test_test_py_keeps_two_checkpoints_results_apart(tiny_checkpoint, synth32, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(tiny_checkpoint / "tiny", other / "tiny")
@@ -135,6 +137,7 @@ def test_test_py_results_never_go_into_the_dataset(tiny_checkpoint, synth32):
     assert "where test.py reads its inputs" in line and not (synth32 / "r").exists()
 
 
+@pytest.mark.slow
 def test_test_py_and_evaluate_py_keep_raw_and_averaged_results_apart(synth32, tmp_path):
     run_cli("train.py", "--dataroot", synth32, *TINY, "--name", "e", "--checkpoints_dir", tmp_path, "--ema",
             "--n_epochs", "1", "--n_epochs_decay", "0", "--batch_size", "4", check=True)
@@ -160,6 +163,7 @@ def results(tiny_checkpoint, synth32, tmp_path) -> Path:
     return tmp_path / "results" / "tiny" / "test_latest"
 
 
+@pytest.mark.slow
 def test_evaluate_py_never_writes_over_an_input_a_checkpoint_or_a_file_it_did_not_make(results, tiny_checkpoint,
                                                                                       tmp_path):
     evaluate = ["evaluate.py", "--results_dir", results, "--metrics", "l1"]
@@ -181,6 +185,7 @@ def test_evaluate_py_never_writes_over_an_input_a_checkpoint_or_a_file_it_did_no
 
 # ---- export.py ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_export_py_never_writes_over_a_checkpoint_or_a_file_it_did_not_make(tiny_checkpoint, tmp_path):
     export = ["export.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, "--format", "torchscript"]
     weights = tmp_path / "weights.pt"
@@ -245,6 +250,7 @@ def test_evaluate_py_refuses_a_folder_compared_with_itself(folders_with_images):
     assert "are the same images: the scores would compare them with themselves" in line
 
 
+@pytest.mark.slow
 def test_test_py_input_tells_a_checkpoint_trained_further_from_the_one_that_wrote_the_folder(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *TINY, "--name", "r", "--checkpoints_dir", tmp_path,
             "--n_epochs_decay", "0", "--batch_size", "4"]

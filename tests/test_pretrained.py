@@ -51,6 +51,7 @@ def synth256(tmp_path_factory) -> Path:
     return make_synthetic(tmp_path_factory.mktemp("synth256"), 256, n_train=1, n_val=1, n_test=1)
 
 
+@pytest.mark.slow
 def test_an_installed_model_translates_without_architecture_flags(mirror, synth256, tmp_path):
     ckpt = tmp_path / "checkpoints"
     proc = install("facades_label2photo", ckpt, "--from", f"file://{mirror / 'facades_label2photo.pth'}")

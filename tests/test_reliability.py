@@ -44,6 +44,7 @@ class Payload:
 
 # ---- silently wrong results ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_extending_a_finished_run_trains_the_new_epochs_at_the_schedules_rate(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir", tmp_path]
     run_cli(*args, "--n_epochs", "1", "--n_epochs_decay", "1", "--lambda_L1", "50", check=True)
@@ -60,6 +61,7 @@ def test_extending_a_finished_run_trains_the_new_epochs_at_the_schedules_rate(sy
     assert state["options"]["lambda_L1"] == 50  # options not given again are the checkpoint's, not the defaults
 
 
+@pytest.mark.slow
 def test_resuming_with_another_beta1_uses_it(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir", tmp_path,
             "--n_epochs", "1", "--n_epochs_decay", "0", "--save_latest_freq", "4"]
@@ -83,6 +85,7 @@ def ramp_16bit(width: int, height: int) -> np.ndarray:
     return np.tile(np.linspace(0, 65535, width).round().astype(np.uint16), (height, 1))
 
 
+@pytest.mark.slow
 def test_a_16_bit_image_reaches_the_network_as_a_ramp(tiny_checkpoint, tmp_path):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
@@ -130,6 +133,7 @@ def test_same_file_names_in_subfolders_get_distinct_results(tiny_checkpoint, syn
     assert json.loads((out / "checkpoint.json").read_text())["translated"] == 4
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_folder_that_test_py_left_half_written(tiny_checkpoint, synth32, tmp_path):
     data = tmp_path / "data"
     (data / "test").mkdir(parents=True)
@@ -182,6 +186,7 @@ def test_fake_pointed_at_a_results_folder_uses_only_its_generated_images(tmp_pat
 
 # ---- nothing lost ------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_second_train_py_of_the_same_experiment_is_refused_and_a_killed_one_leaves_no_lock(synth32, tmp_path):
     args = ["train.py", "--dataroot", str(synth32), *RUN, "--name", "run", "--checkpoints_dir", str(tmp_path)]
     first = subprocess.Popen([sys.executable, *args, "--n_epochs", "200"], cwd=REPO, stdout=subprocess.DEVNULL,
@@ -201,6 +206,7 @@ def test_a_second_train_py_of_the_same_experiment_is_refused_and_a_killed_one_le
     assert not (tmp_path / "run" / ".train.lock").exists()
 
 
+@pytest.mark.slow
 def test_temporary_files_of_a_killed_save_are_removed_by_the_next_run(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir", tmp_path,
             "--n_epochs", "1", "--n_epochs_decay", "0"]
@@ -269,6 +275,7 @@ def test_combine_writes_nothing_of_a_split_with_a_truncated_file(tmp_path, worke
 
 # ---- no code from a file -----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_checkpoint_with_a_payload_is_refused_and_never_runs(tiny_checkpoint, synth32, tmp_path):
     marker = tmp_path / "pwned"
     folder = tmp_path / "ckpt" / "tiny"
@@ -283,6 +290,7 @@ def test_a_checkpoint_with_a_payload_is_refused_and_never_runs(tiny_checkpoint, 
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_checkpoints_of_the_first_format_still_resume(synth32, tmp_path):
     """v1 checkpoints held numpy's random state as a numpy array: still readable weights-only."""
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir", tmp_path,
@@ -306,6 +314,7 @@ def test_upstream_weights_with_a_payload_are_refused(synth32, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_a_planted_feature_cache_or_inception_file_never_runs(tmp_path):
     marker = tmp_path / "pwned"
     for folder in ("fake", "real"):
@@ -329,6 +338,7 @@ def test_a_planted_feature_cache_or_inception_file_never_runs(tmp_path):
 
 # ---- one-line errors ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_naming_the_file(synth32, tiny_checkpoint, tmp_path):
     line = one_line_error(run_cli("train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir",
                                   tmp_path / "ckpt", env=full_disk(tmp_path / "ckpt")))
@@ -342,6 +352,7 @@ def test_a_full_disk_is_one_line_naming_the_file(synth32, tiny_checkpoint, tmp_p
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_inside_torchs_writer_is_one_line_and_keeps_the_last_checkpoint(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir", tmp_path / "ckpt",
             "--n_epochs", "1", "--n_epochs_decay", "0"]
@@ -393,6 +404,7 @@ def bomb(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_an_image_above_the_decompression_bomb_limit_is_named_with_its_size(synth32, tmp_path):
     data = tmp_path / "data"
     (data / "train").mkdir(parents=True)
@@ -420,6 +432,7 @@ def test_out_of_range_training_flags_are_argparse_errors(flag, value):
     assert stop.value.code == 2
 
 
+@pytest.mark.slow
 def test_out_of_range_flags_stop_the_tools_in_one_line(synth32):
     assert "--beta1" in one_line_error(run_cli("train.py", "--dataroot", synth32, "--beta1", "1.5"))
     assert "--aspect_ratio" in one_line_error(run_cli("test.py", "--dataroot", synth32, "--aspect_ratio", "0"))
@@ -502,14 +515,14 @@ def test_calculate_metrics_names_python_arguments(tmp_path):
     assert "--" not in str(missing.value) + str(unknown.value)
 
 
-def test_the_lite0_extractor_is_registered_in_torch_fidelity_on_import(tmp_path):
+def test_the_lite0_extractor_is_registered_in_torch_fidelity_once_metrics_fidelity_is_imported(tmp_path):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         for i in range(4):
             Image.fromarray(np.full((32, 32, 3), 30 * i + (folder == "b") * 7, np.uint8)).save(
                 tmp_path / folder / f"{i}.png")
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    code = (f"import metrics, torch_fidelity; print(torch_fidelity.calculate_metrics(input1={a!r}, input2={b!r}, "
+    code = (f"import metrics.fidelity, torch_fidelity; print(torch_fidelity.calculate_metrics(input1={a!r}, input2={b!r}, "
             f"fid=True, feature_extractor='efficientnet-lite0', cache=False, cuda=False)"
             f"['frechet_inception_distance'])")
     proc = run_cli("-c", code, check=True)
@@ -539,6 +552,7 @@ def test_a_failed_start_leaves_no_empty_experiment_folder(synth32, tmp_path):
     assert "no checkpoint" in line and not (tmp_path / "ckpt").exists()
 
 
+@pytest.mark.slow
 def test_switching_a_finished_run_to_plateau_starts_from_lr(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "run", "--checkpoints_dir", tmp_path]
     run_cli(*args, "--n_epochs", "1", "--n_epochs_decay", "1", check=True)  # ends at learning rate 0
@@ -562,6 +576,7 @@ def test_linked_subfolders_of_a_dataset_are_read(tiny_checkpoint, synth32, tmp_p
     assert fakes == ["3_fake_B.png", "linked_1_fake_B.png", "linked_2_fake_B.png"]
 
 
+@pytest.mark.slow
 def test_test_py_refuses_another_direction_and_warns_about_another_size(tiny_checkpoint, synth32, tmp_path):
     test = ["test.py", "--dataroot", synth32, "--name", "tiny", "--checkpoints_dir", tiny_checkpoint,
             "--results_dir", tmp_path / "res"]
@@ -580,6 +595,7 @@ def test_results_inside_the_dataset_folder_are_refused(tiny_checkpoint, tmp_path
     assert "where test.py reads its inputs" in line and not (inputs / "out").exists()
 
 
+@pytest.mark.slow
 def test_fake_folders_of_two_experiments_get_rows_of_their_own(tmp_path):
     for experiment in ("one", "two"):
         images = tmp_path / "res" / experiment / "test_latest" / "images"
@@ -657,6 +673,7 @@ def test_a_second_ctrl_c_waits_while_a_checkpoint_is_written():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 def test_resuming_an_older_epoch_warns_about_the_later_checkpoints_and_refuses_epoch_count(synth32, tmp_path):
     args = ["--dataroot", synth32, *TINY, "--name", "run", "--checkpoints_dir", tmp_path, "--save_epoch_freq", "1",
             "--n_epochs", "2", "--n_epochs_decay", "0"]
@@ -708,6 +725,7 @@ def test_hand_tables_with_short_rows_say_so(tmp_path, capsys):
     assert "line 3 has fewer cells than the header" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_combining_a_folder_with_itself_and_scoring_a_results_folder_as_fake_are_explained(tiny_checkpoint, synth32,
                                                                                              tmp_path):
     fold = tmp_path / "A" / "train"

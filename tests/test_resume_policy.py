@@ -157,6 +157,7 @@ def hyperparameters(trainer: Trainer) -> dict:
 RUN = [*TINY, "--batch_size", "2", "--print_freq", "2"]
 
 
+@pytest.mark.slow
 def test_a_new_lr_reaches_every_network_and_the_schedule(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "r", "--checkpoints_dir", tmp_path, "--ttur"]
     run_cli(*args, "--n_epochs", "1", "--n_epochs_decay", "0", check=True)
@@ -169,6 +170,7 @@ def test_a_new_lr_reaches_every_network_and_the_schedule(synth32, tmp_path):
     assert {r["lr"] for r in logged if r["epoch"] == 2} == {0.0005}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, value", [("--model", "pix2pix"), ("--label_nc", "12"), ("--netG", "unet_128")])
 def test_resuming_a_pix2pix_plus_run_with_another_recipe_or_shape_is_refused(flag, value, synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "r", "--checkpoints_dir", tmp_path]
@@ -181,6 +183,7 @@ def test_resuming_a_pix2pix_plus_run_with_another_recipe_or_shape_is_refused(fla
 
 # ---- one experiment folder, one run -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_new_run_into_a_folder_holding_another_run_is_refused_and_overwrite_starts_clean(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "r", "--checkpoints_dir", tmp_path, "--n_epochs", "1",
             "--n_epochs_decay", "0"]
@@ -206,6 +209,7 @@ def test_a_new_run_into_a_folder_holding_another_run_is_refused_and_overwrite_st
     assert logged and {r["lr"] for r in logged} == {0.001}  # the earlier run's lines (at 0.0002) are gone
 
 
+@pytest.mark.slow
 def test_a_run_that_stops_training_d_keeps_it_for_a_later_one(synth32, tmp_path):
     args = ["train.py", "--dataroot", synth32, *RUN, "--name", "r", "--checkpoints_dir", tmp_path,
             "--n_epochs_decay", "0"]

@@ -141,6 +141,7 @@ def test_spade_recipe_trains_with_ttur_and_adam_0_09(synth32: Path) -> None:
     assert groups["G"]["betas"] == (0.0, 0.9) == groups["D"]["betas"]
 
 
+@pytest.mark.slow
 def test_wrong_label_nc_or_palette_is_a_one_line_error(synth32: Path, tmp_path: Path) -> None:
     proc = run_cli("train.py", "--dataroot", synth32, *TINY, "--label_nc", "10", "--checkpoints_dir", tmp_path)
     assert "--label_nc 12" in one_line_error(proc)
@@ -159,6 +160,7 @@ def spade_vae(synth32: Path, tmp_path_factory) -> Path:
     return ckpt
 
 
+@pytest.mark.slow
 def test_spade_with_style_encoder_gives_several_photos_per_label_map(synth32: Path, spade_vae: Path,
                                                                      tmp_path: Path) -> None:
     assert "G_KL" in (spade_vae / "spade" / "loss_log.txt").read_text()

@@ -67,6 +67,7 @@ def test_kernels_torch_uses_torchs_adam_and_convolutions():
         assert ("aten::im2col" in ops and "aten::col2im" in ops) == (kernels == "auto")  # small layers as products
 
 
+@pytest.mark.slow
 def test_unknown_values_are_one_line_errors(synth32, tmp_path):
     for flag in ("--amp", "--channels_last", "--compile", "--kernels", "--cache_dataset", "--allocator"):
         proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, flag, "fast")
@@ -101,6 +102,7 @@ def test_allocator_reuse_serves_each_steps_large_tensors_without_fresh_pages():
     assert faults["reuse"] < pages // 20
 
 
+@pytest.mark.slow
 def test_allocator_auto_reuses_on_cpus_and_says_so(synth32, tmp_path, monkeypatch, capsys):
     assert train_options().allocator == ("reuse" if allocator.reuse_supported() else "system")
     assert train_options("--allocator", "system").allocator == "system"
@@ -182,6 +184,7 @@ def held_out_l1(data, tmp_path, name: str, epoch: str, *flags: str) -> float:
     return calculate_metrics(str(tmp_path / "res" / name / f"test_{epoch}"), l1=True)["l1"]
 
 
+@pytest.mark.slow
 def test_fast_path_training_reaches_the_plain_paths_held_out_l1(tmp_path):
     """Both paths learn, and the fast path lands as near the plain path as two seeds of the plain path land near each
     other: bf16 rounding sends training down another path, as another seed does, so their held-out L1 differ by
@@ -204,6 +207,7 @@ def test_fast_path_training_reaches_the_plain_paths_held_out_l1(tmp_path):
     assert abs(scores["fast0"][1] - np.mean(plain)) <= tolerance, scores
 
 
+@pytest.mark.slow
 def test_generator_outputs_in_bf16_stay_within_a_few_grey_levels_of_fp32(tmp_path):
     data = make_synthetic(tmp_path / "data", 128, n_train=4, n_test=4)
     run_cli("train.py", "--dataroot", data, "--checkpoints_dir", tmp_path / "ck", "--name", "g", "--netG",
@@ -225,6 +229,7 @@ def test_generator_outputs_in_bf16_stay_within_a_few_grey_levels_of_fp32(tmp_pat
 
 # ---- checkpoints, fp16, compile ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_checkpoints_move_between_the_plain_and_the_fast_path(synth32, tmp_path):
     common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "x", *TINY, "--n_epochs", "1",
               "--n_epochs_decay", "0"]
@@ -243,6 +248,7 @@ def test_checkpoints_move_between_the_plain_and_the_fast_path(synth32, tmp_path)
     assert opt.amp == "off"  # the test run's own choice, not the checkpoint's
 
 
+@pytest.mark.slow
 def test_fp16_scales_gradients_and_keeps_the_scale_in_checkpoints(synth32, tmp_path):
     common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "h", *TINY, "--amp", "fp16",
               "--gan_mode", "wgangp", "--norm", "instance", "--print_freq", "1"]
@@ -256,6 +262,7 @@ def test_fp16_scales_gradients_and_keeps_the_scale_in_checkpoints(synth32, tmp_p
     run_cli("train.py", *common, "--n_epochs", "2", "--n_epochs_decay", "0", "--continue_train", check=True)
 
 
+@pytest.mark.slow
 def test_compile_trains_and_tests_a_unet_and_saves_plain_weights(synth128, tmp_path):
     unet = ["--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--load_size", "128", "--crop_size", "128",
             "--display_id", "0", "--direction", "BtoA"]
@@ -270,6 +277,7 @@ def test_compile_trains_and_tests_a_unet_and_saves_plain_weights(synth128, tmp_p
     assert "--compile" not in proc.stderr and len(list((tmp_path / "r").rglob("*_fake_B.png"))) == 2
 
 
+@pytest.mark.slow
 def test_compile_falls_back_to_eager_with_one_warning(synth32, tmp_path):
     # a C++ compiler that does not exist: inductor cannot build its kernels
     proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "f", *TINY,
@@ -282,6 +290,7 @@ def test_compile_falls_back_to_eager_with_one_warning(synth32, tmp_path):
 
 # ---- the benchmark -------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_benchmark_compares_the_plain_and_the_fast_path_and_profiles_a_step(synth32, tmp_path):
     out = tmp_path / "bench.json"
     proc = run_cli("scripts/benchmark.py", "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop_size",

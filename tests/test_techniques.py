@@ -75,6 +75,7 @@ def test_checkpoints_hold_the_average_with_its_own_batch_norm_statistics(ema_run
     assert not torch.equal(raw["model.1.weight"], averaged["model.1.weight"])
 
 
+@pytest.mark.slow
 def test_test_py_translates_with_the_average_unless_told_raw(ema_run, synth32, tmp_path):
     outputs = {}
     for weights in ("", "raw"):

@@ -57,6 +57,7 @@ VARIANTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_each_variant_trains_and_tests_through_the_cli(name, synth32, vgg19_random_weights, tmp_path):
     flags, losses, nets = VARIANTS[name]
@@ -84,6 +85,7 @@ def test_the_progress_bar_shows_each_variants_losses(synth32, tmp_path):
         assert loss in out
 
 
+@pytest.mark.slow
 def test_wgangp_defaults_to_a_gradient_penalty_of_10_and_accepts_another(synth32, tmp_path):
     train(synth32, tmp_path, "gp", "--gan_mode", "wgangp")
     assert checkpoint(tmp_path, "gp")["options"]["lambda_gp"] == 10.0
@@ -96,6 +98,7 @@ def test_gan_mode_hinge_also_works_with_the_pixel_discriminator(synth32, tmp_pat
     assert "D_real" in logged_losses(tmp_path, "pixel")
 
 
+@pytest.mark.slow
 def test_unknown_gan_mode_and_nothing_to_train_are_one_line_errors(synth32, tmp_path):
     proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, "--gan_mode", "minimax")
     assert "--gan_mode" in one_line_error(proc) and "hinge" in proc.stderr
@@ -135,6 +138,7 @@ def test_n_samples_writes_k_different_outputs_side_by_side(stochastic, tmp_path)
     assert row.index("1_fake_B_1.png") < row.index("1_fake_B_2.png") < row.index("1_fake_B_3.png")
 
 
+@pytest.mark.slow
 def test_samples_are_reproducible_by_seed(stochastic, tmp_path):
     data, ckpt = stochastic
     for run, seed in [("a", "1"), ("b", "1"), ("c", "2")]:
@@ -162,6 +166,7 @@ def test_no_dropout_and_no_weight_noise_make_outputs_deterministic(stochastic, t
     assert "samples will be identical" in proc.stderr
 
 
+@pytest.mark.slow
 def test_dropout_rate_changes_how_much_samples_differ(stochastic, tmp_path):
     data, ckpt = stochastic
     spread = {}
@@ -172,6 +177,7 @@ def test_dropout_rate_changes_how_much_samples_differ(stochastic, tmp_path):
     assert 0 < spread["0.1"] < spread["0.9"]
 
 
+@pytest.mark.slow
 def test_flags_that_do_nothing_without_a_discriminator_are_warned_about(synth32, tmp_path):
     proc = train(synth32, tmp_path, "unused", "--netD", "none", "--lambda_feat", "--gan_mode", "wgangp",
                  "--weight_noise_in_training")
