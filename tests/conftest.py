@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 # tests run on every core at once (pytest-xdist): each worker, and the scripts it starts, on one thread
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("OMP_NUM_THREADS"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 FACADES = REPO.parent / "shared" / "data" / "facades"
