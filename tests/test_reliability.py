@@ -523,7 +523,8 @@ def test_the_lite0_extractor_is_registered_in_torch_fidelity_once_metrics_fideli
                 tmp_path / folder / f"{i}.png")
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     code = (f"import metrics.fidelity, torch_fidelity; "
-            f"print(torch_fidelity.calculate_metrics(input1={a!r}, input2={b!r}, fid=True, feature_extractor='efficientnet-lite0', cache=False, cuda=False)"
+            f"print(torch_fidelity.calculate_metrics(input1={a!r}, input2={b!r}, fid=True, "
+            f"feature_extractor='efficientnet-lite0', cache=False, cuda=False)"
             f"['frechet_inception_distance'])")
     proc = run_cli("-c", code, check=True)
     assert float(proc.stdout.strip().splitlines()[-1]) > 0
