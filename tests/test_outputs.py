@@ -90,14 +90,14 @@ def test_a_damaged_manifest_is_an_error_not_a_guess(tmp_path):
 
 # ---- test.py -----------------------------------------------------------------------------------------------------
 
-def test_command(tiny_checkpoint: Path, *args) -> list:
+def test_py_args(tiny_checkpoint: Path, *args) -> list:
     return ["test.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, *args]
 
 
 def test_test_py_input_never_writes_onto_its_input_or_its_folder(tiny_checkpoint, synth32, tmp_path):
     photo = label_map(tmp_path / "photos" / "x.png", synth32)
     before = snapshot(tmp_path / "photos")
-    line = one_line_error(run_cli(*test_command(tiny_checkpoint, "--input", photo, "--output", photo.parent,
+    line = one_line_error(run_cli(*test_py_args(tiny_checkpoint, "--input", photo, "--output", photo.parent,
                                            "--overwrite")))
     assert f"would write over {photo}, which test.py reads (its input)" in line
     assert snapshot(tmp_path / "photos") == before
@@ -108,14 +108,14 @@ def test_test_py_input_never_writes_over_an_unrelated_file(tiny_checkpoint, synt
     label_map(tmp_path / "photos" / "sub" / "a.png", synth32)
     unrelated = tmp_path / "photos" / "a.png"
     unrelated.write_bytes(b"my photo")
-    line = one_line_error(run_cli(*test_command(tiny_checkpoint, "--input", tmp_path / "photos" / "sub",
+    line = one_line_error(run_cli(*test_py_args(tiny_checkpoint, "--input", tmp_path / "photos" / "sub",
                                            "--output", tmp_path / "photos")))
     assert f"would write over {unrelated}, which test.py did not write" in line and "--overwrite" in line
     assert unrelated.read_bytes() == b"my photo"
-    run_cli(*test_command(tiny_checkpoint, "--input", tmp_path / "photos" / "sub", "--output", tmp_path / "photos",
+    run_cli(*test_py_args(tiny_checkpoint, "--input", tmp_path / "photos" / "sub", "--output", tmp_path / "photos",
                      "--overwrite"), check=True)
     assert Image.open(unrelated).size == (32, 32)  # asked for: replaced
-    run_cli(*test_command(tiny_checkpoint, "--input", tmp_path / "photos" / "sub", "--output", tmp_path / "photos"),
+    run_cli(*test_py_args(tiny_checkpoint, "--input", tmp_path / "photos" / "sub", "--output", tmp_path / "photos"),
             check=True)  # now it is test.py's own file: a second run replaces it without --overwrite
 
 
@@ -124,15 +124,15 @@ def test_test_py_keeps_two_checkpoints_results_apart(tiny_checkpoint, synth32, t
     other = tmp_path / "other"
     shutil.copytree(tiny_checkpoint / "tiny", other / "tiny")
     photo = label_map(tmp_path / "in" / "x.png", synth32)
-    run_cli(*test_command(tiny_checkpoint, "--input", photo, "--output", tmp_path / "out"), check=True)
+    run_cli(*test_py_args(tiny_checkpoint, "--input", photo, "--output", tmp_path / "out"), check=True)
     first = snapshot(tmp_path / "out")
-    line = one_line_error(run_cli(*test_command(other, "--input", photo, "--output", tmp_path / "out")))
+    line = one_line_error(run_cli(*test_py_args(other, "--input", photo, "--output", tmp_path / "out")))
     assert f"holds 1 file(s) that test.py made from {tiny_checkpoint / 'tiny' / 'latest_checkpoint.pth'}" in line
     assert snapshot(tmp_path / "out") == first
 
 
 def test_test_py_results_never_go_into_the_dataset(tiny_checkpoint, synth32):
-    line = one_line_error(run_cli(*test_command(tiny_checkpoint, "--dataroot", synth32, "--results_dir",
+    line = one_line_error(run_cli(*test_py_args(tiny_checkpoint, "--dataroot", synth32, "--results_dir",
                                                 synth32 / "r")))
     assert "where test.py reads its inputs" in line and not (synth32 / "r").exists()
 
