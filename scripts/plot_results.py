@@ -32,8 +32,11 @@ from util.outputs import OutputGuard
 KINDS = ("batch_size", "bars", "stochastic")
 DISTANCE = ("fid", "fd_lite0")  # the first one in the table is the figure's "FID-type" metric
 SECOND = ("isc", "kid", "kid_lite0")
-BAR_METRICS = tuple(name for name, metric in METRICS.items() if metric.group != "diversity")  # one image each
-SCORES = (*METRICS, "train_seconds")  # averaged over seeds
+# the distances first, then the registry's other metrics of one image each (diversity needs several per input)
+_FIRST = ("fid", "fd_lite0", "kid", "kid_lite0")
+BAR_METRICS = (*_FIRST, *(name for name, metric in METRICS.items()
+                          if metric.group != "diversity" and name not in _FIRST))
+SCORES = (*BAR_METRICS, *(name for name in METRICS if name not in BAR_METRICS), "train_seconds")  # averaged over seeds
 NUMERIC = {*SCORES, "batch_size", "n_images", "n_real", "n_samples", "seed"}
 DECIMAL_COMMA = re.compile(r"[-+]?\d+(\.\d{3})*,\d+")  # 0,5 or 1.234,5: a spreadsheet's decimal comma
 
