@@ -70,6 +70,8 @@ class Line:
     per_mp: float
     points: int
     worst: float  # largest relative residual of a measured run
+    lo: float = 0.0  # the measured range of megapixels
+    hi: float = 0.0
 
     def at(self, mp: float) -> float:
         return self.fixed + self.per_mp * mp
@@ -81,7 +83,7 @@ def fit(xs: list[float], ys: list[float]) -> Line | None:
         return None
     per_mp, fixed = np.polyfit(np.array(xs), np.array(ys), 1)
     worst = max(abs(fixed + per_mp * x - y) / max(abs(y), 1e-9) for x, y in zip(xs, ys))
-    return Line(float(fixed), float(per_mp), len(xs), float(worst))
+    return Line(float(fixed), float(per_mp), len(xs), float(worst), float(min(xs)), float(max(xs)))
 
 
 def curves(rows: list[dict[str, Any]]) -> dict[str, tuple[Line | None, Line | None]]:
@@ -105,6 +107,9 @@ def curve_table(fitted: dict[str, tuple[Line | None, Line | None]]) -> str:
         out.append(f"  {name}: memory {mem.fixed:,.0f} MiB + {mem.per_mp:,.0f} MiB per megapixel of batch (worst "
                    f"fit {mem.worst:.0%}); time {time.fixed:.3f} s + {time.per_mp:.3f} s per megapixel of batch "
                    f"(worst fit {time.worst:.0%}); {mem.points} runs")
+        if mem.points == 2:
+            out.append(f"  {name}: a line through two runs fits them exactly, so its fit is untested: measure a third "
+                       f"size or batch size to check it")
     return "\n".join(out)
 
 
@@ -117,9 +122,24 @@ def predictions(fitted: dict[str, tuple[Line | None, Line | None]],
         for name, (mem, time) in fitted.items():
             if mem is None or time is None:
                 continue
-            out.append(f"predicted for {name} at {w}x{h}, batch {batch} ({mp:.2f} megapixels): peak "
-                       f"{mem.at(mp):,.0f} MiB above the baseline, {time.at(mp):.3f} s/step")
+            where = f"predicted for {name} at {w}x{h}, batch {batch} ({mp:.2f} megapixels)"
+            if mem.at(mp) <= 0 or time.at(mp) <= 0:
+                out.append(f"{where}: no prediction, the fitted lines give no positive cost there (the measured runs "
+                           f"are too few, too close together or too noisy): measure more and larger --sizes")
+                continue
+            out.append(f"{where}: peak {mem.at(mp):,.0f} MiB above the baseline, {time.at(mp):.3f} s/step"
+                       f"{_extrapolation(mp, mem)}")
     return "\n".join(out)
+
+
+def _extrapolation(mp: float, line: Line) -> str:
+    """A caution when `mp` lies far outside the measured megapixels (more than twice the largest, or below half the
+    smallest): a straight line is only checked where it was measured."""
+    if mp > 2 * line.hi:
+        return f" (an extrapolation to {mp / line.hi:.0f}x the largest measured run: measure nearer it to trust it)"
+    if mp < line.lo / 2:
+        return " (an extrapolation below the smallest measured run: measure nearer it to trust it)"
+    return ""
 
 
 CSV_FIELDS = ["config", "width", "height", "batch_size", "megapixels", "memory_mib", "s_per_step", "train_img_per_s"]

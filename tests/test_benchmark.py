@@ -100,10 +100,26 @@ def test_cost_curves_fit_the_measured_points_and_predict_an_unmeasured_run(tmp_p
     number = lambda text: float(text.replace(",", ""))  # noqa: E731
     assert printed and number(printed[1]) == pytest.approx(fixed, abs=1)
     assert number(printed[2]) == pytest.approx(per_mp, rel=0.01, abs=1)
-    predicted = re.search(r"predicted for default at 128x64, batch 4 \(0\.03 megapixels\): peak ([-\d,]+) MiB",
-                          proc.stdout)
-    assert predicted and number(predicted[1]) == pytest.approx(fixed + per_mp * 0.032768, rel=0.01, abs=1)
+    predicted = re.search(r"predicted for default at 128x64, batch 4 \(0\.03 megapixels\): peak ([-\d,]+) MiB.*"
+                          r"\(an extrapolation to 8x the largest measured run", proc.stdout)
+    if fixed + per_mp * 0.032768 > 0 or not predicted:  # a tiny run's memory line may fall below zero there
+        assert predicted and number(predicted[1]) == pytest.approx(fixed + per_mp * 0.032768, rel=0.01, abs=1)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_predictions_never_print_a_cost_below_zero_and_say_when_they_extrapolate():
+    from benchmarking import costs
+
+    line = costs.fit([0.001, 0.002], [100.0, 150.0])  # 50 MiB + 50,000 MiB per megapixel
+    falling = costs.fit([0.001, 0.002], [0.3, 0.2])  # time falls with size: noise
+    assert line.lo == 0.001 and line.hi == 0.002 and line.worst == pytest.approx(0, abs=1e-9)
+    near = costs.predictions({"d": (line, line)}, [((30, 50), 1)])  # 0.0015 megapixels: inside
+    assert near.endswith("peak 125 MiB above the baseline, 125.000 s/step")
+    far = costs.predictions({"d": (line, line)}, [((64, 64), 4)])  # 0.016: 8x the largest run
+    assert "peak 869 MiB" in far and "(an extrapolation to 8x the largest measured run" in far
+    negative = costs.predictions({"d": (line, falling)}, [((64, 64), 4)])
+    assert "no prediction, the fitted lines give no positive cost there" in negative and "s/step" not in negative
+    assert "fits them exactly, so its fit is untested" in costs.curve_table({"d": (line, line)})
 
 
 @pytest.mark.parametrize("args,expect", [
