@@ -27,7 +27,7 @@ from models.options import TestOptions
 from util.errors import UserError, main_guard, warn
 from util.fileio import remove_stale_temp_files
 from util.html import HTML
-from util.images import IMG_EXTENSIONS, is_image_file
+from util.images import IMG_EXTENSIONS, image_size, is_image_file
 from util.locks import FolderLock
 from util.outputs import OutputGuard
 from util.results import IN_PROGRESS, PAGE_FILES, REPORT_FILE, RESULT_NAME, is_result_file, save_visuals, write_record
@@ -136,6 +136,8 @@ def translate_files(generator: Generator, opt, guard: OutputGuard) -> int:
     root = source.parent if source.is_file() else source
     output = Path(opt.output)
     ids = result_ids(paths, root)
+    for path in paths:  # every file's header is read before anything is written: a non-image stops the run at once
+        image_size(path)
     names = [f"{i}_{k}.png" if opt.n_samples > 1 else f"{i}.png" for i in ids for k in range(1, opt.n_samples + 1)]
     with output_of_this_run(output, guard, names):
         translate_each(generator, opt, paths, ids, output)

@@ -104,6 +104,16 @@ def test_test_py_input_never_writes_onto_its_input_or_its_folder(tiny_checkpoint
 
 
 @pytest.mark.slow
+def test_test_py_input_refuses_a_folder_with_a_file_that_is_no_image_before_writing_anything(tiny_checkpoint, synth32,
+                                                                                                tmp_path):
+    label_map(tmp_path / "in" / "1.png", synth32)
+    (tmp_path / "in" / "notes.png").write_text("not an image")
+    line = one_line_error(run_cli(*test_py_args(tiny_checkpoint, "--input", tmp_path / "in", "--output",
+                                                tmp_path / "out")))
+    assert "cannot read image" in line and "notes.png" in line
+    assert not (tmp_path / "out").exists()  # not 1.png, no unfinished-run mark
+
+
 def test_test_py_input_never_writes_over_an_unrelated_file(tiny_checkpoint, synth32, tmp_path):
     label_map(tmp_path / "photos" / "sub" / "a.png", synth32)
     unrelated = tmp_path / "photos" / "a.png"
