@@ -1,4 +1,5 @@
-"""Experiment trackers beside the loss log and the HTML page: TensorBoard and Weights & Biases (--logger).
+"""The --logger registry: the HTML page and visdom (drawn by the visualizer), and trackers beside the loss log,
+TensorBoard and Weights & Biases; each entry says what it is and owns its flags.
 
 The visualizer hands each tracker what it has already computed at --print_freq and --display_freq: numbers and
 uint8 images on the host, so a tracker adds no wait for the device. A tracker's package is imported only when
