@@ -92,9 +92,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _compute(metric: Metric) -> Callable[[ImageSets, list[str], dict[str, Any]], Any]:
-    """A metric's function, imported when first used (torch-fidelity and torchmetrics are slow to import)."""
-    module, function = metric.compute.rsplit(".", 1)
+def _function(compute: str) -> Callable[[ImageSets, list[str], dict[str, Any]], Any]:
+    """A metric's function 'module.function', imported when first used (torch-fidelity and torchmetrics are slow
+    to import)."""
+    module, function = compute.rsplit(".", 1)
     return getattr(importlib.import_module(f".{module}", __name__), function)
 
 
@@ -140,7 +141,7 @@ def evaluate(sets: ImageSets, names: list[str], settings: dict[str, Any] | None 
     per_image: dict[str, dict[str, float]] = {}
     for compute in dict.fromkeys(METRICS[n].compute for n in names):  # one pass per function, in registry order
         wanted = [n for n in names if METRICS[n].compute == compute]
-        out = _compute(METRICS[wanted[0]])(sets, wanted, settings)
+        out = _function(compute)(sets, wanted, settings)
         scores, images = out if isinstance(out, tuple) else (out, {})
         metrics.update(scores)
         for image_id, values in images.items():

@@ -29,6 +29,7 @@ class TrainOptions(ModelOptions):
 
     is_train = True
     description = "Train a paired image-to-image translation model (pix2pix family)."
+
     def inherits_checkpoint(self, opt: argparse.Namespace) -> bool:
         """A resumed run (--continue_train) takes every option not given again from its checkpoint."""
         return opt.continue_train

@@ -144,13 +144,8 @@ class Visualizer:
                   "std": {n: s["std"] for n, s in scores.items() if "std" in s}, "wall": time.time()}
         with open(self.val_jsonl, "a") as f:
             f.write(json.dumps(record) + "\n")
-        if self.vis is not None and values:
-            try:
-                self.vis.line(X=[[epoch] * len(values)], Y=[list(values.values())], update="append",
-                              win=self.opt.display_id + 2,
-                              opts={"title": f"{self.opt.name} validation", "legend": list(values), "xlabel": "epoch"})
-            except Exception as exc:  # see display_current_results
-                self._visdom_failed(exc)
+        if values:
+            self._plot_line(epoch, values, window=2, title="validation", xlabel="epoch")
 
     def plot_current_losses(self, total_iters: int, losses: OrderedDict[str, float],
                             learning_rates: dict[str, float] | None = None, per_image: float | None = None) -> None:
@@ -161,12 +156,16 @@ class Visualizer:
         if per_image is not None:
             scalars["speed/images_per_second"] = 1 / max(per_image, 1e-9)
         self._track("scalars", total_iters, scalars)
+        self._plot_line(total_iters, losses, window=1, title="loss", xlabel="images")
+
+    def _plot_line(self, x: int, values: dict[str, float], window: int, title: str, xlabel: str) -> None:
+        """Append the point (x, values) to visdom's plot `window` (after --display_id's image window)."""
         if self.vis is None:
             return
         try:
-            self.vis.line(X=[[total_iters] * len(losses)], Y=[list(losses.values())], update="append",
-                          win=self.opt.display_id + 1,
-                          opts={"title": f"{self.opt.name} loss", "legend": list(losses), "xlabel": "images"})
+            self.vis.line(X=[[x] * len(values)], Y=[list(values.values())], update="append",
+                          win=self.opt.display_id + window,
+                          opts={"title": f"{self.opt.name} {title}", "legend": list(values), "xlabel": xlabel})
         except Exception as exc:  # see display_current_results
             self._visdom_failed(exc)
 
