@@ -22,6 +22,7 @@ from metrics.report import (
     format_scores,
     is_lite0_trained,
     is_report,
+    lite0_training,
     merge_previous,
     run_info,
     table_row,
@@ -137,11 +138,11 @@ def scored_source(sets: ImageSets, info: dict) -> str:
 
 
 def warn_if_judged_by_own_loss(names: list[str], options: dict) -> None:
-    """A model trained with the EfficientNet-Lite0 perceptual loss was optimised against the network that
-    fd_lite0/kid_lite0 use: those scores flatter it."""
+    """A model trained with the EfficientNet-Lite0 perceptual loss or a projected discriminator on Lite0 was
+    optimised against the network that fd_lite0/kid_lite0 use: those scores flatter it."""
     lite0 = [n for n in names if n in LITE0_METRICS]
     if lite0 and is_lite0_trained(options):
-        warn(f"this model was trained with the EfficientNet-Lite0 perceptual loss, so {', '.join(lite0)} judge it "
+        warn(f"this model was trained with {' and '.join(lite0_training(options))}, so {', '.join(lite0)} judge it "
              f"with the network it was trained against and flatter it: compare it by fid/kid (Inception) or "
              f"pixel metrics instead (the table marks the row: lite0_trained)")
 

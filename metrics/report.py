@@ -24,10 +24,21 @@ ROW_KEY = (*KEY_COLUMNS, "weights")  # a re-run replaces the row with the same k
 LITE0_METRICS = ("fd_lite0", "kid_lite0", "diversity_lite0")
 
 
+def lite0_training(options: dict[str, Any]) -> list[str]:
+    """What of the run was trained against EfficientNet-Lite0, the network of fd_lite0/kid_lite0 (empty: nothing):
+    its perceptual loss, and a projected discriminator on a Lite0 backbone."""
+    parts = []
+    if options.get("perceptual_net") == "efficientnet_lite0" and float(options.get("lambda_perceptual") or 0) > 0:
+        parts.append("the EfficientNet-Lite0 perceptual loss")
+    if "projected" in str(options.get("netD", "")).split(",") and \
+            options.get("projected_backbone") == "efficientnet_lite0" and float(options.get("lambda_GAN", 1)) > 0:
+        parts.append("a projected discriminator on EfficientNet-Lite0")
+    return parts
+
+
 def is_lite0_trained(options: dict[str, Any]) -> bool:
-    """Whether the run's generator was trained with the EfficientNet-Lite0 perceptual loss."""
-    weight = options.get("lambda_perceptual") or 0
-    return options.get("perceptual_net") == "efficientnet_lite0" and float(weight) > 0
+    """Whether the run's generator was trained against EfficientNet-Lite0 (its perceptual loss or its features in D)."""
+    return bool(lite0_training(options))
 
 
 def summarise(per_image: dict[str, dict[str, float]], names: list[str], n_samples: int) -> dict[str, dict[str, Any]]:

@@ -92,9 +92,12 @@ def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManage
 
 
 def to_float(outputs: Any) -> Any:
-    """A network's outputs (tensors, possibly nested in lists) as float32, so losses are computed in full precision."""
+    """A network's outputs (tensors, possibly nested in lists and dicts) as float32, so losses are computed in full
+    precision."""
     if isinstance(outputs, torch.Tensor):
         return outputs.float()
+    if isinstance(outputs, dict):
+        return {k: to_float(v) for k, v in outputs.items()}
     if isinstance(outputs, (list, tuple)):
         return type(outputs)(to_float(o) for o in outputs)
     return outputs

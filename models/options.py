@@ -38,7 +38,7 @@ class ModelOptions(BaseOptions):
 
     def resolve_more(self, opt: Options) -> None:
         """The discriminator's canonical name and the device's speed defaults."""
-        opt.netD = networks.DISCRIMINATOR_ALIASES.get(opt.netD, opt.netD)
+        opt.netD = ",".join(networks.discriminator_names(opt.netD))
         acceleration.resolve_speed_options(opt)
 
     def saved_options(self, opt: Options) -> tuple[dict[str, Any] | None, Path | None]:
@@ -57,9 +57,10 @@ def model_options(g: argparse._ArgumentGroup) -> None:
                    help="generator filters in the last conv layer")
     g.add_argument("--ndf", resume=REFUSE, type=positive_int, default=64,
                    help="discriminator filters in the first conv layer")
-    g.add_argument("--netD", resume=REFUSE, default="basic", choices=networks.DISCRIMINATOR_CHOICES,
+    g.add_argument("--netD", resume=REFUSE, default="basic", type=networks.discriminator_list, metavar="NAME[,NAME]",
                    help=f"discriminator: {describe(networks.DISCRIMINATORS, networks.DISCRIMINATOR_ALIASES)}; "
-                        f"none: no discriminator, G learns from its reconstruction losses only")
+                        f"several joined by commas (e.g. basic,projected) judge side by side, their losses added "
+                        f"and logged apart; none: no discriminator, G learns from its reconstruction losses only")
     g.add_argument("--netG", resume=REFUSE, default="resnet_9blocks", choices=list(networks.GENERATORS),
                    help=f"generator: {describe(networks.GENERATORS)}")
     g.add_argument("--upsample", resume=REFUSE, default="transpose", choices=networks.UPSAMPLING,

@@ -27,7 +27,7 @@ from util.registry import add_options, describe
 from . import networks
 from .acceleration import to_float
 from .base_model import BaseModel
-from .networks.losses import Prediction
+from .networks.losses import Prediction, by_discriminator
 
 
 class Pix2PixModel(BaseModel):
@@ -96,7 +96,9 @@ class Pix2PixModel(BaseModel):
         if not self.use_D and not self.reconstruction:
             raise UserError("nothing to train: with no discriminator (--netD none or --lambda_GAN 0) give G a "
                             "reconstruction loss, --lambda_L1 > 0 or --lambda_perceptual > 0")
-        self.monitor_loss = "G_L1" if "G_L1" in self.reconstruction else [*self.reconstruction, "G_GAN"][0]
+        discriminators = networks.discriminator_names(opt.netD)
+        gan = "G_GAN" if len(discriminators) == 1 else f"G_GAN_{discriminators[0]}"
+        self.monitor_loss = "G_L1" if "G_L1" in self.reconstruction else [*self.reconstruction, gan][0]
         if self.use_D:
             self._setup_discriminator(opt)
         else:
@@ -228,11 +230,18 @@ class Pix2PixModel(BaseModel):
         # Under torchrun, the first group's gradients stay local (no_sync) and are averaged with the second's, in
         # its backward pass: the trainer backpropagates a group while this generator waits inside the block.
         with netD.no_sync() if hasattr(netD, "no_sync") else contextlib.nullcontext():
-            losses = {"D_fake": self.criterionGAN(self.discriminate(fake_AB, netD), False)}
+            losses = self.adversarial("D_fake", self.discriminate(fake_AB, netD), False)
             if self.opt.lambda_gp > 0:
                 losses["D_GP"] = networks.gradient_penalty(self.penalty_critic, real_AB, fake_AB) * self.opt.lambda_gp
             yield losses
-        yield {"D_real": self.criterionGAN(self.discriminate(real_AB, netD), True)}
+        yield self.adversarial("D_real", self.discriminate(real_AB, netD), True)
+
+    def adversarial(self, name: str, prediction: Prediction, real: bool, for_discriminator: bool = True,
+                    weight: float = 1.0) -> dict[str, torch.Tensor]:
+        """The GAN loss of D's verdict, as `name`; with several discriminators (--netD basic,projected), one loss
+        per discriminator, as name_<discriminator>."""
+        return {name + (f"_{member}" if member else ""): self.criterionGAN(p, real, for_discriminator) * weight
+                for member, p in by_discriminator(prediction).items()}
 
     def generator_losses(self) -> dict[str, torch.Tensor]:
         """G tries to fool D (when there is one) and to stay close to B (its reconstruction losses). With --diffaug
@@ -246,7 +255,7 @@ class Pix2PixModel(BaseModel):
                 fake_AB = self.augment.apply(fake_AB, draw)
                 real_AB = self.augment.apply(real_AB, draw) if self.use_feat else real_AB
             prediction = self.discriminate(fake_AB, features=self.use_feat)
-            losses["G_GAN"] = self.criterionGAN(prediction, True, for_discriminator=False) * self.opt.lambda_GAN
+            losses.update(self.adversarial("G_GAN", prediction, True, False, self.opt.lambda_GAN))
         if self.use_feat:
             with torch.no_grad():
                 real = self.discriminate(real_AB, features=True)

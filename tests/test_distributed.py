@@ -77,6 +77,8 @@ def test_two_processes_of_batch_b_train_like_one_of_batch_2b(synth32, tmp_path):
      "--lambda_perceptual", "0"],  # class inputs, SPADE's spectral norm and style encoder, TTUR
     ["--grad_checkpoint", "--gan_mode", "wgangp", "--netD", "multiscale", "--num_D", "2", "--crop_size", "64",
      "--load_size", "64"],  # recomputed activations, through the gradient penalty's double backward too
+    ["--netD", "basic,projected", "--projected_channels", "8", "--gan_mode", "hinge", "--diffaug",
+     "color,translation", "--ema"],  # two discriminators, one with a frozen backbone outside DDP's parameters
 ])
 def test_every_process_holds_the_same_weights(synth32, tmp_path, variant):
     out = tmp_path / "ranks"

@@ -46,6 +46,7 @@ def assert_same_step(flags: tuple[str, ...], side: int, rtol: float = 1e-5, atol
     (("--netG", "resnet_6blocks", "--netD", "multiscale", "--num_D", "2", "--n_layers_D", "2"), 32),
     (("--netG", "spade", "--netD", "basic", "--crop_size", "32", "--batch_size", "2"), 32),
     (("--netG", "resnet_6blocks", "--netD", "sesame", "--num_D", "2", "--n_layers_D", "2"), 32),
+    (("--netG", "resnet_6blocks", "--netD", "basic,projected", "--projected_channels", "8"), 32),  # the backbone
 ])
 def test_checkpointed_step_is_the_plain_step(flags, side):
     assert_same_step(flags, side)

@@ -146,7 +146,7 @@ def _check_validation(opt: argparse.Namespace) -> None:
     if not opt.val_freq:
         return
     import metrics  # the registry, to check names now rather than after the first epoch
-    from metrics.report import LITE0_METRICS, is_lite0_trained
+    from metrics.report import LITE0_METRICS, lite0_training
 
     try:
         names = metrics.parse_metrics(opt.val_metrics)
@@ -168,9 +168,10 @@ def _check_validation(opt: argparse.Namespace) -> None:
     if not (Path(opt.dataroot) / opt.val_phase).is_dir():
         raise UserError(f"--val_phase {opt.val_phase}: {Path(opt.dataroot) / opt.val_phase} does not exist; pass the "
                         f"dataset subfolder to validate on, or --val_freq 0")
-    if is_lite0_trained(vars(opt)) and opt.val_metric in LITE0_METRICS:
-        warn(f"--val_metric {opt.val_metric} comes from EfficientNet-Lite0, the network of this run's perceptual "
-             f"loss: it would favour checkpoints that fool it; pick another, e.g. --val_metric l1 (or fid)")
+    if lite0_training(vars(opt)) and opt.val_metric in LITE0_METRICS:
+        warn(f"--val_metric {opt.val_metric} comes from EfficientNet-Lite0, which this run trains against "
+             f"({' and '.join(lite0_training(vars(opt)))}): it would favour checkpoints that fool it; pick another, "
+             f"e.g. --val_metric l1 (or fid)")
 
 
 def _inception_weights_cached() -> bool:

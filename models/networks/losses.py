@@ -1,7 +1,8 @@
 """Adversarial losses by name (as in SPADE's GANLoss), and the WGAN-GP gradient penalty.
 
 A discriminator may return one prediction map, a list of them (one per scale), or a list of per-scale lists of
-features whose last entry is the prediction; losses are averaged over the scales.
+features whose last entry is the prediction; losses are averaged over the scales. Several discriminators side by side
+(a DiscriminatorSet) return a dict of such outputs by name: the model takes each one's loss apart (by_discriminator).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from util.registry import OptionsAdder
 
 from .perceptual import PERCEPTUAL_NETS, define_perceptual_loss
 
-Prediction = Union[torch.Tensor, list]
+Prediction = Union[torch.Tensor, list, dict]
 
 
 def _original(pred: torch.Tensor, real: bool, for_discriminator: bool) -> torch.Tensor:
@@ -71,10 +72,17 @@ GAN_MODE_ALIASES = {"original": "vanilla", "ls": "lsgan"}  # the original DLIM p
 GAN_MODES = {**GAN_LOSSES, **{alias: GAN_LOSSES[name] for alias, name in GAN_MODE_ALIASES.items()}}  # --gan_mode
 
 
+def by_discriminator(prediction: Prediction) -> dict[str, Prediction]:
+    """A discriminator's output by member name: {"": output} for a single discriminator."""
+    return prediction if isinstance(prediction, dict) else {"": prediction}
+
+
 def final_outputs(prediction: Prediction) -> list[torch.Tensor]:
-    """The prediction maps of a discriminator's output: one per scale."""
+    """The prediction maps of a discriminator's output: one per scale (of every member of a set)."""
     if isinstance(prediction, torch.Tensor):
         return [prediction]
+    if isinstance(prediction, dict):
+        return [p for member in prediction.values() for p in final_outputs(member)]
     return [p[-1] if isinstance(p, (list, tuple)) else p for p in prediction]
 
 
@@ -110,9 +118,12 @@ def gradient_penalty(net_d: Callable[[torch.Tensor], Prediction], real: torch.Te
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
-def feature_matching_loss(fake: list, real: list) -> torch.Tensor:
+def feature_matching_loss(fake: list | dict, real: list | dict) -> torch.Tensor:
     """pix2pixHD's discriminator feature matching: L1 between D's intermediate features on fake and on real
-    (detached), summed over layers and averaged over scales. Both are D(x, features=True) outputs."""
+    (detached), summed over layers and averaged over scales (added over the members of a set). Both are
+    D(x, features=True) outputs."""
+    if isinstance(fake, dict):
+        return sum(feature_matching_loss(fake[name], real[name]) for name in fake)
     total = 0.0
     for fake_scale, real_scale in zip(fake, real):
         for f, r in zip(fake_scale[:-1], real_scale[:-1]):  # the last entry is the prediction map

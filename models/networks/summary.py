@@ -7,7 +7,7 @@ from torch import nn
 
 from util.fileio import atomic_write_text
 
-from .discriminators import DISCRIMINATOR_TYPES, receptive_fields
+from .discriminators import DISCRIMINATOR_TYPES, DiscriminatorSet, receptive_fields
 
 
 def count_parameters(net: nn.Module) -> int:
@@ -16,24 +16,32 @@ def count_parameters(net: nn.Module) -> int:
 
 
 def describe(nets: dict[str, nn.Module]) -> list[str]:
-    """One line per network: class, parameter count and, for discriminators, each scale's receptive field."""
+    """One line per network: class, parameter count and, for discriminators, each scale's receptive field (or
+    their frozen backbone); a set of discriminators has a line per member."""
     lines = []
     for name, net in nets.items():
+        if isinstance(net, DiscriminatorSet):
+            lines += describe({f"{name}.{member}": d for member, d in net.nets.items()})
+            continue
         line = f"[net{name}] {type(net).__name__}: {count_parameters(net) / 1e6:.3f} M parameters"
         if isinstance(net, DISCRIMINATOR_TYPES):
             fields = receptive_fields(net)
             line += ", receptive field " + ", ".join(f"{rf}x{rf}" for rf in fields) + " px" + (
                 f" ({len(fields)} scales)" if len(fields) > 1 else "")
+        frozen = getattr(net, "features", None)
+        if getattr(net, "backbone", None) and isinstance(frozen, nn.Module):  # the projected discriminator's
+            line += (f", judging through frozen {net.backbone} ({count_parameters(frozen) / 1e6:.3f} M parameters, "
+                     f"not trained, not saved)")
         lines.append(line)
     return lines
 
 
 def print_summary(nets: dict[str, nn.Module], verbose: bool = False) -> None:
     """Print each network's line (and, with verbose, its whole architecture)."""
-    for net, line in zip(nets.values(), describe(nets)):
-        if verbose:
+    if verbose:
+        for net in nets.values():
             print(net)
-        print(line)
+    print("\n".join(describe(nets)))
 
 
 def write_summary(nets: dict[str, nn.Module], path: Path) -> Path:
