@@ -154,7 +154,7 @@ def other_inputs(net, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, .
     size multiple taller, two wider)."""
     real_A = inputs[0]
     n, c, h, w = real_A.shape
-    if not isinstance(net, exporting.WithStyleCode):
+    if getattr(net, "input_size", None) is None:
         m = getattr(net, "size_multiple", 1)
         h, w = h + m, w + 2 * m
     other = (torch.rand(2, c, h, w) * 2 - 1,)
@@ -184,7 +184,7 @@ def contract(opt, net, found: checkpoint.Checkpoint, weights: str) -> dict:
 
 
 def dynamic_what(net) -> str:
-    if isinstance(net, exporting.WithStyleCode):
+    if getattr(net, "input_size", None) is not None:
         return "any batch size; the image size is fixed by the style code's grid"
     return f"any batch size, any height and width that are multiples of {getattr(net, 'size_multiple', 1)}"
 

@@ -6,9 +6,11 @@ import argparse
 
 from .adversarial_losses_model import AdversarialLossesModel
 from .base_model import BaseModel
+from .oasis_model import OASISModel
 from .perceptual_model import PerceptualModel
 from .pix2pix_model import Pix2PixModel
 from .pix2pix_plus_model import Pix2PixPlusModel
+from .pix2pix_projected_model import Pix2PixProjectedModel
 from .spade_model import SPADEModel
 from .stochastic_model import StochasticModel
 from .template_model import TemplateModel
@@ -16,9 +18,11 @@ from .template_model import TemplateModel
 MODELS: dict[str, type[BaseModel]] = {
     "pix2pix": Pix2PixModel,
     "pix2pix_plus": Pix2PixPlusModel,
+    "pix2pix_projected": Pix2PixProjectedModel,
     "perceptual": PerceptualModel,
     "adversarial_losses": AdversarialLossesModel,
     "spade": SPADEModel,
+    "oasis": OASISModel,
     "stochastic": StochasticModel,
     "template": TemplateModel,
 }
@@ -36,6 +40,7 @@ def create_model(opt: argparse.Namespace) -> BaseModel:
     return model
 
 
-__all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "PerceptualModel", "Pix2PixModel", "Pix2PixPlusModel",
+__all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "OASISModel", "PerceptualModel", "Pix2PixModel", "Pix2PixPlusModel",
+           "Pix2PixProjectedModel",
            "SPADEModel",
            "StochasticModel", "TemplateModel", "create_model", "find_model"]

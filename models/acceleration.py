@@ -103,6 +103,18 @@ def to_float(outputs: Any) -> Any:
     return outputs
 
 
+def split_batch(outputs: Any, parts: int) -> list[Any]:
+    """A network's outputs on `parts` batches stacked along dimension 0 (tensors, possibly nested in lists and
+    dicts), as the outputs on each batch."""
+    if isinstance(outputs, torch.Tensor):
+        return list(outputs.chunk(parts))
+    if isinstance(outputs, dict):
+        split = {k: split_batch(v, parts) for k, v in outputs.items()}
+        return [{k: v[i] for k, v in split.items()} for i in range(parts)]
+    split = [split_batch(o, parts) for o in outputs]
+    return [type(outputs)(s[i] for s in split) for i in range(parts)]
+
+
 def memory_format(channels_last: str) -> torch.memory_format:
     """The layout that images and network weights are kept in."""
     return torch.channels_last if channels_last == "on" else torch.contiguous_format

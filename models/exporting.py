@@ -42,15 +42,16 @@ class BatchStatisticsNorm(nn.Module):
 
 
 class WithStyleCode(nn.Module):
-    """SPADE's --use_vae generator with its style code as an input: forward(real_A, z); its size_multiple,
-    input_size and z_dim are the generator's."""
+    """A generator with its random code as an input, SPADE's --use_vae style code or --noise_3d's vectors:
+    forward(real_A, z); its size_multiple, input_size (fixed by a style code's grid, else None) and z_dim are the
+    generator's."""
 
     def __init__(self, netG: nn.Module):
         super().__init__()
         self.netG = netG
 
     size_multiple = property(lambda self: self.netG.size_multiple)
-    input_size = property(lambda self: self.netG.input_size)
+    input_size = property(lambda self: getattr(self.netG, "input_size", None))
     z_dim = property(lambda self: self.netG.z_dim)
 
     def forward(self, real_A: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -72,7 +73,8 @@ def inference_network(netG: nn.Module, train_mode_bn: bool) -> nn.Module:
                 if isinstance(child, nn.BatchNorm2d):
                     setattr(parent, name, BatchStatisticsNorm(child))
     net.requires_grad_(False)
-    return WithStyleCode(net).eval() if getattr(net, "encoder", None) is not None else net
+    noisy = getattr(net, "encoder", None) is not None or isinstance(net, networks.NoiseInput)
+    return WithStyleCode(net).eval() if noisy else net
 
 
 def input_names(net: nn.Module) -> list[str]:

@@ -12,7 +12,7 @@ import data
 from data.options import data_options
 from options.base_options import BaseOptions
 from options.parser import APPLY, REFUSE, RUN_ALWAYS, OptionParser, Options
-from options.types import dropout_probability, port, positive_finite, positive_int, width_by_height
+from options.types import dropout_probability, nonnegative_int, port, positive_finite, positive_int, width_by_height
 from util.errors import UserError, warn
 from util.registry import add_options, describe
 
@@ -63,6 +63,9 @@ def model_options(g: argparse._ArgumentGroup) -> None:
                         f"and logged apart; none: no discriminator, G learns from its reconstruction losses only")
     g.add_argument("--netG", resume=REFUSE, default="resnet_9blocks", choices=list(networks.GENERATORS),
                    help=f"generator: {describe(networks.GENERATORS)}")
+    g.add_argument("--noise_3d", resume=REFUSE, type=nonnegative_int, default=0, metavar="Z",
+                   help="OASIS's 3D noise: Z Gaussian channels (one vector per image, at every pixel) beside the "
+                        "generator's input, so that one input gives different photos (test.py --n_samples); 0: none")
     g.add_argument("--upsample", resume=REFUSE, default="transpose", choices=networks.UPSAMPLING,
                    help="how the generator doubles the resolution: transpose (upstream's transposed convolutions), "
                         "resize (nearest-neighbour resize + 3x3 convolution, free of checkerboard artifacts) or "

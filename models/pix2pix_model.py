@@ -25,7 +25,7 @@ from util.labels import LabelCoder
 from util.registry import add_options, describe
 
 from . import networks
-from .acceleration import to_float
+from .acceleration import split_batch, to_float
 from .base_model import BaseModel
 from .networks.losses import Prediction, by_discriminator
 
@@ -121,6 +121,15 @@ class Pix2PixModel(BaseModel):
         return term
 
     def _setup_discriminator(self, opt: argparse.Namespace) -> None:
+        names = networks.discriminator_names(opt.netD)
+        if "oasis" in names and not opt.label_nc:
+            raise UserError("--netD oasis segments photos into the classes of the label maps: give --label_nc "
+                            "(facades 12, cityscapes colours 20), or pick another --netD")
+        # the member LabelMix regularises (its key in D's output: '' when it is D alone)
+        self.labelmix = ("" if len(names) == 1 else "oasis") if "oasis" in names and opt.lambda_labelmix > 0 \
+            else None
+        if opt.lambda_labelmix > 0 and "oasis" not in names and "lambda_labelmix" in opt.explicit:
+            warn(f"--lambda_labelmix is unused: LabelMix regularises --netD oasis (not {opt.netD})")
         self.netD = networks.define_D(opt).to(self.device)
         self.model_names = self.trained_names = ["G", "D"]
         self.min_D_side = networks.min_input_side(self.netD)
@@ -193,9 +202,10 @@ class Pix2PixModel(BaseModel):
         self.fake_B = networks.crop_box(fake_B, box).float() if box else fake_B.float()
 
     def is_stochastic(self) -> bool:
-        """Whether two forward passes on the same input can differ (active dropout or weight noise)."""
+        """Whether two forward passes on the same input can differ (active dropout, weight noise, a random style
+        code of --use_vae, or --noise_3d)."""
         dropout = any(isinstance(m, nn.Dropout) and m.training and m.p > 0 for m in self.netG.modules())
-        return dropout or self.weight_noise > 0 or self.use_vae  # with --use_vae: a random style code a pass
+        return dropout or self.weight_noise > 0 or self.use_vae or bool(getattr(self.opt, "noise_3d", 0))
 
     def get_current_visuals(self):
         """The visuals; class inputs (--label_nc) in their palette's colours."""
@@ -230,18 +240,37 @@ class Pix2PixModel(BaseModel):
         # Under torchrun, the first group's gradients stay local (no_sync) and are averaged with the second's, in
         # its backward pass: the trainer backpropagates a group while this generator waits inside the block.
         with netD.no_sync() if hasattr(netD, "no_sync") else contextlib.nullcontext():
-            losses = self.adversarial("D_fake", self.discriminate(fake_AB, netD), False)
+            losses = self.adversarial("D_fake", self.discriminate(fake_AB, netD), False, pair=fake_AB)
             if self.opt.lambda_gp > 0:
                 losses["D_GP"] = networks.gradient_penalty(self.penalty_critic, real_AB, fake_AB) * self.opt.lambda_gp
             yield losses
-        yield self.adversarial("D_real", self.discriminate(real_AB, netD), True)
+        if self.labelmix is None:
+            yield self.adversarial("D_real", self.discriminate(real_AB, netD), True, pair=real_AB)
+            return
+        # LabelMix: one pass over the (augmented) real pair and the plain real, generated and mixed pairs
+        mask = networks.labelmix_mask(self.real_A)
+        plain = [torch.cat((self.real_A, b), 1) for b in (self.real_B, self.fake_B.detach())]
+        mixed = torch.cat((self.real_A, mask * self.real_B + (1 - mask) * self.fake_B.detach()), 1)
+        judged = split_batch(self.discriminate(torch.cat((real_AB, *plain, mixed)), netD), 4)
+        losses = self.adversarial("D_real", judged[0], True, pair=real_AB)
+        on = [by_discriminator(p)[self.labelmix] for p in judged[1:]]
+        losses["D_labelmix"] = networks.labelmix_loss(on[2], on[0], on[1], mask) * self.opt.lambda_labelmix
+        yield losses
 
     def adversarial(self, name: str, prediction: Prediction, real: bool, for_discriminator: bool = True,
-                    weight: float = 1.0) -> dict[str, torch.Tensor]:
-        """The GAN loss of D's verdict, as `name`; with several discriminators (--netD basic,projected), one loss
-        per discriminator, as name_<discriminator>."""
-        return {name + (f"_{member}" if member else ""): self.criterionGAN(p, real, for_discriminator) * weight
-                for member, p in by_discriminator(prediction).items()}
+                    weight: float = 1.0, pair: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The GAN loss of D's verdict on `pair`, as `name`; with several discriminators (--netD basic,projected),
+        one loss per discriminator, as name_<discriminator>. OASIS's segmentation discriminator is taught the label
+        map of the pair (its input side) with its class-balanced loss; the others, --gan_mode's loss."""
+        losses = {}
+        for member, p in by_discriminator(prediction).items():
+            if (member or self.opt.netD) == "oasis":
+                loss = networks.segmentation_loss(p, pair[:, :self.opt.input_nc], real or not for_discriminator,
+                                                  self.opt.dontcare)
+            else:
+                loss = self.criterionGAN(p, real, for_discriminator)
+            losses[name + (f"_{member}" if member else "")] = loss * weight
+        return losses
 
     def generator_losses(self) -> dict[str, torch.Tensor]:
         """G tries to fool D (when there is one) and to stay close to B (its reconstruction losses). With --diffaug
@@ -255,7 +284,7 @@ class Pix2PixModel(BaseModel):
                 fake_AB = self.augment.apply(fake_AB, draw)
                 real_AB = self.augment.apply(real_AB, draw) if self.use_feat else real_AB
             prediction = self.discriminate(fake_AB, features=self.use_feat)
-            losses.update(self.adversarial("G_GAN", prediction, True, False, self.opt.lambda_GAN))
+            losses.update(self.adversarial("G_GAN", prediction, True, False, self.opt.lambda_GAN, pair=fake_AB))
         if self.use_feat:
             with torch.no_grad():
                 real = self.discriminate(real_AB, features=True)

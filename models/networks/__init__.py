@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import copy
 from argparse import Namespace
 from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
 
+from util.errors import UserError
 from util.registry import OptionsAdder
 
 from .checkpointing import set_grad_checkpoint
@@ -38,6 +40,14 @@ from .losses import (
 )
 from .noise import forward_with_weight_noise
 from .norms import INIT_TYPES, NORMS, init_weights
+from .oasis import (
+    NoiseInput,
+    OASISDiscriminator,
+    labelmix_loss,
+    labelmix_mask,
+    oasis_options,
+    segmentation_loss,
+)
 from .padding import crop_box, fit_input, next_multiple, pad_to_multiple
 from .perceptual import PERCEPTUAL_NETS, PerceptualLoss, define_perceptual_loss
 from .projected import PROJECTED_BACKBONES, ProjectedDiscriminator, projected_options
@@ -124,6 +134,12 @@ DISCRIMINATORS: dict[str, Network] = {
                                                             opt.projected_seed),
                          shape=("ndf", "projected_backbone", "projected_channels", "projected_seed"),
                          options=projected_options),
+    # OASIS's discriminator has no normalisation layers (spectral norm instead): --norm does not shape it
+    "oasis": Network("OASIS's U-Net segmentation discriminator: each pixel of the photo is one of the --label_nc "
+                     "classes or fake (class inputs only; --lambda_labelmix)",
+                     lambda opt: OASISDiscriminator(opt.input_nc, opt.output_nc, opt.label_nc, opt.ndf,
+                                                    opt.oasis_levels),
+                     shape=("ndf", "oasis_levels", "label_nc"), options=oasis_options),
 }
 DISCRIMINATOR_ALIASES = {"sesam": "sesame"}  # the original DLIM project's spelling
 NO_DISCRIMINATOR = "none"  # --netD none: train G on its reconstruction losses only
@@ -161,8 +177,16 @@ def evaluates_at_test(opt: Namespace) -> bool:
 
 
 def define_G(opt: Namespace) -> nn.Module:
-    """Build and initialize the generator named by opt.netG (dropout layers unless opt.no_dropout)."""
-    return init_weights(GENERATORS[opt.netG].build(opt), opt.init_type, opt.init_gain)
+    """Build and initialize the generator named by opt.netG (dropout layers unless opt.no_dropout); with
+    opt.noise_3d Z, built for Z more input channels, which a NoiseInput fills with Gaussian noise."""
+    z_dim = getattr(opt, "noise_3d", 0)
+    if not z_dim:
+        return init_weights(GENERATORS[opt.netG].build(opt), opt.init_type, opt.init_gain)
+    if getattr(opt, "use_vae", False):
+        raise UserError("--noise_3d and --use_vae are two sources of a generator's randomness: pick one")
+    wider = copy.copy(opt)
+    wider.input_nc = opt.input_nc + z_dim
+    return NoiseInput(init_weights(GENERATORS[opt.netG].build(wider), opt.init_type, opt.init_gain), z_dim)
 
 
 def define_D(opt: Namespace) -> nn.Module:
@@ -181,7 +205,7 @@ def shape_options(net: str, options: dict) -> tuple[str, ...]:
     and what its registry entries declare."""
     if net == "G":
         spec = GENERATORS.get(options.get("netG"))
-        return ("netG", "input_nc", "output_nc", *(spec.shape if spec else ()))
+        return ("netG", "input_nc", "output_nc", "noise_3d", *(spec.shape if spec else ()))
     specs = [DISCRIMINATORS.get(name) for name in discriminator_names(str(options.get("netD")))]
     shapes = [option for spec in specs if spec for option in spec.shape]
     return ("netD", "input_nc", "output_nc", *dict.fromkeys(shapes))
@@ -197,7 +221,8 @@ __all__ = [
     "DISCRIMINATORS", "DISCRIMINATOR_ALIASES", "DISCRIMINATOR_CHOICES", "GAN_LOSSES", "GAN_MODE_ALIASES",
     "GAN_MODES", "GENERATORS", "INIT_TYPES", "NORMS", "NO_DISCRIMINATOR", "PERCEPTUAL_NETS", "PROJECTED_BACKBONES",
     "RECONSTRUCTION_LOSSES", "SPADE_DEPTHS", "UPSAMPLING",
-    "DiscriminatorSet", "GANLoss", "Network", "PairAugment", "PerceptualLoss", "ProjectedDiscriminator",
+    "DiscriminatorSet", "GANLoss", "Network", "NoiseInput", "OASISDiscriminator", "labelmix_loss",
+    "labelmix_mask", "segmentation_loss", "PairAugment", "PerceptualLoss", "ProjectedDiscriminator",
     "ReconstructionLoss", "SPADEGenerator",
     "augmentation_policy", "count_parameters", "define_D", "define_G", "define_perceptual_loss", "describe",
     "discriminator_list", "discriminator_names", "discriminator_uses_batch_norm",
