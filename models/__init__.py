@@ -40,7 +40,6 @@ def create_model(opt: argparse.Namespace) -> BaseModel:
     return model
 
 
-__all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "OASISModel", "PerceptualModel", "Pix2PixModel", "Pix2PixPlusModel",
-           "Pix2PixProjectedModel",
-           "SPADEModel",
-           "StochasticModel", "TemplateModel", "create_model", "find_model"]
+__all__ = ["MODELS", "AdversarialLossesModel", "BaseModel", "OASISModel", "PerceptualModel", "Pix2PixModel",
+           "Pix2PixPlusModel", "Pix2PixProjectedModel", "SPADEModel", "StochasticModel", "TemplateModel",
+           "create_model", "find_model"]
