@@ -27,7 +27,7 @@ from util.registry import add_options, describe
 from . import networks
 from .acceleration import split_batch, to_float
 from .base_model import BaseModel
-from .networks.losses import Prediction, by_discriminator
+from .networks.losses import Prediction, by_discriminator, final_outputs
 
 
 class Pix2PixModel(BaseModel):
@@ -265,8 +265,8 @@ class Pix2PixModel(BaseModel):
         losses = {}
         for member, p in by_discriminator(prediction).items():
             if (member or self.opt.netD) == "oasis":
-                loss = networks.segmentation_loss(p, pair[:, :self.opt.input_nc], real or not for_discriminator,
-                                                  self.opt.dontcare)
+                loss = networks.segmentation_loss(final_outputs(p)[0], pair[:, :self.opt.input_nc],
+                                                  real or not for_discriminator, self.opt.dontcare)
             else:
                 loss = self.criterionGAN(p, real, for_discriminator)
             losses[name + (f"_{member}" if member else "")] = loss * weight

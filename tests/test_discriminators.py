@@ -133,10 +133,15 @@ def train_options(*extra: str) -> Namespace:
 @pytest.mark.parametrize("gan_mode", sorted(GAN_MODES))
 def test_every_gan_mode_trains_with_every_discriminator(netD, gan_mode):
     torch.manual_seed(0)
-    opt = train_options("--netD", netD, "--gan_mode", gan_mode, "--lambda_feat")
+    # OASIS's segmentation discriminator needs class inputs (and trains with its own loss whatever --gan_mode says)
+    classes = ["--label_nc", "12", "--palette", "facades", "--oasis_levels", "3"] if netD == "oasis" else []
+    opt = train_options("--netD", netD, "--gan_mode", gan_mode, "--lambda_feat", *classes)
     trainer = Trainer(create_model(opt), opt)
     model = trainer.model
-    batch = {"A": torch.rand(2, 3, 48, 48) * 2 - 1, "B": torch.rand(2, 3, 48, 48) * 2 - 1, "A_paths": ["a", "b"]}
+    A = torch.rand(2, 3, 48, 48) * 2 - 1
+    if classes:
+        A = torch.nn.functional.one_hot(torch.randint(0, 12, (2, 48, 48)), 12).movedim(-1, 1).float()
+    batch = {"A": A, "B": torch.rand(2, 3, 48, 48) * 2 - 1, "A_paths": ["a", "b"]}
     before = [p.clone() for p in model.netD.parameters()]
     trainer.train_step(batch)
     losses = trainer.current_losses()

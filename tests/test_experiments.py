@@ -431,3 +431,31 @@ def test_a_second_run_of_a_sweep_resumes_what_stopped_and_keeps_what_finished(tm
                            "--dataroot", "data", "--out", "out", "--", "--ngf", "16"], cwd=tmp_path,
                           env={**os.environ, "PYTHON": str(stub)}, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "holds a run adv_og trained with other flags" in proc.stderr  # not reused
+
+
+def test_rows_of_the_discriminators_that_see_more(tmp_path):
+    """recipe.sh's projected rows and semantic.sh's OASIS rows train what their names say (stand-in python)."""
+    log = tmp_path / "calls.txt"
+    stub = tmp_path / "python"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(stub)}
+    expected = {
+        ("recipe", "projected,plus_projected"): [["--model", "pix2pix_plus", "--netD", "projected"],
+                                                 ["--model", "pix2pix_plus", "--netD", "basic,projected"]],
+        ("semantic", "plus,projected,oasis_unet,oasis"): [
+            ["--model", "pix2pix_plus"], ["--model", "pix2pix_projected"],
+            ["--model", "pix2pix_plus", "--label_nc", "12", "--netD", "oasis", "--lambda_labelmix", "10"],
+            ["--model", "oasis", "--label_nc", "12"]],
+    }
+    for (script, rows), flags in expected.items():
+        log.unlink(missing_ok=True)
+        proc = subprocess.run(["bash", str(SCRIPTS / f"{script}.sh"), "--epochs", "2", "--gpu_ids", "-1",
+                               "--dataroot", "data", "--out", "out", "--rows", rows, "--seeds", "0,1"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        trains = [line.split() for line in log.read_text().splitlines() if line.startswith("train.py")]
+        assert len(trains) == 2 * len(flags)  # a run per row and seed
+        for train, row in zip(trains, [f for f in flags for _ in (0, 1)]):
+            start = train.index(row[0])
+            assert train[start:start + len(row)] == row
