@@ -445,7 +445,8 @@ def test_rows_of_the_discriminators_that_see_more(tmp_path):
                                                  ["--model", "pix2pix_plus", "--netD", "basic,projected"]],
         ("semantic", "plus,projected,oasis_unet,oasis"): [
             ["--model", "pix2pix_plus"], ["--model", "pix2pix_projected"],
-            ["--model", "pix2pix_plus", "--label_nc", "12", "--netD", "oasis", "--lambda_labelmix", "10"],
+            ["--model", "pix2pix_plus", "--label_nc", "12", "--netD", "oasis", "--ndf", "32", "--lambda_labelmix",
+             "10"],
             ["--model", "oasis", "--label_nc", "12"]],
     }
     for (script, rows), flags in expected.items():

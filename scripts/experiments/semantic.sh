@@ -6,7 +6,8 @@
 # Rows: rgb (--model pix2pix, upstream's input), onehot (--model pix2pix --label_nc N), spade (--model spade --label_nc
 # N --ngf SPADE_NGF: SPADE's recipe; ngf 40 has the parameters of unet_128, 42 M), plus (--model pix2pix_plus, RGB
 # input), projected (--model pix2pix_projected, RGB input), oasis_unet (pix2pix_plus's U-Net on classes, judged by
-# OASIS's segmentation discriminator with LabelMix: --label_nc N --netD oasis --lambda_labelmix 10), oasis (--model
+# OASIS's segmentation discriminator with LabelMix at a quarter of OASIS's width: --label_nc N --netD oasis --ndf 32
+# --lambda_labelmix 10), oasis (--model
 # oasis --label_nc N: OASIS's recipe at its CPU width, --ngf 32 --ndf 32). --perceptual sets SPADE's
 # perceptual loss: vgg19 (SPADE's; downloads its weights once), efficientnet_lite0 (offline; then do not compare the
 # rows by the Lite0 metrics) or none (--lambda_perceptual 0, what the CPU protocol below uses).
@@ -41,7 +42,8 @@ for row in ${ROWS//,/ }; do
         spade) setting spade --model spade --netG spade --ngf "$SPADE_NGF" --label_nc "$LABEL_NC" "${SPADE_LOSS[@]}" ;;
         plus) setting plus --model pix2pix_plus ;;
         projected) setting projected --model pix2pix_projected ;;
-        oasis_unet) setting oasis_unet --model pix2pix_plus --label_nc "$LABEL_NC" --netD oasis --lambda_labelmix 10 ;;
+        oasis_unet) setting oasis_unet --model pix2pix_plus --label_nc "$LABEL_NC" --netD oasis --ndf 32 \
+            --lambda_labelmix 10 ;;
         oasis) setting oasis --model oasis --label_nc "$LABEL_NC" ;;
     esac
 done
