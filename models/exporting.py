@@ -109,7 +109,8 @@ def export_onnx(net: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path, dy
     import onnx
 
     names = input_names(net)
-    image = {0: "batch"} if "z" in names else {0: "batch", 2: "height", 3: "width"}  # z fixes the style grid
+    fixed = getattr(net, "input_size", None) is not None  # SPADE's style code fixes the grid
+    image = {0: "batch"} if fixed else {0: "batch", 2: "height", 3: "width"}
     axes = {"real_A": image, "fake_B": image, "z": {0: "batch"}}
     axes = {k: v for k, v in axes.items() if k in [*names, "fake_B"]} if dynamic else None
     with warnings.catch_warnings():

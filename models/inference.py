@@ -79,7 +79,8 @@ class Generator:
 
     @property
     def stochastic(self) -> bool:
-        """Whether repeated generation from one input gives different outputs (dropout on, weight noise)."""
+        """Whether repeated generation from one input gives different outputs (dropout on, weight noise, a random
+        style code or --noise_3d)."""
         return self.model.is_stochastic()
 
     def _load(self) -> None:

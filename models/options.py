@@ -107,7 +107,8 @@ class TestOptions(ModelOptions):
                        help="how many test images to translate")
         g.add_argument("--n_samples", type=positive_int, default=1, run=RUN_ALWAYS,
                        help="outputs per input, written as <id>_fake_B_<k>.png (k = 1..K) and shown side by side; "
-                            "they differ when the generator is stochastic (dropout active, --weight_noise); "
+                            "they differ when the generator is stochastic (dropout active, --weight_noise, --use_vae, "
+                            "--noise_3d); "
                             "--seed picks the draw")
         g.add_argument("--weights", choices=("ema", "raw"), default=None, run=RUN_ALWAYS,
                        help="which generator to translate with: ema, the moving average of its weights (what a "

@@ -130,6 +130,8 @@ class Pix2PixModel(BaseModel):
             else None
         if opt.lambda_labelmix > 0 and "oasis" not in names and "lambda_labelmix" in opt.explicit:
             warn(f"--lambda_labelmix is unused: LabelMix regularises --netD oasis (not {opt.netD})")
+        if names == ["oasis"] and "gan_mode" in opt.explicit:
+            warn(f"--gan_mode {opt.gan_mode} is unused: --netD oasis trains with its own class-balanced loss")
         self.netD = networks.define_D(opt).to(self.device)
         self.model_names = self.trained_names = ["G", "D"]
         self.min_D_side = networks.min_input_side(self.netD)
@@ -143,7 +145,8 @@ class Pix2PixModel(BaseModel):
     def _warn_unused_adversarial_flags(self, opt: argparse.Namespace) -> None:
         print("no discriminator: G learns from its reconstruction loss only")
         unused = [f for f, on in [("--lambda_feat", opt.lambda_feat > 0), ("--lambda_gp", opt.lambda_gp > 0),
-                                  ("--gan_mode", "gan_mode" in opt.explicit), ("--diffaug", bool(opt.diffaug))] if on]
+                                  ("--gan_mode", "gan_mode" in opt.explicit), ("--diffaug", bool(opt.diffaug)),
+                                  ("--lambda_labelmix", opt.lambda_labelmix > 0)] if on]
         if unused:
             warn(f"{', '.join(unused)} unused: there is no discriminator (--netD {opt.netD}, "
                  f"--lambda_GAN {opt.lambda_GAN:g})")
@@ -179,13 +182,19 @@ class Pix2PixModel(BaseModel):
             raise UserError(f"--netG {self.opt.netG} needs image sides that are multiples of {multiple}, got "
                             f"{w}x{h}: set --crop_size/--load_size (or --preprocess) accordingly, "
                             f"or pick another --netG")
-        if self.is_train and self.use_D and min(h, w) < self.min_D_side:
-            opt, side = self.opt, self.min_D_side
-            shape = ("--n_layers_D", "--num_D") if opt.netD in ("multiscale", "sesame") else ("--n_layers_D",)
-            given = ", ".join(f"{flag} {getattr(opt, flag[2:])}" for flag in shape) if opt.netD != "basic" else ""
+        if not (self.is_train and self.use_D):
+            return
+        opt, side, d_multiple = self.opt, self.min_D_side, networks.discriminator_size_multiple(self.netD)
+        specs = [networks.DISCRIMINATORS[name] for name in networks.discriminator_names(opt.netD)]
+        shape = [f"--{o}" for o in ("n_layers_D", "num_D", "oasis_levels") if any(o in s.shape for s in specs)]
+        given = ", ".join(f"{flag} {getattr(opt, flag[2:])}" for flag in shape)
+        lower = f", or lower {' / '.join(shape)}" if shape else ", or pick another --netD"
+        if min(h, w) < side:
             raise UserError(f"--netD {opt.netD}{f' ({given})' if given else ''} needs images of at least "
-                            f"{side}x{side} px, got {w}x{h}: raise --crop_size (and --load_size)"
-                            f"{', or lower ' + ' / '.join(shape) if given else ', or pick another --netD'}")
+                            f"{side}x{side} px, got {w}x{h}: raise --crop_size (and --load_size){lower}")
+        if h % d_multiple or w % d_multiple:
+            raise UserError(f"--netD {opt.netD}{f' ({given})' if given else ''} needs image sides that are "
+                            f"multiples of {d_multiple}, got {w}x{h}: set --crop_size/--load_size accordingly{lower}")
 
     def forward(self) -> None:
         netG = self.trained_net("G")
@@ -247,13 +256,17 @@ class Pix2PixModel(BaseModel):
         if self.labelmix is None:
             yield self.adversarial("D_real", self.discriminate(real_AB, netD), True, pair=real_AB)
             return
-        # LabelMix: one pass over the (augmented) real pair and the plain real, generated and mixed pairs
+        # LabelMix on the plain real, generated and mixed pairs: with OASIS's D alone, in the same pass as the real
+        # term; beside other discriminators, through OASIS's D only
         mask = networks.labelmix_mask(self.real_A)
         plain = [torch.cat((self.real_A, b), 1) for b in (self.real_B, self.fake_B.detach())]
         mixed = torch.cat((self.real_A, mask * self.real_B + (1 - mask) * self.fake_B.detach()), 1)
-        judged = split_batch(self.discriminate(torch.cat((real_AB, *plain, mixed)), netD), 4)
-        losses = self.adversarial("D_real", judged[0], True, pair=real_AB)
-        on = [by_discriminator(p)[self.labelmix] for p in judged[1:]]
+        if self.labelmix == "":
+            real, *on = split_batch(self.discriminate(torch.cat((real_AB, *plain, mixed)), netD), 4)
+        else:
+            real = self.discriminate(real_AB, netD)
+            on = split_batch(self.discriminate(torch.cat((*plain, mixed)), self.net("D").nets[self.labelmix]), 3)
+        losses = self.adversarial("D_real", real, True, pair=real_AB)
         losses["D_labelmix"] = networks.labelmix_loss(on[2], on[0], on[1], mask) * self.opt.lambda_labelmix
         yield losses
 

@@ -79,6 +79,8 @@ def test_two_processes_of_batch_b_train_like_one_of_batch_2b(synth32, tmp_path):
      "--load_size", "64"],  # recomputed activations, through the gradient penalty's double backward too
     ["--netD", "basic,projected", "--projected_channels", "8", "--gan_mode", "hinge", "--diffaug",
      "color,translation", "--ema"],  # two discriminators, one with a frozen backbone outside DDP's parameters
+    ["--netD", "basic,oasis", "--norm", "instance", "--label_nc", "12", "--oasis_levels", "3", "--lambda_labelmix",
+     "10", "--noise_3d", "4"],  # OASIS's segmenter beside a PatchGAN, LabelMix through the segmenter alone
 ])
 def test_every_process_holds_the_same_weights(synth32, tmp_path, variant):
     out = tmp_path / "ranks"

@@ -447,7 +447,7 @@ def test_rows_of_the_discriminators_that_see_more(tmp_path):
             ["--model", "pix2pix_plus"], ["--model", "pix2pix_projected"],
             ["--model", "pix2pix_plus", "--label_nc", "12", "--netD", "oasis", "--ndf", "32", "--lambda_labelmix",
              "10"],
-            ["--model", "oasis", "--label_nc", "12"]],
+            ["--model", "oasis", "--netG", "spade", "--label_nc", "12"]],
     }
     for (script, rows), flags in expected.items():
         log.unlink(missing_ok=True)

@@ -68,7 +68,7 @@ def test_labelmix_takes_each_class_region_whole_from_one_photo():
 
 def oasis_options(**kw) -> Namespace:
     base = dict(input_nc=5, output_nc=3, ndf=8, label_nc=5, norm="instance", init_type="xavier", init_gain=0.02,
-                netD="oasis", oasis_levels=3)
+                netD="oasis", oasis_levels=3, dontcare=False)
     return Namespace(**{**base, **kw})
 
 
@@ -113,16 +113,19 @@ def train_options(*extra: str) -> Namespace:
                                  "facades", "--oasis_levels", "3", *extra])
 
 
-@pytest.mark.parametrize("netD, member", [("oasis", ""), ("basic,oasis", "_oasis")])
-def test_a_step_with_labelmix_trains_the_segmenter(netD, member):
+@pytest.mark.parametrize("netD, member, dontcare", [("oasis", "", []), ("basic,oasis", "_oasis", []),
+                                                   ("oasis", "", ["--dontcare"])])
+def test_a_step_with_labelmix_trains_the_segmenter(netD, member, dontcare):
     torch.manual_seed(0)
     opt = train_options("--netD", netD, "--lambda_labelmix", "10", "--noise_3d", "4",
-                        "--diffaug", "translation,cutout")
+                        "--diffaug", "translation,cutout", *dontcare)
     trainer = Trainer(create_model(opt), opt)
-    ids = torch.randint(0, 12, (2, 32, 32))
-    batch = {"A": torch.nn.functional.one_hot(ids, 12).movedim(-1, 1).float(),
+    classes = 12 + len(dontcare)  # --dontcare: one more class, which D segments too but which weighs nothing
+    ids = torch.randint(0, classes, (2, 32, 32))
+    batch = {"A": torch.nn.functional.one_hot(ids, classes).movedim(-1, 1).float(),
              "B": torch.rand(2, 3, 32, 32) * 2 - 1, "A_paths": ["a", "b"]}
     oasis = trainer.model.netD if not member else trainer.model.netD.nets["oasis"]
+    assert oasis.classify.out_channels == 1 + classes
     before = [p.clone() for p in oasis.parameters()]
     trainer.train_step(batch)
     losses = trainer.current_losses()
@@ -142,6 +145,17 @@ def test_oasis_model_defaults_are_oasis_recipe():
 def test_netD_oasis_needs_class_inputs(synth32, tmp_path):
     proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, "--netD", "oasis")
     assert "--netD oasis" in (line := one_line_error(proc)) and "--label_nc" in line
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--crop_size", "28"], "--netD oasis (--oasis_levels 3) needs image sides that are multiples of 8, got 28x28"),
+    (["--oasis_levels", "6"], "--netD oasis (--oasis_levels 6) needs images of at least 64x64 px, got 32x32"),
+])
+def test_sizes_the_segmenter_cannot_take_are_one_line_errors(synth32, tmp_path, flags, message):
+    proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, "--netD", "oasis",
+                   "--label_nc", "12", "--oasis_levels", "3", *flags)
+    line = one_line_error(proc)
+    assert message in line and "--oasis_levels" in line.split(":")[-1]
 
 
 # ---- through train.py, test.py, export.py and evaluate.py ----------------------------------------------------
@@ -170,7 +184,7 @@ def test_oasis_trains_resumes_and_gives_k_photos_per_label_map(tmp_path):
     proc = run_cli("evaluate.py", "--results_dir", images, "--metrics", "diversity_l1", check=True)
     assert "diversity_l1" in proc.stdout
     proc = run_cli("export.py", "--checkpoints_dir", tmp_path, "--name", "oasis", "--out", tmp_path / "g.onnx",
-                   check=True)
+                   "--dynamic", check=True)  # checked at another batch size and image size too
     assert "exported" in proc.stdout
     import onnx
     names = [i.name for i in onnx.load(str(tmp_path / "g.onnx")).graph.input]

@@ -21,6 +21,7 @@ from .discriminators import (
     NLayerDiscriminator,
     PixelDiscriminator,
     SesameDiscriminator,
+    discriminator_size_multiple,
     min_input_side,
     patch_options,
     receptive_field,
@@ -137,9 +138,9 @@ DISCRIMINATORS: dict[str, Network] = {
     # OASIS's discriminator has no normalisation layers (spectral norm instead): --norm does not shape it
     "oasis": Network("OASIS's U-Net segmentation discriminator: each pixel of the photo is one of the --label_nc "
                      "classes or fake (class inputs only; --lambda_labelmix)",
-                     lambda opt: OASISDiscriminator(opt.input_nc, opt.output_nc, opt.label_nc, opt.ndf,
-                                                    opt.oasis_levels),
-                     shape=("ndf", "oasis_levels", "label_nc"), options=oasis_options),
+                     lambda opt: OASISDiscriminator(opt.input_nc, opt.output_nc, opt.label_nc + int(opt.dontcare),
+                                                    opt.ndf, opt.oasis_levels),
+                     shape=("ndf", "oasis_levels", "label_nc", "dontcare"), options=oasis_options),
 }
 DISCRIMINATOR_ALIASES = {"sesam": "sesame"}  # the original DLIM project's spelling
 NO_DISCRIMINATOR = "none"  # --netD none: train G on its reconstruction losses only
@@ -225,7 +226,7 @@ __all__ = [
     "labelmix_mask", "segmentation_loss", "PairAugment", "PerceptualLoss", "ProjectedDiscriminator",
     "ReconstructionLoss", "SPADEGenerator",
     "augmentation_policy", "count_parameters", "define_D", "define_G", "define_perceptual_loss", "describe",
-    "discriminator_list", "discriminator_names", "discriminator_uses_batch_norm",
+    "discriminator_list", "discriminator_names", "discriminator_size_multiple", "discriminator_uses_batch_norm",
     "evaluates_at_test", "print_summary", "shape_options", "write_summary",
     "frozen_weights", "set_grad_checkpoint", "use_matrix_products",
     "feature_matching_loss", "forward_with_weight_noise", "gradient_penalty", "init_weights", "min_input_side",

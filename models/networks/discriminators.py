@@ -2,7 +2,8 @@
 
 Every discriminator is called as D(x) or D(x, features=True) on x = (input, output) stacked along channels.
 D(x) gives one prediction map, or a list of them (one per scale) for the multiscale ones. With features=True, it
-gives a list over scales of [intermediate features..., prediction map], which the feature-matching loss uses.
+gives a list over scales of [intermediate features..., prediction map], which the feature-matching loss uses. A
+DiscriminatorSet (--netD basic,projected) gives a dict of its members' outputs by name.
 """
 from __future__ import annotations
 
@@ -210,6 +211,13 @@ def min_input_side(net: nn.Module) -> int:
     if hasattr(net, "min_input_side"):  # a network that knows its own (the projected discriminator)
         return net.min_input_side()
     return next(side for side in range(1, 1 << 16) if _fits(net, side))
+
+
+def discriminator_size_multiple(net: nn.Module) -> int:
+    """What a discriminator's image sides must be multiples of (OASIS's U-Net: 2^levels; most: 1)."""
+    if isinstance(net, DiscriminatorSet):
+        return max(discriminator_size_multiple(d) for d in net.nets.values())
+    return getattr(net, "size_multiple", 1)
 
 
 # the discriminators whose receptive fields the summary reports

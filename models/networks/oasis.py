@@ -72,7 +72,8 @@ class ResBlock(nn.Module):
 
 class OASISDiscriminator(nn.Module):
     """U-Net segmentation discriminator on the photo part of (label map, photo): logits for 1 + label_nc classes at
-    every pixel (index 0: fake). Spectral norm on every conv, no normalisation layers, as OASIS."""
+    every pixel (index 0: fake; label_nc counts --dontcare's class). Spectral norm on every conv, no normalisation
+    layers, as OASIS. Image sides must be multiples of 2^levels (size_multiple)."""
 
     grad_checkpoint = False  # recomputes its activations in backward (--grad_checkpoint)
 
@@ -91,6 +92,7 @@ class OASISDiscriminator(nn.Module):
         self.up = nn.ModuleList(ups)
         self.classify = _conv(widths[0], label_nc + 1, 1)
         self.levels = levels
+        self.size_multiple = 2 ** levels
 
     def forward(self, x: torch.Tensor, features: bool = False):
         return checkpointed(self, self._segment, x[:, self.input_nc:], features)

@@ -44,7 +44,7 @@ for row in ${ROWS//,/ }; do
         projected) setting projected --model pix2pix_projected ;;
         oasis_unet) setting oasis_unet --model pix2pix_plus --label_nc "$LABEL_NC" --netD oasis --ndf 32 \
             --lambda_labelmix 10 ;;
-        oasis) setting oasis --model oasis --label_nc "$LABEL_NC" ;;
+        oasis) setting oasis --model oasis --netG spade --label_nc "$LABEL_NC" ;;
     esac
 done
 finish bars
