@@ -14,7 +14,7 @@ from options.base_options import BaseOptions
 from options.parser import APPLY, REFUSE, RUN_ALWAYS, OptionParser, Options
 from options.types import dropout_probability, nonnegative_int, port, positive_finite, positive_int, width_by_height
 from util.errors import UserError, warn
-from util.registry import add_options, describe
+from util.registry import add_options, describe, owned_options, unused_options
 
 from . import MODELS, acceleration, checkpoint, exporting, find_model, networks
 
@@ -37,9 +37,18 @@ class ModelOptions(BaseOptions):
         parser.set_defaults(**defaults)
 
     def resolve_more(self, opt: Options) -> None:
-        """The discriminator's canonical name and the device's speed defaults."""
+        """The discriminator's canonical name and the device's speed defaults; in training, a warning for each
+        given flag of a generator or discriminator that is not the one chosen."""
         opt.netD = ",".join(networks.discriminator_names(opt.netD))
         acceleration.resolve_speed_options(opt)
+        if self.is_train:
+            for kind, registry, chosen in (("--netG", networks.GENERATORS, [opt.netG]),
+                                           ("--netD", networks.DISCRIMINATORS,
+                                            networks.discriminator_names(opt.netD))):
+                for option in unused_options(registry, chosen, opt.explicit):
+                    owners = [name for name, entry in registry.items() if option in owned_options(entry)]
+                    warn(f"--{option} is unused: it is a flag of {kind} {' / '.join(owners)}, not of {kind} "
+                         f"{getattr(opt, kind[2:])}")
 
     def saved_options(self, opt: Options) -> tuple[dict[str, Any] | None, Path | None]:
         return checkpoint.saved_options(opt), checkpoint.options_file(opt)

@@ -128,8 +128,6 @@ class Pix2PixModel(BaseModel):
         # the member LabelMix regularises (its key in D's output: '' when it is D alone)
         self.labelmix = ("" if len(names) == 1 else "oasis") if "oasis" in names and opt.lambda_labelmix > 0 \
             else None
-        if opt.lambda_labelmix > 0 and "oasis" not in names and "lambda_labelmix" in opt.explicit:
-            warn(f"--lambda_labelmix is unused: LabelMix regularises --netD oasis (not {opt.netD})")
         if names == ["oasis"] and "gan_mode" in opt.explicit:
             warn(f"--gan_mode {opt.gan_mode} is unused: --netD oasis trains with its own class-balanced loss")
         self.netD = networks.define_D(opt).to(self.device)
@@ -145,8 +143,7 @@ class Pix2PixModel(BaseModel):
     def _warn_unused_adversarial_flags(self, opt: argparse.Namespace) -> None:
         print("no discriminator: G learns from its reconstruction loss only")
         unused = [f for f, on in [("--lambda_feat", opt.lambda_feat > 0), ("--lambda_gp", opt.lambda_gp > 0),
-                                  ("--gan_mode", "gan_mode" in opt.explicit), ("--diffaug", bool(opt.diffaug)),
-                                  ("--lambda_labelmix", opt.lambda_labelmix > 0)] if on]
+                                  ("--gan_mode", "gan_mode" in opt.explicit), ("--diffaug", bool(opt.diffaug))] if on]
         if unused:
             warn(f"{', '.join(unused)} unused: there is no discriminator (--netD {opt.netD}, "
                  f"--lambda_GAN {opt.lambda_GAN:g})")

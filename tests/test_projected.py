@@ -176,3 +176,23 @@ def test_evaluate_warns_when_the_projected_backbone_is_the_metrics_network(synth
                    tmp_path / "table.csv", check=True)
     assert "a projected discriminator on EfficientNet-Lite0" in proc.stderr and "flatter it" in proc.stderr
     assert "lite0_trained" in (tmp_path / "table.csv").read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("kind, registry_name", [("netD", "DISCRIMINATORS"), ("netG", "GENERATORS")])
+def test_a_flag_of_a_network_that_is_not_chosen_is_a_warning(capsys, kind, registry_name):
+    """Generated from the registries: every flag a generator or discriminator owns, given with another one."""
+    import models.networks as networks
+    from util.registry import owned_options
+
+    registry = getattr(networks, registry_name)
+    other = {"netD": "pixel", "netG": "resnet_6blocks"}[kind]  # owns no flags
+    checked = 0
+    for name, entry in registry.items():
+        for option in sorted(owned_options(entry) - owned_options(registry[other])):
+            action = next(a for a in TrainOptions()._parser()._actions if a.dest == option)
+            value = [] if action.nargs == 0 else [str(action.choices[-1]) if action.choices else "2"]
+            TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", f"--{kind}", other,
+                                  action.option_strings[0], *value])
+            assert f"--{option} is unused: it is a flag of --{kind} " in capsys.readouterr().err, option
+            checked += 1
+    assert checked >= 3

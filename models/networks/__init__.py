@@ -155,6 +155,8 @@ def discriminator_names(netD: str) -> list[str]:
 def discriminator_list(value: str) -> str:
     """--netD's type: a registered discriminator, several joined by commas (their losses add), or none."""
     names = [name.strip() for name in value.split(",")]
+    if "" in names:
+        raise argparse.ArgumentTypeError(f"{value!r} has an empty name: remove the stray comma (e.g. basic,projected)")
     for name in names:
         if name not in DISCRIMINATOR_CHOICES:
             raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from {', '.join(DISCRIMINATOR_CHOICES)}"
@@ -184,7 +186,9 @@ def define_G(opt: Namespace) -> nn.Module:
     if not z_dim:
         return init_weights(GENERATORS[opt.netG].build(opt), opt.init_type, opt.init_gain)
     if getattr(opt, "use_vae", False):
-        raise UserError("--noise_3d and --use_vae are two sources of a generator's randomness: pick one")
+        raise UserError(f"--noise_3d {z_dim} (--model {getattr(opt, 'model', 'pix2pix')}'s default unless given) and "
+                        f"--use_vae are two sources of a generator's randomness: pass --noise_3d 0 to use --use_vae, "
+                        f"or leave --use_vae out")
     wider = copy.copy(opt)
     wider.input_nc = opt.input_nc + z_dim
     return NoiseInput(init_weights(GENERATORS[opt.netG].build(wider), opt.init_type, opt.init_gain), z_dim)
