@@ -57,13 +57,19 @@ def test_experiment_script_trains_tests_evaluates_and_plots(synth32, tmp_path, n
             assert img.width > 300 and img.height > 200
 
 
-def test_setting_flags_win_over_flags_after_the_double_dash(tmp_path):
-    """With a stand-in python that records its arguments: what each setting runs, with and without `--`."""
+def recording_python(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A stand-in python that appends its arguments to a log instead of running anything: (log, environment for
+    the experiment scripts)."""
     log = tmp_path / "calls.txt"
     stub = tmp_path / "python"
     stub.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
     stub.chmod(0o755)
-    env = {**os.environ, "PYTHON": str(stub)}
+    return log, {**os.environ, "PYTHON": str(stub)}
+
+
+def test_setting_flags_win_over_flags_after_the_double_dash(tmp_path):
+    """With a stand-in python that records its arguments: what each setting runs, with and without `--`."""
+    log, env = recording_python(tmp_path)
     for extra in ([], ["--", "--gan_mode", "hinge", "--netG", "unet_128"]):
         log.unlink(missing_ok=True)
         proc = subprocess.run(["bash", str(SCRIPTS / "adversarial_losses.sh"), "--epochs", "3", "--gpu_ids", "-1",
@@ -435,11 +441,7 @@ def test_a_second_run_of_a_sweep_resumes_what_stopped_and_keeps_what_finished(tm
 
 def test_rows_of_the_discriminators_that_see_more(tmp_path):
     """recipe.sh's projected rows and semantic.sh's OASIS rows train what their names say (stand-in python)."""
-    log = tmp_path / "calls.txt"
-    stub = tmp_path / "python"
-    stub.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
-    stub.chmod(0o755)
-    env = {**os.environ, "PYTHON": str(stub)}
+    log, env = recording_python(tmp_path)
     expected = {
         ("recipe", "projected,plus_projected"): [["--model", "pix2pix_plus", "--netD", "projected"],
                                                  ["--model", "pix2pix_plus", "--netD", "basic,projected"]],
