@@ -102,7 +102,7 @@ def test_3d_noise_gives_each_call_another_photo_and_given_noise_the_same():
 
 
 def test_noise_3d_and_a_style_encoder_are_refused_together():
-    with pytest.raises(UserError, match="--noise_3d and --use_vae"):
+    with pytest.raises(UserError, match="--noise_3d 6 and --use_vae .* pass --noise_3d 0 to use --use_vae"):
         define_G(generator_options(netG="spade", use_vae=True, num_upsampling_layers="normal", z_dim=8,
                                    crop_size=128, image_aspect=1.0))
 

@@ -186,9 +186,10 @@ def define_G(opt: Namespace) -> nn.Module:
     if not z_dim:
         return init_weights(GENERATORS[opt.netG].build(opt), opt.init_type, opt.init_gain)
     if getattr(opt, "use_vae", False):
-        raise UserError(f"--noise_3d {z_dim} (--model {getattr(opt, 'model', 'pix2pix')}'s default unless given) and "
-                        f"--use_vae are two sources of a generator's randomness: pass --noise_3d 0 to use --use_vae, "
-                        f"or leave --use_vae out")
+        given = "noise_3d" in getattr(opt, "explicit", ("noise_3d",))
+        where = "" if given else f" (--model {getattr(opt, 'model', '')}'s default)"
+        raise UserError(f"--noise_3d {z_dim}{where} and --use_vae are two sources of a generator's randomness: pass "
+                        f"--noise_3d 0 to use --use_vae, or leave --use_vae out")
     wider = copy.copy(opt)
     wider.input_nc = opt.input_nc + z_dim
     return NoiseInput(init_weights(GENERATORS[opt.netG].build(wider), opt.init_type, opt.init_gain), z_dim)
