@@ -348,7 +348,7 @@ def stub_python(tmp_path: Path) -> tuple[Path, Path]:
     ("semantic", ["--seeds", "0,0"], "--seeds 0,0 gives 0 twice"),
     ("semantic", ["--seeds", "1,01"], "--seeds 1,01 gives 1 twice"),
     ("semantic", ["--rows", "rgb,onehot,rgb"], "--rows rgb,onehot,rgb gives rgb twice"),
-    ("semantic", ["--rows", "rgb,rbg"], "--rows: unknown value rbg (choose from rgb, onehot, spade)"),
+    ("semantic", ["--rows", "rgb,rbg"], "--rows: unknown value rbg (choose from rgb, onehot, spade, plus, projected, oasis_unet, oasis)"),
     ("semantic", ["--label_nc", "twelve"], "--label_nc twelve is not a positive whole number"),
     ("recipe", ["--rows", "defaults,emma"], "--rows: unknown value emma"),
     ("batch_size", ["--batch_sizes", "4,16,04"], "--batch_sizes 4,16,04 gives 4 twice"),

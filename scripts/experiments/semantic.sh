@@ -3,8 +3,8 @@
 # U-Net and in SPADE's generator.
 #   bash scripts/experiments/semantic.sh [--rows rgb,onehot,spade] [--label_nc 12] [--spade_ngf 40]
 #       [--perceptual vgg19|efficientnet_lite0|none] [common options, see common.sh]
-# Rows: rgb (--model pix2pix, upstream's input), onehot (--model pix2pix --label_nc N), spade (--model spade --label_nc
-# N --ngf SPADE_NGF: SPADE's recipe; ngf 40 has the parameters of unet_128, 42 M), plus (--model pix2pix_plus, RGB
+# Rows (default rgb,onehot,spade; the others by --rows): rgb (--model pix2pix, upstream's input), onehot (--model
+# pix2pix --label_nc N), spade (--model spade --label_nc N --ngf SPADE_NGF: SPADE's recipe; ngf 40 has the parameters of unet_128, 42 M), plus (--model pix2pix_plus, RGB
 # input), projected (--model pix2pix_projected, RGB input), oasis_unet (pix2pix_plus's U-Net on classes, judged by
 # OASIS's segmentation discriminator with LabelMix at a quarter of OASIS's width: --label_nc N --netD oasis --ndf 32
 # --lambda_labelmix 10), oasis (--model
@@ -21,7 +21,7 @@
 #       --gpu_ids -1 --seeds 0,1,2 --perceptual none --test_phase val -- --netG unet_128 --preprocess scale_width \
 #       --load_size 256 --crop_size 256 --batch_size 1
 source "$(dirname "$0")/common.sh"
-ROWS=rgb,onehot,spade,plus,projected,oasis_unet,oasis
+ROWS=rgb,onehot,spade  # the others are asked for by name (--rows), as the docs' commands do
 LABEL_NC=12
 SPADE_NGF=40
 PERCEPTUAL=vgg19
