@@ -4,8 +4,8 @@
 #   bash scripts/experiments/semantic.sh [--rows rgb,onehot,spade] [--label_nc 12] [--spade_ngf 40]
 #       [--perceptual vgg19|efficientnet_lite0|none] [common options, see common.sh]
 # Rows (default rgb,onehot,spade; the others by --rows): rgb (--model pix2pix, upstream's input), onehot (--model
-# pix2pix --label_nc N), spade (--model spade --label_nc N --ngf SPADE_NGF: SPADE's recipe; ngf 40 has the parameters of unet_128, 42 M), plus (--model pix2pix_plus, RGB
-# input), projected (--model pix2pix_projected, RGB input), oasis_unet (pix2pix_plus's U-Net on classes, judged by
+# pix2pix --label_nc N), spade (--model spade --label_nc N --ngf SPADE_NGF: SPADE's recipe; ngf 40 has the
+# parameters of unet_128, 42 M), plus (--model pix2pix_plus, RGB input), projected (--model pix2pix_projected, RGB input), oasis_unet (pix2pix_plus's U-Net on classes, judged by
 # OASIS's segmentation discriminator with LabelMix at a quarter of OASIS's width: --label_nc N --netD oasis --ndf 32
 # --lambda_labelmix 10), oasis (--model
 # oasis --label_nc N: OASIS's recipe at its CPU width, --ngf 32 --ndf 32). --perceptual sets SPADE's
