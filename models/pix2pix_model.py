@@ -181,17 +181,25 @@ class Pix2PixModel(BaseModel):
                             f"or pick another --netG")
         if not (self.is_train and self.use_D):
             return
-        opt, side, d_multiple = self.opt, self.min_D_side, networks.discriminator_size_multiple(self.netD)
+        side, d_multiple = self.min_D_side, networks.discriminator_size_multiple(self.netD)
+        if min(h, w) < side:
+            named, lower = self._discriminator_depth()
+            raise UserError(f"{named} needs images of at least {side}x{side} px, got {w}x{h}: raise --crop_size "
+                            f"(and --load_size){lower}")
+        if h % d_multiple or w % d_multiple:
+            named, lower = self._discriminator_depth()
+            raise UserError(f"{named} needs image sides that are multiples of {d_multiple}, got {w}x{h}: set "
+                            f"--crop_size/--load_size accordingly{lower}")
+
+    def _discriminator_depth(self) -> tuple[str, str]:
+        """For a size error (built only then, not at every step): '--netD NAME (its depth flags)', and the advice
+        to lower those flags (or to pick another --netD when it has none)."""
+        opt = self.opt
         specs = [networks.DISCRIMINATORS[name] for name in networks.discriminator_names(opt.netD)]
         shape = [f"--{o}" for o in ("n_layers_D", "num_D", "oasis_levels") if any(o in s.shape for s in specs)]
         given = ", ".join(f"{flag} {getattr(opt, flag[2:])}" for flag in shape)
         lower = f", or lower {' / '.join(shape)}" if shape else ", or pick another --netD"
-        if min(h, w) < side:
-            raise UserError(f"--netD {opt.netD}{f' ({given})' if given else ''} needs images of at least "
-                            f"{side}x{side} px, got {w}x{h}: raise --crop_size (and --load_size){lower}")
-        if h % d_multiple or w % d_multiple:
-            raise UserError(f"--netD {opt.netD}{f' ({given})' if given else ''} needs image sides that are "
-                            f"multiples of {d_multiple}, got {w}x{h}: set --crop_size/--load_size accordingly{lower}")
+        return f"--netD {opt.netD}{f' ({given})' if given else ''}", lower
 
     def forward(self) -> None:
         netG = self.trained_net("G")
