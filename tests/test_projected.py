@@ -176,6 +176,10 @@ def test_evaluate_warns_when_the_projected_backbone_is_the_metrics_network(synth
                    tmp_path / "table.csv", check=True)
     assert "a projected discriminator on EfficientNet-Lite0" in proc.stderr and "flatter it" in proc.stderr
     assert "lite0_trained" in (tmp_path / "table.csv").read_text().splitlines()[0]
+    # scored as two plain folders, the test.py run's images still name the model that made them
+    proc = run_cli("evaluate.py", "--fake", images, "--real", images, "--metrics", "kid_lite0", "--no_table",
+                   "--json", tmp_path / "plain.json", check=True)
+    assert "a projected discriminator on EfficientNet-Lite0" in proc.stderr
 
 
 @pytest.mark.parametrize("kind, registry_name", [("netD", "DISCRIMINATORS"), ("netG", "GENERATORS")])
