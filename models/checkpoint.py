@@ -231,9 +231,9 @@ def _load_state_dict(net: nn.Module, name: str, state_dict: dict, path: Path, op
         net.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-        raise UserError(f"{path} does not fit net{name} ({opt.netG if name == 'G' else opt.netD}, "
-                        f"norm {opt.norm}, ngf {opt.ngf}): {first[:200]}; pass the --netG/--norm/"
-                        f"--ngf/--no_dropout/--input_nc/--output_nc it was trained with") from None
+        flags = "/".join(f"--{key}" for key in networks.shape_options(name, vars(opt)))
+        raise UserError(f"{path} does not fit net{name} ({getattr(opt, 'net' + name)}): {first[:200]}; pass the "
+                        f"{flags} it was trained with") from None
 
 
 def plain_state(net: nn.Module) -> dict[str, Any]:

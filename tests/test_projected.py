@@ -162,6 +162,15 @@ def test_train_resume_and_score_with_basic_and_projected(synth32, tmp_path):
     for net in straight:
         for key in straight[net]:
             torch.testing.assert_close(resumed[net][key], straight[net][key], rtol=1e-4, atol=1e-5, msg=key)
+    # a checkpoint whose D lost the record of its backbone cannot say which weights it judged with: refused
+    path = tmp_path / "straight" / "latest_checkpoint.pth"
+    state = torch.load(path, weights_only=True)
+    state["nets"]["D"] = {k: v for k, v in state["nets"]["D"].items() if not k.endswith("backbone_digest")}
+    torch.save(state, path)
+    line = one_line_error(run_cli("train.py", *common, "--name", "straight", "--n_epochs", "3", "--n_epochs_decay",
+                                  "0", "--continue_train"))
+    assert "does not fit netD (basic,projected)" in line and "backbone_digest" in line
+    assert "--projected_backbone" in line and "--ngf" not in line  # D's own flags, not G's
 
 
 @pytest.mark.slow
