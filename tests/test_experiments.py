@@ -349,7 +349,8 @@ def stub_python(tmp_path: Path) -> tuple[Path, Path]:
     ("semantic", ["--seeds", "1,01"], "--seeds 1,01 gives 1 twice"),
     ("semantic", ["--rows", "rgb,onehot,rgb"], "--rows rgb,onehot,rgb gives rgb twice"),
     ("semantic", ["--rows", "rgb,rbg"],
-     "--rows: unknown value rbg (choose from rgb, onehot, spade, plus, projected, oasis_unet, oasis)"),
+     "--rows: unknown value rbg (choose from rgb, onehot, spade, plus, projected, projected_onehot, "
+     "oasis_unet, oasis)"),
     ("semantic", ["--label_nc", "twelve"], "--label_nc twelve is not a positive whole number"),
     ("recipe", ["--rows", "defaults,emma"], "--rows: unknown value emma"),
     ("batch_size", ["--batch_sizes", "4,16,04"], "--batch_sizes 4,16,04 gives 4 twice"),
@@ -446,8 +447,9 @@ def test_rows_of_the_discriminators_that_see_more(tmp_path):
     expected = {
         ("recipe", "projected,plus_projected"): [["--model", "pix2pix_plus", "--netD", "projected"],
                                                  ["--model", "pix2pix_plus", "--netD", "basic,projected"]],
-        ("semantic", "plus,projected,oasis_unet,oasis"): [
+        ("semantic", "plus,projected,projected_onehot,oasis_unet,oasis"): [
             ["--model", "pix2pix_plus"], ["--model", "pix2pix_projected"],
+            ["--model", "pix2pix_projected", "--label_nc", "12"],
             ["--model", "pix2pix_plus", "--label_nc", "12", "--netD", "oasis", "--ndf", "32", "--lambda_labelmix",
              "10"],
             ["--model", "oasis", "--netG", "spade", "--label_nc", "12"]],
