@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 from metrics import ALIASES, DEFAULT_METRICS, METRICS, evaluate, image_sets, is_default, parse_metrics
-from metrics.folders import ImageSets
+from metrics.folders import ImageSets, run_of_images
 from metrics.report import (
     LITE0_METRICS,
     check_table,
-    fake_run_info,
     format_scores,
     is_lite0_trained,
     is_report,
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path = Path(args.json) if args.json else (sets.folder / "metrics.json" if sets.folder else None)
     table = args.table or (sets.folder.parent.parent / "metrics.csv" if sets.folder else None)
     # scored as plain folders, images of a test.py run still say which model made them
-    info = info or (fake_run_info(Path(args.fake).expanduser().resolve()) if args.fake else {})
+    info = info or (run_info(run_of_images(Path(args.fake).expanduser().resolve())) if args.fake else {})
     source = scored_source(sets, info)
     check_outputs(json_path, None if args.no_table else table, args, sets, source)
     warn_if_judged_by_own_loss(names, info.get("options", {}))

@@ -133,12 +133,16 @@ def plain_folders(fake: str | Path, real: str | Path, labels: tuple[str, str] = 
     return sets
 
 
+def run_of_images(folder: Path) -> Path | None:
+    """The test.py run (results/<experiment>/<run>, with its checkpoint.json) whose images/ `folder` is, else None."""
+    return folder.parent if folder.name == "images" and (folder.parent / "checkpoint.json").is_file() else None
+
+
 def _experiment_of(folder: Path) -> tuple[str, str]:
     """(experiment, run) for a table row: those of test.py's results/<experiment>/<run>/images folder, else the
     folder's name and its path (two folders of one name keep rows of their own)."""
-    if folder.name == "images" and (folder.parent / "checkpoint.json").is_file():
-        return folder.parent.parent.name, folder.parent.name
-    return folder.name, str(folder)
+    run = run_of_images(folder)
+    return (run.parent.name, run.name) if run else (folder.name, str(folder))
 
 
 def _stem(path: Path) -> str:

@@ -62,11 +62,6 @@ def run_info(folder: Path | None) -> dict[str, Any]:
         return {}
 
 
-def fake_run_info(fake: Path) -> dict[str, Any]:
-    """run_info of the test.py run that a --fake folder holds the images of (its run folder or images/ in it)."""
-    return run_info(fake.parent if fake.name == "images" else fake)
-
-
 def table_row(report: dict[str, Any]) -> dict[str, Any]:
     """One CSV row: experiment, run, epoch, the options that matter, each metric (and its std), sizes, date."""
     options = report.get("options", {})
