@@ -21,7 +21,7 @@ from util.errors import UserError
 def options(**kw) -> Namespace:
     base = dict(input_nc=3, output_nc=3, ndf=8, norm="batch", init_type="normal", init_gain=0.02, netD="projected",
                 n_layers_D=3, num_D=2, projected_backbone="efficientnet_lite1", projected_channels=16,
-                projected_seed=0)
+                projected_seed=0, projected_size=0)
     return Namespace(**{**base, **kw})
 
 
@@ -38,6 +38,24 @@ def pair(side: int = 64, seed: int = 0) -> torch.Tensor:
 def test_four_patch_maps_ending_at_stride_16_then_32(netD):
     assert [tuple(p.shape) for p in netD(pair(128))] == [(2, 1, 8, 8)] * 3 + [(2, 1, 4, 4)]
     assert min_input_side(netD) == 32
+
+
+def test_projected_size_resizes_the_photo_for_the_backbone_alone():
+    torch.manual_seed(0)
+    big = define_D(options(projected_size=224))
+    # 128 px photos seen at 224 px: maps at 224 / 16 and 224 / 32; a 16 px photo now fits
+    assert [p.shape[-1] for p in big(pair(128))] == [14, 14, 14, 7] and min_input_side(big) == 1
+    wide = torch.rand(1, 6, 64, 128) * 2 - 1  # shorter side to 224, the aspect ratio kept
+    assert [tuple(p.shape[-2:]) for p in big(wide)][-1] == (7, 14)
+    assert [p.shape[-1] for p in big(pair(16))] == [14, 14, 14, 7]
+    same = define_D(options(projected_size=128))  # already at that side: untouched
+    assert torch.equal(same.resize(pair(128)), pair(128))
+
+
+def test_a_projected_size_below_the_deepest_stride_is_a_one_line_error(synth32, tmp_path):
+    proc = run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, "--netD", "projected",
+                   "--projected_size", "16")
+    assert "--projected_size" in one_line_error(proc) and "at least 32" in one_line_error(proc)
 
 
 def test_the_backbone_is_frozen_and_outside_the_state_dict(netD):
@@ -191,6 +209,9 @@ def test_evaluate_warns_when_the_projected_backbone_is_the_metrics_network(synth
     assert "a projected discriminator on EfficientNet-Lite0" in proc.stderr
 
 
+MINIMUMS = {"projected_size": "64"}  # flags whose values start above 2
+
+
 @pytest.mark.parametrize("kind, registry_name", [("netD", "DISCRIMINATORS"), ("netG", "GENERATORS")])
 def test_a_flag_of_a_network_that_is_not_chosen_is_a_warning(capsys, kind, registry_name):
     """Generated from the registries: every flag a generator or discriminator owns, given with another one."""
@@ -203,7 +224,8 @@ def test_a_flag_of_a_network_that_is_not_chosen_is_a_warning(capsys, kind, regis
     for entry in registry.values():
         for option in sorted(owned_options(entry) - owned_options(registry[other])):
             action = next(a for a in TrainOptions()._parser()._actions if a.dest == option)
-            value = [] if action.nargs == 0 else [str(action.choices[-1]) if action.choices else "2"]
+            value = [] if action.nargs == 0 else [str(action.choices[-1]) if action.choices else
+                                                  MINIMUMS.get(option, "2")]
             try:
                 TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", f"--{kind}", other,
                                       action.option_strings[0], *value])

@@ -21,6 +21,7 @@ from util.errors import UserError
 # values the generic rule below would get wrong: they must fit the checkpoint's other options (TINY: load 32)
 OVERRIDES = {"crop_size": ["16"], "netD": ["pixel"], "load_size": ["48"], "phase": ["val"], "val_phase": ["test"],
              "val_metrics": ["l1,psnr"], "val_metric": ["psnr"], "diffaug": ["color"], "lambda_gp": ["1"],
+             "projected_size": ["64"],
              "lambda_perceptual": ["1", "--perceptual_net", "efficientnet_lite0"]}  # VGG19 cannot be downloaded
 
 

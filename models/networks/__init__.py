@@ -132,8 +132,9 @@ DISCRIMINATORS: dict[str, Network] = {
                          "mixed by fixed random projections, conditioned on the input by a projection term",
                          lambda opt: ProjectedDiscriminator(opt.input_nc, opt.output_nc, opt.ndf,
                                                             opt.projected_backbone, opt.projected_channels,
-                                                            opt.projected_seed),
-                         shape=("ndf", "projected_backbone", "projected_channels", "projected_seed"),
+                                                            opt.projected_seed, opt.projected_size),
+                         shape=("ndf", "projected_backbone", "projected_channels", "projected_seed",
+                                "projected_size"),
                          options=projected_options),
     # OASIS's discriminator has no normalisation layers (spectral norm instead): --norm does not shape it
     "oasis": Network("OASIS's U-Net segmentation discriminator: each pixel of the photo is one of the --label_nc "

@@ -2,8 +2,9 @@
 
 D judges the photo through a frozen ImageNet network instead of learning its features from the few hundred
 photos of a pix2pix dataset:
-1. the photo (ImageNet-normalised) goes through EfficientNet-Lite1 (--projected_backbone), whose activations at
-   strides 4, 8, 16 and 32 are kept: four feature resolutions;
+1. the photo (ImageNet-normalised; resized to --projected_size if given, as ImageNet networks are trained on objects
+   of about 224 px) goes through EfficientNet-Lite1 (--projected_backbone), whose activations at strides 4, 8, 16
+   and 32 are kept: four feature resolutions;
 2. fixed random projections mix them (never trained, drawn from --projected_seed, saved as buffers so that a
    resumed run has exactly the same ones): cross-channel mixing, a 1x1 conv to --projected_channels channels per
    resolution; cross-scale mixing, top-down as in a feature pyramid, each resolution adding the upsampled mix of
@@ -33,7 +34,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from options.parser import REFUSE
-from options.types import positive_int
+from options.types import nonnegative_int, positive_int
 from util.backbones import EfficientNetLiteFeatures, ImageNetNormalize, file_sha256
 from util.errors import UserError
 
@@ -55,6 +56,18 @@ def projected_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--projected_seed", resume=REFUSE, type=int, default=0,
                    help="seed of the fixed random projections of --netD projected (drawn once, saved in the "
                         "checkpoint)")
+    g.add_argument("--projected_size", resume=REFUSE, type=_backbone_side, default=0,
+                   help="resize the photo so that its shorter side has this many pixels before the backbone of "
+                        "--netD projected (ImageNet networks see objects at about 224 px; 0: the photo's own size)")
+
+
+def _backbone_side(text: str) -> int:
+    """--projected_size: 0, or a side the backbone's deepest resolution still has one value at."""
+    side = nonnegative_int(text)
+    if 0 < side < STRIDES[-1]:
+        raise argparse.ArgumentTypeError(f"{side} is below {STRIDES[-1]} px, the backbone's deepest stride: "
+                                         f"give 0 (the photo's own size) or at least {STRIDES[-1]}")
+    return side
 
 
 def _fixed_conv_weight(out_nc: int, in_nc: int, kernel: int, generator: torch.Generator) -> torch.Tensor:
@@ -94,9 +107,9 @@ class ProjectedDiscriminator(nn.Module):
     grad_checkpoint = False  # recomputes the backbone's activations in backward (--grad_checkpoint)
 
     def __init__(self, input_nc: int, output_nc: int, ndf: int = 64, backbone: str = "efficientnet_lite1",
-                 channels: int = 64, seed: int = 0):
+                 channels: int = 64, seed: int = 0, size: int = 0):
         super().__init__()
-        self.input_nc, self.output_nc, self.backbone = input_nc, output_nc, backbone
+        self.input_nc, self.output_nc, self.backbone, self.size = input_nc, output_nc, backbone, size
         features = EfficientNetLiteFeatures(PROJECTED_BACKBONES[backbone], STRIDES)
         self._frozen = [features.requires_grad_(False).eval()]  # a list: not a submodule, so never saved
         self.backbone_sha256 = file_sha256(features.file)
@@ -133,7 +146,7 @@ class ProjectedDiscriminator(nn.Module):
 
     def project(self, photo: torch.Tensor) -> list[torch.Tensor]:
         """The photo's backbone features, mixed across channels then across scales (deepest first, added upward)."""
-        x = self.imagenet((photo.expand(-1, 3, -1, -1) + 1) / 2)  # [-1, 1] gray or RGB -> ImageNet RGB
+        x = self.imagenet((self.resize(photo).expand(-1, 3, -1, -1) + 1) / 2)  # [-1, 1] gray or RGB -> ImageNet
         feats = [F.conv2d(f, getattr(self, f"channel_mix{i}").to(f.dtype))
                  for i, f in enumerate(self.features(x))]
         mixed, below = [], None
@@ -143,6 +156,15 @@ class ProjectedDiscriminator(nn.Module):
             below = F.conv2d(f, getattr(self, f"scale_mix{i}").to(f.dtype), padding=1)
             mixed.insert(0, below)
         return mixed
+
+    def resize(self, photo: torch.Tensor) -> torch.Tensor:
+        """The photo at the backbone's side (--projected_size), its aspect ratio kept."""
+        h, w = photo.shape[-2:]
+        if not self.size or min(h, w) == self.size:
+            return photo
+        scale = self.size / min(h, w)
+        size = (max(round(h * scale), self.size), max(round(w * scale), self.size))
+        return F.interpolate(photo, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
 
     def forward(self, x: torch.Tensor, features: bool = False) -> list:
         condition, photo = x[:, : self.input_nc], x[:, self.input_nc:]
@@ -155,7 +177,6 @@ class ProjectedDiscriminator(nn.Module):
         self.features.eval()  # batch-norm statistics of the backbone never change
         return self
 
-    @staticmethod
-    def min_input_side() -> int:
-        return STRIDES[-1]  # one value at the deepest resolution
+    def min_input_side(self) -> int:
+        return 1 if self.size else STRIDES[-1]  # one value at the deepest resolution
 
