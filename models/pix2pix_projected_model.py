@@ -2,9 +2,11 @@
 
 --model pix2pix_projected is --model pix2pix_plus (EMA, DiffAugment, resize upsampling) with two discriminators side by
 side, their losses added: pix2pix's pixel-space PatchGAN, and Projected GAN's discriminator on frozen
-EfficientNet-Lite1 features (--netD basic,projected; networks/projected.py). The PatchGAN judges local detail against
-the input, the projected one judges what ImageNet features see in the photo. Each can be changed (--netD projected
-alone, --projected_backbone, --gan_mode). The recipe ablation of docs/experiments.md measures it against pix2pix_plus.
+EfficientNet-Lite1 features (--netD basic,projected; networks/projected.py), which sees photos smaller than 224 px
+enlarged to that side (--projected_size 224: ImageNet's scale; 128 px facades seen at their own size scored worse). The
+PatchGAN judges local detail against the input, the projected one judges what ImageNet features see in the photo.
+Each can be changed (--netD projected alone, --projected_backbone, --projected_size 0, --gan_mode). The recipe
+ablation of docs/experiments.md measures it against pix2pix_plus.
 """
 from __future__ import annotations
 
@@ -20,5 +22,5 @@ class Pix2PixProjectedModel(Pix2PixPlusModel):
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         parser = Pix2PixPlusModel.modify_commandline_options(parser, is_train)
         if is_train:
-            parser.set_defaults(netD="basic,projected")
+            parser.set_defaults(netD="basic,projected", projected_size=224)
         return parser

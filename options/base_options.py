@@ -128,6 +128,7 @@ class BaseOptions:
         saved, source = self.saved_options(opt)
         if saved is None:
             return opt
+        saved = {**self.parser.absent_values(), **saved}  # flags added since it was trained: as they were then
         if "model" not in opt.explicit and saved.get("model", opt.model) != opt.model:
             model = _saved_value(self.parser, "model", saved, source)
             opt, explicit = self.gather_options(argv, {**(defaults or {}), "model": model})

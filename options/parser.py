@@ -10,7 +10,9 @@ Each flag declares, where it is defined, what a checkpoint means for it:
   is a one-line error saying how to start a new run). `run=RUN_AT_TEST` additionally makes it a run option of
   test.py (the seed, the batch size, how images are loaded).
 check_resume() is the one place that enforces the policy; tests/test_resume_policy.py checks that every flag of
-every model declares one.
+every model declares one. A flag added after checkpoints were made declares `absent=VALUE`, the value those
+checkpoints were trained with (the behaviour before the flag existed): they resume and test with it rather than
+with today's default, which a preset may have changed.
 """
 from __future__ import annotations
 
@@ -26,13 +28,17 @@ APPLY, REFUSE = "apply", "refuse"  # what a resumed run does with an experiment 
 RESUME_POLICIES = (APPLY, REFUSE)
 
 
-def _declare(action: argparse.Action, run: str | None, resume: str | None) -> argparse.Action:
+_NOT_DECLARED = object()  # absent=: no value for checkpoints without the flag (they take this run's value)
+
+
+def _declare(action: argparse.Action, run: str | None, resume: str | None, absent: Any = _NOT_DECLARED
+             ) -> argparse.Action:
     """Attach the flag's run/resume declaration (see the module docstring)."""
     if run not in (None, RUN_ALWAYS, RUN_AT_TEST) or resume not in (None, *RESUME_POLICIES):
         raise ValueError(f"{action.option_strings}: run={run!r}, resume={resume!r} is not a declaration")
-    if run == RUN_ALWAYS and resume is not None:
+    if run == RUN_ALWAYS and (resume is not None or absent is not _NOT_DECLARED):
         raise ValueError(f"{action.option_strings}: a run option is never resumed, it takes no resume policy")
-    action.run, action.resume = run, resume
+    action.run, action.resume, action.absent = run, resume, absent
     return action
 
 
@@ -40,16 +46,16 @@ class _Group(argparse._ArgumentGroup):
     """An argument group whose add_argument takes run= and resume= (see the module docstring)."""
 
     def add_argument(self, *args: Any, run: str | None = None, resume: str | None = None,
-                     **kwargs: Any) -> argparse.Action:
-        return _declare(super().add_argument(*args, **kwargs), run, resume)
+                     absent: Any = _NOT_DECLARED, **kwargs: Any) -> argparse.Action:
+        return _declare(super().add_argument(*args, **kwargs), run, resume, absent)
 
 
 class OptionParser(ArgumentParser):
     """argparse with one-line errors whose flags declare what a checkpoint means for them."""
 
     def add_argument(self, *args: Any, run: str | None = None, resume: str | None = None,
-                     **kwargs: Any) -> argparse.Action:
-        return _declare(super().add_argument(*args, **kwargs), run, resume)
+                     absent: Any = _NOT_DECLARED, **kwargs: Any) -> argparse.Action:
+        return _declare(super().add_argument(*args, **kwargs), run, resume, absent)
 
     def add_argument_group(self, *args: Any, **kwargs: Any) -> _Group:
         group = _Group(self, *args, **kwargs)
@@ -65,6 +71,10 @@ class OptionParser(ArgumentParser):
         """Each flag's destination -> 'run', APPLY or REFUSE (None: undeclared, which the tests reject)."""
         return {a.dest: "run" if getattr(a, "run", None) == RUN_ALWAYS else getattr(a, "resume", None)
                 for a in self._actions if a.dest != "help"}
+
+    def absent_values(self) -> dict[str, Any]:
+        """The values of the flags that older checkpoints lack, as they were trained (each flag's absent=)."""
+        return {a.dest: a.absent for a in self._actions if getattr(a, "absent", _NOT_DECLARED) is not _NOT_DECLARED}
 
     def flag(self, dest: str) -> str:
         """How the user spells the option `dest` (its first long flag)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -268,3 +269,25 @@ def test_architecture_mismatches_name_the_flag_to_give(flags, expect, tiny_check
     line = one_line_error(run_cli("test.py", "--name", "tiny", "--checkpoints_dir", tiny_checkpoint, "--dataroot",
                                   synth32, "--results_dir", tmp_path, *flags))
     assert expect in line
+
+
+def test_every_absent_value_is_a_value_of_its_flag():
+    """Generated: what a checkpoint older than a flag is taken to have been trained with must be a valid value."""
+    for model in models.MODELS:
+        parser = train_parser(model)
+        for dest, value in parser.absent_values().items():
+            action = next(a for a in parser._actions if a.dest == dest)
+            assert (action.type(str(value)) if action.type else value) == value, (model, dest)
+
+
+def test_a_checkpoint_older_than_a_flag_resumes_as_it_was_trained(monkeypatch):
+    """pix2pix_projected now sees photos at 224 px (--projected_size); a run saved before the flag existed saw them
+    at their own size, and resumes so; asking it for 224 px is a change of a refused option."""
+    saved = {"model": "pix2pix_projected", "netD": "basic,projected", "explicit": ["model"]}
+    monkeypatch.setattr(TrainOptions, "saved_options", lambda self, opt: (saved, Path("old_checkpoint.pth")))
+    argv = ["--dataroot", "unused", "--gpu_ids", "-1", "--model", "pix2pix_projected"]
+    assert TrainOptions().parse(argv).projected_size == 224  # a new run: the preset's value
+    options = TrainOptions()
+    assert options.parse([*argv, "--continue_train"]).projected_size == 0 and not options.changed
+    with pytest.raises(UserError, match="was trained with --projected_size 0, and a resumed run keeps that"):
+        TrainOptions().parse([*argv, "--continue_train", "--projected_size", "224"])
