@@ -6,7 +6,8 @@
 # (--upsample resize), hinge_ms_fm (--gan_mode hinge --netD multiscale --lambda_feat 10), plus (--model pix2pix_plus:
 # --ema, --diffaug color,translation,cutout and --upsample resize together), projected (pix2pix_plus with Projected GAN's
 # discriminator in place of the PatchGAN: --netD projected), plus_projected (pix2pix_plus judged by both, their losses
-# added: --netD basic,projected).
+# added: --netD basic,projected), pix2pix_projected (the preset: plus_projected with the projected D seeing the photo
+# enlarged to 224 px, --projected_size 224).
 #
 # The CPU protocol of docs/experiments.md (facades label->photo at 128x128, 10 epochs, all 106 test images), in pieces that
 # add their rows to the same table:
@@ -17,10 +18,11 @@
 #   python scripts/plot_results.py --table results/experiments/recipe/metrics.csv --kind bars \
 #       --results_dir results/experiments/recipe/results --out results/experiments/recipe
 source "$(dirname "$0")/common.sh"
-ROWS=defaults,ema,diffaug,resize,hinge_ms_fm,plus,projected,plus_projected
+ROWS=defaults,ema,diffaug,resize,hinge_ms_fm,plus,projected,plus_projected,pix2pix_projected
 SCRIPT_OPTIONS=(rows=ROWS)
 parse_options "$@"
-check_list --rows "$ROWS" defaults ema diffaug resize hinge_ms_fm plus projected plus_projected
+check_list --rows "$ROWS" defaults ema diffaug resize hinge_ms_fm plus projected plus_projected \
+    pix2pix_projected
 for row in ${ROWS//,/ }; do
     case "$row" in
         defaults) setting defaults --model pix2pix ;;
@@ -31,6 +33,7 @@ for row in ${ROWS//,/ }; do
         plus) setting plus --model pix2pix_plus ;;
         projected) setting projected --model pix2pix_plus --netD projected ;;
         plus_projected) setting plus_projected --model pix2pix_plus --netD basic,projected ;;
+        pix2pix_projected) setting pix2pix_projected --model pix2pix_projected ;;
     esac
 done
 finish bars
