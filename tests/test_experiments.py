@@ -446,8 +446,8 @@ def test_rows_of_the_discriminators_that_see_more(tmp_path):
     log, env = recording_python(tmp_path)
     expected = {
         ("recipe", "projected,plus_projected,pix2pix_projected"): [
-            ["--model", "pix2pix_plus", "--netD", "projected"], ["--model", "pix2pix_plus", "--netD", "basic,projected"],
-            ["--model", "pix2pix_projected"]],
+            ["--model", "pix2pix_plus", "--netD", "projected"],
+            ["--model", "pix2pix_plus", "--netD", "basic,projected"], ["--model", "pix2pix_projected"]],
         ("semantic", "plus,projected,projected_onehot,oasis_unet,oasis"): [
             ["--model", "pix2pix_plus"], ["--model", "pix2pix_projected"],
             ["--model", "pix2pix_projected", "--label_nc", "12"],

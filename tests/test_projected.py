@@ -3,6 +3,7 @@ a frozen backbone that is neither trained nor saved, seeded fixed projections, t
 per discriminator, and the guarantees through train.py (resume, changed options, another backbone file)."""
 from __future__ import annotations
 
+import csv
 import json
 from argparse import Namespace
 
@@ -161,7 +162,8 @@ EXACT = ["--norm", "instance", "--no_dropout", "--serial_batches", "--no_flip", 
 @pytest.mark.slow
 def test_train_resume_and_score_with_basic_and_projected(synth32, tmp_path):
     common = ["--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, *EXACT, "--netD", "basic,projected",
-              "--projected_channels", "8", "--diffaug", "color,translation,cutout", "--ema", "0.9"]
+              "--projected_channels", "8", "--projected_size", "64", "--diffaug", "color,translation,cutout",
+              "--ema", "0.9"]
     run_cli("train.py", *common, "--name", "straight", "--n_epochs", "2", "--n_epochs_decay", "0", check=True)
     proc = run_cli("train.py", *common, "--name", "resumed", *EPOCH, check=True)
     assert "[netD.projected] ProjectedDiscriminator" in proc.stdout and "not trained, not saved" in proc.stdout
@@ -195,14 +197,15 @@ def test_train_resume_and_score_with_basic_and_projected(synth32, tmp_path):
 def test_evaluate_warns_when_the_projected_backbone_is_the_metrics_network(synth32, tmp_path):
     run_cli("train.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, *TINY, *EPOCH, "--name", "lite0",
             "--netD", "projected", "--projected_backbone", "efficientnet_lite0", "--projected_channels", "8",
-            check=True)
+            "--projected_size", "64", check=True)
     run_cli("test.py", "--dataroot", synth32, "--checkpoints_dir", tmp_path, "--name", "lite0", "--direction",
             "BtoA", "--results_dir", tmp_path / "results", check=True)
     images = tmp_path / "results" / "lite0" / "test_latest" / "images"
     proc = run_cli("evaluate.py", "--results_dir", images, "--metrics", "kid_lite0", "--table",
                    tmp_path / "table.csv", check=True)
     assert "a projected discriminator on EfficientNet-Lite0" in proc.stderr and "flatter it" in proc.stderr
-    assert "lite0_trained" in (tmp_path / "table.csv").read_text().splitlines()[0]
+    row = next(csv.DictReader((tmp_path / "table.csv").open()))
+    assert "lite0_trained" in row and row["projected_size"] == "64"  # the row says how D saw the photos
     # scored as two plain folders, the test.py run's images still name the model that made them
     proc = run_cli("evaluate.py", "--fake", images, "--real", images, "--metrics", "kid_lite0", "--no_table",
                    "--json", tmp_path / "plain.json", check=True)
