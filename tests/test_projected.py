@@ -41,7 +41,7 @@ def test_four_patch_maps_ending_at_stride_16_then_32(netD):
     assert min_input_side(netD) == 32
 
 
-def test_projected_size_enlarges_small_photos_for_the_backbone_alone():
+def test_projected_size_resizes_the_photo_for_the_backbone_alone():
     torch.manual_seed(0)
     big = define_D(options(projected_size=224))
     # 128 px photos seen at 224 px: maps at 224 / 16 and 224 / 32; a 16 px photo now fits
@@ -49,8 +49,10 @@ def test_projected_size_enlarges_small_photos_for_the_backbone_alone():
     wide = torch.rand(1, 6, 64, 128) * 2 - 1  # shorter side to 224, the aspect ratio kept
     assert [tuple(p.shape[-2:]) for p in big(wide)][-1] == (7, 14)
     assert [p.shape[-1] for p in big(pair(16))] == [14, 14, 14, 7]
-    assert torch.equal(big.resize(pair(224)), pair(224))  # at that side or larger: untouched, never reduced
-    assert torch.equal(big.resize(pair(256)), pair(256)) and big.resize(pair(64)).shape[-1] == 224
+    assert torch.equal(big.resize(pair(224)), pair(224))  # already at that side: untouched
+    assert big.resize(pair(256)).shape[-2:] == (224, 224)  # larger photos are reduced, antialiased
+    flat = torch.full((1, 6, 256, 256), 0.5)
+    assert torch.allclose(big.resize(flat), torch.full((1, 6, 224, 224), 0.5))
 
 
 def test_a_projected_size_below_the_deepest_stride_is_a_one_line_error(synth32, tmp_path):

@@ -2,8 +2,8 @@
 
 D judges the photo through a frozen ImageNet network instead of learning its features from the few hundred
 photos of a pix2pix dataset:
-1. the photo (ImageNet-normalised; enlarged to --projected_size on its shorter side when smaller, as ImageNet
-   networks are trained on objects of about 224 px) goes through EfficientNet-Lite1 (--projected_backbone), whose
+1. the photo (ImageNet-normalised; resized to --projected_size on its shorter side if given, as ImageNet networks
+   are trained at about 224 px) goes through EfficientNet-Lite1 (--projected_backbone), whose
    activations at strides 4, 8, 16 and 32 are kept: four feature resolutions;
 2. fixed random projections mix them (never trained, drawn from --projected_seed, saved as buffers so that a
    resumed run has exactly the same ones): cross-channel mixing, a 1x1 conv to --projected_channels channels per
@@ -57,9 +57,8 @@ def projected_options(g: argparse._ArgumentGroup) -> None:
                    help="seed of the fixed random projections of --netD projected (drawn once, saved in the "
                         "checkpoint)")
     g.add_argument("--projected_size", resume=REFUSE, absent=0, type=_backbone_side, default=0,
-                   help="enlarge photos whose shorter side is below this many pixels to it before the backbone "
-                        "of --netD projected (ImageNet networks are trained on objects of about 224 px; larger "
-                        "photos go as they are; 0: never)")
+                   help="resize the photo so that its shorter side has this many pixels before the backbone of "
+                        "--netD projected (ImageNet networks are trained at about 224 px; 0: the photo's own size)")
 
 
 def _backbone_side(text: str) -> int:
@@ -159,13 +158,13 @@ class ProjectedDiscriminator(nn.Module):
         return mixed
 
     def resize(self, photo: torch.Tensor) -> torch.Tensor:
-        """The photo enlarged to --projected_size on its shorter side, its aspect ratio kept (never reduced)."""
+        """The photo at --projected_size on its shorter side, its aspect ratio kept (antialiased when reduced)."""
         h, w = photo.shape[-2:]
-        if min(h, w) >= self.size:
+        if not self.size or min(h, w) == self.size:
             return photo
         scale = self.size / min(h, w)
         size = (max(round(h * scale), self.size), max(round(w * scale), self.size))
-        return F.interpolate(photo, size=size, mode="bilinear", align_corners=False)
+        return F.interpolate(photo, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
 
     def forward(self, x: torch.Tensor, features: bool = False) -> list:
         condition, photo = x[:, : self.input_nc], x[:, self.input_nc:]

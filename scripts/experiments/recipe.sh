@@ -7,7 +7,7 @@
 # --ema, --diffaug color,translation,cutout and --upsample resize together), projected (pix2pix_plus with Projected GAN's
 # discriminator in place of the PatchGAN: --netD projected), plus_projected (pix2pix_plus judged by both, their losses
 # added: --netD basic,projected), pix2pix_projected (the preset: plus_projected with the projected D seeing the photo
-# enlarged to 224 px, --projected_size 224).
+# at 224 px, --projected_size 224).
 #
 # The CPU protocol of docs/experiments.md (facades label->photo at 128x128, 10 epochs, all 106 test images), in pieces that
 # add their rows to the same table:
