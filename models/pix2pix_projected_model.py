@@ -4,10 +4,10 @@
 side, their losses added: pix2pix's pixel-space PatchGAN, and Projected GAN's discriminator on frozen
 EfficientNet-Lite1 features (--netD basic,projected; networks/projected.py), which sees the photo resized to 224 px
 on its shorter side (--projected_size 224, ImageNet's scale: better than the photo's own size on 128 px facades and
-256 px Cityscapes maps, where 448 px was worse). The
-PatchGAN judges local detail against the input, the projected one judges what ImageNet features see in the photo.
-Each can be changed (--netD projected alone, --projected_backbone, --projected_size 0, --gan_mode). The recipe
-ablation of docs/experiments.md measures it against pix2pix_plus.
+256 px Cityscapes maps, where 448 px was worse). The PatchGAN judges local detail against the input, the projected
+one judges what ImageNet features see in the photo. Each can be changed (--netD projected alone,
+--projected_backbone, --projected_size 0, --gan_mode). The recipe ablation of docs/experiments.md measures it against
+pix2pix_plus.
 """
 from __future__ import annotations
 

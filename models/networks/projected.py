@@ -3,8 +3,8 @@
 D judges the photo through a frozen ImageNet network instead of learning its features from the few hundred
 photos of a pix2pix dataset:
 1. the photo (ImageNet-normalised; resized to --projected_size on its shorter side if given, as ImageNet networks
-   are trained at about 224 px) goes through EfficientNet-Lite1 (--projected_backbone), whose
-   activations at strides 4, 8, 16 and 32 are kept: four feature resolutions;
+   are trained at about 224 px) goes through EfficientNet-Lite1 (--projected_backbone), whose activations at
+   strides 4, 8, 16 and 32 are kept: four feature resolutions;
 2. fixed random projections mix them (never trained, drawn from --projected_seed, saved as buffers so that a
    resumed run has exactly the same ones): cross-channel mixing, a 1x1 conv to --projected_channels channels per
    resolution; cross-scale mixing, top-down as in a feature pyramid, each resolution adding the upsampled mix of
@@ -178,5 +178,5 @@ class ProjectedDiscriminator(nn.Module):
         return self
 
     def min_input_side(self) -> int:
-        return 1 if self.size else STRIDES[-1]  # one value at the deepest resolution
+        return 1 if self.size else STRIDES[-1]  # resized, any photo fits; else one value at the deepest stride
 
