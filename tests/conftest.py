@@ -1,6 +1,7 @@
 """Shared fixtures: tiny synthetic datasets made by the project's own generator, and a CLI runner."""
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -21,6 +22,33 @@ TINY = ["--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--load_size", "
         "--display_id", "0", "--direction", "BtoA"]
 # proxies at a closed port: any download fails at once, so offline behaviour is tested without waiting
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+
+
+# values another_value's generic rule would get wrong: they must fit tiny_checkpoint's other options (TINY: load 32)
+OVERRIDES = {"crop_size": ["16"], "netD": ["pixel"], "load_size": ["48"], "phase": ["val"], "val_phase": ["test"],
+             "val_metrics": ["l1,psnr"], "val_metric": ["psnr"], "diffaug": ["color"], "lambda_gp": ["1"],
+             "lambda_perceptual": ["1", "--perceptual_net", "efficientnet_lite0"]}  # VGG19 cannot be downloaded
+
+
+def another_value(action: argparse.Action, saved) -> list[str] | None:
+    """Command-line tokens giving the option a valid value other than `saved` (None when the command line cannot:
+    a store_true flag that is already on)."""
+    flag = action.option_strings[0]
+    if action.nargs == 0:
+        return None if saved else [flag]
+    if action.dest in OVERRIDES:
+        return [flag, *OVERRIDES[action.dest]]
+    if action.choices:
+        return [flag, str(next(c for c in action.choices if c != saved and c not in ("none", "sesam")))]
+    number = saved if isinstance(saved, (int, float)) and saved != float("inf") else 1
+    for text in (str(number * 2), str(number / 2), str(number + 1), "1", "0.5", "64", "x"):  # 64: a size
+        try:
+            value = action.type(text) if action.type else text
+        except (argparse.ArgumentTypeError, ValueError, TypeError):
+            continue
+        if value != saved:
+            return [flag, text]
+    raise AssertionError(f"no other value found for {flag} (saved {saved!r}): add one to OVERRIDES")
 
 
 def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, check: bool = False,

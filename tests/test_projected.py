@@ -9,7 +9,7 @@ from argparse import Namespace
 
 import pytest
 import torch
-from conftest import TINY, one_line_error, run_cli
+from conftest import TINY, another_value, one_line_error, run_cli
 
 from metrics.report import is_lite0_trained, lite0_training
 from models import create_model
@@ -214,9 +214,6 @@ def test_evaluate_warns_when_the_projected_backbone_is_the_metrics_network(synth
     assert "a projected discriminator on EfficientNet-Lite0" in proc.stderr
 
 
-MINIMUMS = {"projected_size": "64"}  # flags whose values start above 2
-
-
 @pytest.mark.parametrize("kind, registry_name", [("netD", "DISCRIMINATORS"), ("netG", "GENERATORS")])
 def test_a_flag_of_a_network_that_is_not_chosen_is_a_warning(capsys, kind, registry_name):
     """Generated from the registries: every flag a generator or discriminator owns, given with another one."""
@@ -229,8 +226,7 @@ def test_a_flag_of_a_network_that_is_not_chosen_is_a_warning(capsys, kind, regis
     for entry in registry.values():
         for option in sorted(owned_options(entry) - owned_options(registry[other])):
             action = next(a for a in TrainOptions()._parser()._actions if a.dest == option)
-            value = [] if action.nargs == 0 else [str(action.choices[-1]) if action.choices else
-                                                  MINIMUMS.get(option, "2")]
+            value = another_value(action, action.default)[1:]
             try:
                 TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", f"--{kind}", other,
                                       action.option_strings[0], *value])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, one_line_error, run_cli
+from conftest import TINY, another_value, one_line_error, run_cli
 
 import data
 import models
@@ -19,12 +19,6 @@ from training.options import TrainOptions
 from training.trainer import Trainer
 from util.errors import UserError
 
-# values the generic rule below would get wrong: they must fit the checkpoint's other options (TINY: load 32)
-OVERRIDES = {"crop_size": ["16"], "netD": ["pixel"], "load_size": ["48"], "phase": ["val"], "val_phase": ["test"],
-             "val_metrics": ["l1,psnr"], "val_metric": ["psnr"], "diffaug": ["color"], "lambda_gp": ["1"],
-             "projected_size": ["64"],
-             "lambda_perceptual": ["1", "--perceptual_net", "efficientnet_lite0"]}  # VGG19 cannot be downloaded
-
 
 def train_parser(model: str, dataset: str = "aligned") -> OptionParser:
     """train.py's parser with the flags that `model` and `dataset` add."""
@@ -32,27 +26,6 @@ def train_parser(model: str, dataset: str = "aligned") -> OptionParser:
     models.find_model(model).modify_commandline_options(parser, True)
     data.find_dataset(dataset).modify_commandline_options(parser, True)
     return parser
-
-
-def another_value(action: argparse.Action, saved) -> list[str] | None:
-    """Command-line tokens giving the option a valid value other than `saved` (None when the command line cannot:
-    a store_true flag that is already on)."""
-    flag = action.option_strings[0]
-    if action.nargs == 0:
-        return None if saved else [flag]
-    if action.dest in OVERRIDES:
-        return [flag, *OVERRIDES[action.dest]]
-    if action.choices:
-        return [flag, str(next(c for c in action.choices if c != saved and c not in ("none", "sesam")))]
-    number = saved if isinstance(saved, (int, float)) and saved != float("inf") else 1
-    for text in (str(number * 2), str(number / 2), str(number + 1), "1", "0.5", "x"):
-        try:
-            value = action.type(text) if action.type else text
-        except (argparse.ArgumentTypeError, ValueError, TypeError):
-            continue
-        if value != saved:
-            return [flag, text]
-    raise AssertionError(f"no other value found for {flag} (saved {saved!r}): add one to OVERRIDES")
 
 
 def resume_argv(synth32, checkpoints, *extra: str) -> list[str]:
