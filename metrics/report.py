@@ -18,7 +18,7 @@ from util.locks import FolderLock
 TABLE_OPTIONS = ("model", "netG", "netD", "num_D", "gan_mode", "lambda_L1", "lambda_GAN", "lambda_perceptual",
                  "perceptual_net", "lambda_feat", "lambda_gp", "dropout_rate", "weight_noise", "norm", "batch_size",
                  "n_epochs", "n_epochs_decay", "lr", "crop_size", "direction", "dataroot", "seed", "ema", "diffaug",
-                 "upsample", "label_nc", "ngf", "use_vae", "projected_size")
+                 "upsample", "label_nc", "ngf", "ndf", "use_vae", "noise_3d", "projected_size", "projected_channels")
 KEY_COLUMNS = ("experiment", "run")  # what makes a CSV file an evaluate.py table
 ROW_KEY = (*KEY_COLUMNS, "weights")  # a re-run replaces the row with the same key (raw and ema rows stay apart)
 LITE0_METRICS = ("fd_lite0", "kid_lite0", "diversity_lite0")

@@ -207,7 +207,8 @@ def test_evaluate_warns_when_the_projected_backbone_is_the_metrics_network(synth
                    tmp_path / "table.csv", check=True)
     assert "a projected discriminator on EfficientNet-Lite0" in proc.stderr and "flatter it" in proc.stderr
     row = next(csv.DictReader((tmp_path / "table.csv").open()))
-    assert "lite0_trained" in row and row["projected_size"] == "64"  # the row says how D saw the photos
+    assert "lite0_trained" in row  # and the row says how D saw the photos and how wide it was
+    assert (row["projected_size"], row["projected_channels"], row["ndf"]) == ("64", "8", "8")
     # scored as two plain folders, the test.py run's images still name the model that made them
     proc = run_cli("evaluate.py", "--fake", images, "--real", images, "--metrics", "kid_lite0", "--no_table",
                    "--json", tmp_path / "plain.json", check=True)
