@@ -108,9 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         write_json(report, json_path)
         print(f"report: {json_path}")
     if table and not args.no_table:
-        upsert_row(table, table_row(report))
+        upsert_row(table, table_row(report, network_options(report["options"])))
         print(f"table: {table}")
     return 0
+
+
+def network_options(options: dict) -> list[str]:
+    """The options that shape the run's G and D, as the networks' registry declares them: table columns, so that a
+    network's new flag tells rows apart without being listed again."""
+    if not options:
+        return []
+    from models.networks import shape_options
+    return list(dict.fromkeys((*shape_options("G", options), *shape_options("D", options))))
 
 
 def check_outputs(json_path: Path | None, table: Path | None, args: argparse.Namespace, sets: ImageSets,

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,11 @@ from util.errors import UserError
 from util.fileio import atomic_write_text, check_writable
 from util.locks import FolderLock
 
-# training options that tell experiments apart in the table (those the run's checkpoint has)
-TABLE_OPTIONS = ("model", "netG", "netD", "num_D", "gan_mode", "lambda_L1", "lambda_GAN", "lambda_perceptual",
-                 "perceptual_net", "lambda_feat", "lambda_gp", "dropout_rate", "weight_noise", "norm", "batch_size",
-                 "n_epochs", "n_epochs_decay", "lr", "crop_size", "direction", "dataroot", "seed", "ema", "diffaug",
-                 "upsample", "label_nc", "ngf", "ndf", "use_vae", "noise_3d", "projected_size", "projected_channels")
+# training options that tell recipes apart in the table (those the run's checkpoint has); the options that shape the
+# run's networks join them from the networks' registry (evaluate.py passes models.networks.shape_options)
+RECIPE_OPTIONS = ("model", "gan_mode", "lambda_L1", "lambda_GAN", "lambda_perceptual", "perceptual_net", "lambda_feat",
+                  "lambda_gp", "lambda_labelmix", "dropout_rate", "weight_noise", "batch_size", "n_epochs",
+                  "n_epochs_decay", "lr", "crop_size", "direction", "dataroot", "seed", "ema", "diffaug", "label_nc")
 KEY_COLUMNS = ("experiment", "run")  # what makes a CSV file an evaluate.py table
 ROW_KEY = (*KEY_COLUMNS, "weights")  # a re-run replaces the row with the same key (raw and ema rows stay apart)
 LITE0_METRICS = ("fd_lite0", "kid_lite0", "diversity_lite0")
@@ -62,13 +63,15 @@ def run_info(folder: Path | None) -> dict[str, Any]:
         return {}
 
 
-def table_row(report: dict[str, Any]) -> dict[str, Any]:
-    """One CSV row: experiment, run, epoch, the options that matter, each metric (and its std), sizes, date."""
+def table_row(report: dict[str, Any], network_options: Sequence[str] = ()) -> dict[str, Any]:
+    """One CSV row: experiment, run, epoch, the recipe's options and `network_options` (those that shape its
+    networks), each metric (and its std), sizes, date."""
     options = report.get("options", {})
     row: dict[str, Any] = {"experiment": report["experiment"], "run": report["run"], "epoch": report.get("epoch", ""),
                            "epochs_trained": report.get("epochs_trained", ""),
                            "train_seconds": report.get("train_seconds", ""), "weights": report.get("weights", "")}
-    row.update((key, options[key]) for key in TABLE_OPTIONS if key in options)
+    names = dict.fromkeys(("model", *network_options, *RECIPE_OPTIONS))
+    row.update((key, options[key]) for key in names if key in options)
     for name, score in report["metrics"].items():
         row[name] = _number(score["value"])
         if "std" in score:

@@ -11,10 +11,13 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-from conftest import OFFLINE, TINY, make_synthetic, one_line_error, run_cli
+from conftest import OFFLINE, REPO, TINY, load_script, make_synthetic, one_line_error, run_cli
 from PIL import Image, ImageFilter
 
 from metrics import METRICS, calculate_metrics, parse_metrics
+from metrics.report import table_row
+from models.networks import DISCRIMINATORS, GENERATORS
+from training.options import TrainOptions
 from util.errors import UserError
 
 SIZE = 64
@@ -258,6 +261,26 @@ def test_table_row_is_replaced_on_rerun_and_columns_merge(tmp_path, reals):
     assert rows[1]["ssim"] and not rows[0]["ssim"]  # the new column, empty for the older row
     assert float(rows[1]["psnr"]) > float(rows[0]["psnr"])
     assert list(rows[0])[-1] == "date" and rows[0]["n_images"] == str(N)
+
+
+@pytest.mark.parametrize("flag, name", [("netG", name) for name in GENERATORS] +
+                         [("netD", name) for name in DISCRIMINATORS] + [("netD", "basic,projected")])
+def test_the_table_has_a_column_for_each_option_that_shapes_the_run_networks(flag, name):
+    """Generated from the networks' registry: a network's new flag that shapes it tells table rows apart without
+    anyone adding it to a list."""
+    evaluate = load_script(REPO / "evaluate.py")
+    parser = TrainOptions()._parser()
+    options = {action.dest: action.default for action in parser._actions if action.dest != "help"}
+    options.update({flag: name, "ndf": 48, "ngf": 24})
+    report = {"experiment": "e", "run": "test_latest", "date": "today", "options": options,
+              "metrics": {"psnr": {"value": 20.0, "n_images": 4}}}
+    row = table_row(report, evaluate.network_options(options))
+    registry = GENERATORS if flag == "netG" else DISCRIMINATORS
+    shapes = {option for net in name.split(",") for option in registry[net].shape}
+    assert shapes and all(row[option] == options[option] for option in shapes), shapes - set(row)
+    assert row[flag] == name and row["psnr"] == "20" and row["model"] == options["model"]
+    other = "netD" if flag == "netG" else "netG"  # the other network's shape is recorded too
+    assert row[other] == options[other] and row["ngf" if other == "netG" else "ndf"] in (24, 48)
 
 
 def test_metric_names_and_groups():
