@@ -3,7 +3,7 @@
     python scripts/plot_results.py --table results/experiments/batch_size/metrics.csv --kind batch_size \\
         --results_dir results/experiments/batch_size/results --out results/experiments/batch_size
 
-It also writes <title>_table.md, the scores as a Markdown table.
+Into --out DIR it writes DIR's name + _scores.png, _table.md (the scores as a Markdown table) and _examples.png.
 Kinds: batch_size (a distribution metric and IS, or KID when there is no IS, against the batch size, on two
 y-axes), bars (each metric per setting, with its standard deviation), stochastic (quality against diversity).
 With --results_dir it also draws a grid of the same test inputs across settings: real A, each fake B, real B.
@@ -320,7 +320,7 @@ def save(fig, path: Path) -> Path:
     return path
 
 
-OUTPUTS = ("_scores.png", "_table.md", "_examples.png")  # what it writes into --out, after the title
+OUTPUTS = ("_scores.png", "_table.md", "_examples.png")  # what it writes into --out, after the folder's name
 
 
 @main_guard
@@ -332,13 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", help="comma-separated experiment names, in this order (default: every row)")
     parser.add_argument("--results_dir", type=Path, help="test.py's results folder: also draw the example grid")
     parser.add_argument("--n_images", type=positive_int, default=4, help="test inputs in the example grid")
-    parser.add_argument("--title", help="figure title (default: the --out folder's name)")
+    parser.add_argument("--title", help="figure title (default: the --out folder's name, which names the files)")
     parser.add_argument("--overwrite", action="store_true", help="write over files in --out it did not make")
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file: pass a folder for the figures")
-    title = args.title or args.out.resolve().name
-    names = [f"{title}{suffix}" for suffix in OUTPUTS[: 3 if args.results_dir else 2]]
+    folder = args.out.resolve().name
+    title = args.title or folder
+    names = [f"{folder}{suffix}" for suffix in OUTPUTS[: 3 if args.results_dir else 2]]
     OutputGuard(tool="plot_results.py", flag="--out", inputs=(args.table,), overwrite=args.overwrite,
                 reads=tuple(args.results_dir.glob("*/*/images")) if args.results_dir else (),  # the examples' images
                 recognise=lambda path: path.name in names).claim_folder(args.out, names)

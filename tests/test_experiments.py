@@ -141,11 +141,14 @@ def test_plot_results_draws_each_kind_with_the_metric_names_as_reported(hand_mad
 
 
 def test_plot_results_writes_png_files(hand_made, tmp_path):
-    run_cli("scripts/plot_results.py", "--table", hand_made, "--kind", "batch_size", "--out", tmp_path / "figs",
-            "--title", "sweep", check=True)
-    with Image.open(tmp_path / "figs" / "sweep_scores.png") as img:
+    # the files are named after the folder, whatever the title says (a colon, a slash)
+    run_cli("scripts/plot_results.py", "--table", hand_made, "--kind", "batch_size", "--out", tmp_path / "sweep",
+            "--title", "Facades: label/photo", check=True)
+    made = sorted(p.name for p in (tmp_path / "sweep").iterdir() if not p.name.startswith("."))  # not the record
+    assert made == ["sweep_scores.png", "sweep_table.md"]
+    with Image.open(tmp_path / "sweep" / "sweep_scores.png") as img:
         assert img.format == "PNG" and img.width > 300
-    markdown = (tmp_path / "figs" / "sweep_table.md").read_text().splitlines()
+    markdown = (tmp_path / "sweep" / "sweep_table.md").read_text().splitlines()
     assert markdown[0].startswith("| setting | fd_lite0 | kid_lite0 | isc | psnr | ssim |")
     assert markdown[2].startswith("| batch1 | 120.5 | 0.1 ± 0.01 | 2.1 ± 0.2 | 13.1 | 0.3 ± 0.05 |")
 
