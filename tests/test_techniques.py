@@ -288,9 +288,8 @@ plus_s0,test_latest,0,0.200,0.002,13.5,800,106
 def test_plot_results_shows_mean_and_spread_over_seeds(tmp_path):
     table = tmp_path / "metrics.csv"
     table.write_text(SEEDED)
-    run_cli("scripts/plot_results.py", "--table", table, "--kind", "bars", "--out", tmp_path, "--title", "recipe",
-            check=True)
-    lines = (tmp_path / "recipe_table.md").read_text().splitlines()
+    run_cli("scripts/plot_results.py", "--table", table, "--kind", "bars", "--out", tmp_path / "recipe", check=True)
+    lines = (tmp_path / "recipe" / "recipe_table.md").read_text().splitlines()
     assert lines[0] == "| setting | seeds | kid_lite0 | psnr | train_seconds | images |"
     # mean of 0.335, 0.279, 0.300 = 0.3047, sample std 0.0283; psnr 12.9 ± 0.1; 600 ± 10 s
     assert lines[2] == "| defaults | 0,1,2 | 0.3047 ± 0.028 | 12.9 ± 0.1 | 600 ± 10 | 106 |"
