@@ -113,13 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def network_options(options: dict) -> list[str]:
+def network_options(options: dict) -> tuple[str, ...]:
     """The options that shape the run's G and D, as the networks' registry declares them: table columns, so that a
-    network's new flag tells rows apart without being listed again."""
+    network's new flag tells rows apart without being listed again (table_row drops the repeats)."""
     if not options:
-        return []
+        return ()
     from models.networks import shape_options
-    return list(dict.fromkeys((*shape_options("G", options), *shape_options("D", options))))
+    return (*shape_options("G", options), *shape_options("D", options))
 
 
 def check_outputs(json_path: Path | None, table: Path | None, args: argparse.Namespace, sets: ImageSets,
