@@ -60,8 +60,9 @@ class Pix2PixModel(BaseModel):
         g = parser.add_argument_group("discriminator augmentation (DiffAugment)")
         g.add_argument("--diffaug", resume=APPLY, type=networks.augmentation_policy, default="", metavar="POLICY",
                        help="augment what D sees, real and generated alike, in D's and G's steps: a comma-separated "
-                            "list of color, translation, cutout (DiffAugment's policy: all three). Translation and "
-                            "cutout move the label map and the photo together; colour changes only the photo")
+                            "list of color, translation, cutout (DiffAugment's policy: all three), or none. "
+                            "Translation and cutout move the label map and the photo together; colour changes only "
+                            "the photo")
         g.add_argument("--diffaug_p", resume=APPLY, type=probability, default=1.0,
                        help="probability that each augmentation is applied to each sample")
         parser.set_defaults(pool_size=0, gan_mode="vanilla")  # upstream pix2pix's

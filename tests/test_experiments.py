@@ -353,7 +353,7 @@ def stub_python(tmp_path: Path) -> tuple[Path, Path]:
     ("semantic", ["--rows", "rgb,onehot,rgb"], "--rows rgb,onehot,rgb gives rgb twice"),
     ("semantic", ["--rows", "rgb,rbg"],
      "--rows: unknown value rbg (choose from rgb, onehot, spade, plus, projected, projected_onehot, "
-     "oasis_unet, oasis)"),
+     "oasis_unet, oasis, oasis_noaug)"),
     ("semantic", ["--label_nc", "twelve"], "--label_nc twelve is not a positive whole number"),
     ("recipe", ["--rows", "defaults,emma"], "--rows: unknown value emma"),
     ("batch_size", ["--batch_sizes", "4,16,04"], "--batch_sizes 4,16,04 gives 4 twice"),
@@ -451,12 +451,13 @@ def test_rows_of_the_discriminators_that_see_more(tmp_path):
         ("recipe", "projected,plus_projected,pix2pix_projected"): [
             ["--model", "pix2pix_plus", "--netD", "projected"],
             ["--model", "pix2pix_plus", "--netD", "basic,projected"], ["--model", "pix2pix_projected"]],
-        ("semantic", "plus,projected,projected_onehot,oasis_unet,oasis"): [
+        ("semantic", "plus,projected,projected_onehot,oasis_unet,oasis,oasis_noaug"): [
             ["--model", "pix2pix_plus"], ["--model", "pix2pix_projected"],
             ["--model", "pix2pix_projected", "--label_nc", "12"],
             ["--model", "pix2pix_plus", "--label_nc", "12", "--netD", "oasis", "--ndf", "32", "--lambda_labelmix",
              "10"],
-            ["--model", "oasis", "--netG", "spade", "--label_nc", "12"]],
+            ["--model", "oasis", "--netG", "spade", "--label_nc", "12"],
+            ["--model", "oasis", "--netG", "spade", "--label_nc", "12", "--diffaug", "none"]],
     }
     for (script, rows), flags in expected.items():
         log.unlink(missing_ok=True)

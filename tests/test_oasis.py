@@ -140,6 +140,11 @@ def test_oasis_model_defaults_are_oasis_recipe():
     assert (opt.netG, opt.netD, opt.noise_3d, opt.lambda_labelmix, opt.lambda_L1, opt.lambda_perceptual) == \
         ("spade", "oasis", 64, 10.0, 0.0, 0.0)
     assert (opt.beta1, opt.beta2, opt.lr_G, opt.lr_D, opt.ema) == (0.0, 0.999, 1e-4, 4e-4, 0.9999)
+    # the one departure from OASIS (its D does not learn at batch 1 without it); --diffaug none gives OASIS's own
+    assert opt.diffaug == "translation,cutout"
+    plain = TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--model", "oasis", "--label_nc", "12",
+                                  "--palette", "facades", "--diffaug", "none"])
+    assert plain.diffaug == ""
 
 
 def test_netD_oasis_needs_class_inputs(synth32, tmp_path):

@@ -23,8 +23,10 @@ CUTOUT_RATIO = 0.5
 
 
 def parse_policy(text: str) -> tuple[str, ...]:
-    """'color,translation' -> ('color', 'translation'); a ValueError naming the unknown word."""
+    """'color,translation' -> ('color', 'translation'), 'none' (or '') -> (); a ValueError naming the unknown word."""
     words = tuple(w.strip().lower() for w in text.split(",") if w.strip())
+    if words == ("none",):
+        return ()
     unknown = [w for w in words if w not in POLICIES]
     if unknown:
         raise ValueError(f"unknown augmentation {unknown[0]!r} (choose from {', '.join(POLICIES)})")

@@ -9,7 +9,7 @@
 # input), projected_onehot (--model pix2pix_projected --label_nc N), oasis_unet (pix2pix_plus's U-Net on classes,
 # judged by OASIS's segmentation discriminator with LabelMix at a quarter of OASIS's width: --label_nc N --netD oasis
 # --ndf 32 --lambda_labelmix 10), oasis (--model oasis --label_nc N: OASIS's recipe at its CPU width, --ngf 32
-# --ndf 32). --perceptual sets SPADE's perceptual loss: vgg19 (SPADE's; downloads its weights once),
+# --ndf 32, with DiffAugment's translation and cutout), oasis_noaug (the same without them, as OASIS). --perceptual sets SPADE's perceptual loss: vgg19 (SPADE's; downloads its weights once),
 # efficientnet_lite0 (offline; then do not compare the rows by the Lite0 metrics) or none (--lambda_perceptual 0, what
 # the CPU protocol below uses).
 #
@@ -28,7 +28,7 @@ SPADE_NGF=40
 PERCEPTUAL=vgg19
 SCRIPT_OPTIONS=(rows=ROWS label_nc=LABEL_NC spade_ngf=SPADE_NGF perceptual=PERCEPTUAL)
 parse_options "$@"
-check_list --rows "$ROWS" rgb onehot spade plus projected projected_onehot oasis_unet oasis
+check_list --rows "$ROWS" rgb onehot spade plus projected projected_onehot oasis_unet oasis oasis_noaug
 [[ "$LABEL_NC" =~ ^[1-9][0-9]*$ ]] || fail "--label_nc $LABEL_NC is not a positive whole number"
 [[ "$SPADE_NGF" =~ ^[1-9][0-9]*$ ]] || fail "--spade_ngf $SPADE_NGF is not a positive whole number"
 case "$PERCEPTUAL" in
@@ -47,6 +47,7 @@ for row in ${ROWS//,/ }; do
         oasis_unet) setting oasis_unet --model pix2pix_plus --label_nc "$LABEL_NC" --netD oasis --ndf 32 \
             --lambda_labelmix 10 ;;
         oasis) setting oasis --model oasis --netG spade --label_nc "$LABEL_NC" ;;
+        oasis_noaug) setting oasis_noaug --model oasis --netG spade --label_nc "$LABEL_NC" --diffaug none ;;
     esac
 done
 finish bars
