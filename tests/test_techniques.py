@@ -156,6 +156,7 @@ def test_diffaug_trains_with_every_discriminator(synth32, tmp_path, netD, flags)
 
 @pytest.mark.parametrize("flag, value, expected", [
     ("--diffaug", "colour", "unknown augmentation 'colour'"),
+    ("--diffaug", "none,color", "unknown augmentation 'none' (choose from color, translation, cutout; or none alone)"),
     ("--diffaug_p", "1.5", "must be from 0 to 1"),
     ("--ema", "1", "must be at least 0 and below 1"),
 ])

@@ -29,7 +29,7 @@ def parse_policy(text: str) -> tuple[str, ...]:
         return ()
     unknown = [w for w in words if w not in POLICIES]
     if unknown:
-        raise ValueError(f"unknown augmentation {unknown[0]!r} (choose from {', '.join(POLICIES)})")
+        raise ValueError(f"unknown augmentation {unknown[0]!r} (choose from {', '.join(POLICIES)}; or none alone)")
     return tuple(p for p in POLICIES if p in words)
 
 
