@@ -12,7 +12,7 @@ maps with adversarial supervision only.
 - one departure from OASIS, which trains at batch 20-32 on thousands of images without augmentation: DiffAugment's
   translation and cutout (--diffaug translation,cutout). At batch 1 on facades' 400 images its D never learned to
   segment without them (its loss on real photos rose above a uniform guess's, docs/semantic.md). Not its colour
-  jitter: with no L1 term to hold colours, a D taught to ignore colour let G paint facades green. Give --diffaug none
+  jitter: with it too, and no L1 term to hold G's colours, the facades came out green and yellow. Give --diffaug none
   for OASIS's own recipe.
 Widths: OASIS's G uses --ngf 64 and its D 128 channels at the first level (--ndf 128) at 256x256 Cityscapes; this
 preset defaults to --ngf 32 --ndf 32 so that the facades CPU protocol runs on a laptop (docs/experiments.md gives the

@@ -9,9 +9,9 @@
 # input), projected_onehot (--model pix2pix_projected --label_nc N), oasis_unet (pix2pix_plus's U-Net on classes,
 # judged by OASIS's segmentation discriminator with LabelMix at a quarter of OASIS's width: --label_nc N --netD oasis
 # --ndf 32 --lambda_labelmix 10), oasis (--model oasis --label_nc N: OASIS's recipe at its CPU width, --ngf 32
-# --ndf 32, with DiffAugment's translation and cutout), oasis_noaug (the same without them, as OASIS). --perceptual sets SPADE's perceptual loss: vgg19 (SPADE's; downloads its weights once),
-# efficientnet_lite0 (offline; then do not compare the rows by the Lite0 metrics) or none (--lambda_perceptual 0, what
-# the CPU protocol below uses).
+# --ndf 32, with DiffAugment's translation and cutout), oasis_noaug (the same without them, as OASIS). --perceptual
+# sets SPADE's perceptual loss: vgg19 (SPADE's; downloads its weights once), efficientnet_lite0 (offline; then do not
+# compare the rows by the Lite0 metrics) or none (--lambda_perceptual 0, what the CPU protocol below uses).
 #
 # The CPU protocol of docs/experiments.md (facades at 128x128, 10 epochs, all 106 test images, three seeds):
 #   P="--dataroot ./datasets/facades --epochs 10 --gpu_ids -1 --seeds 0,1,2 --perceptual none"
